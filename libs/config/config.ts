@@ -1,0 +1,119 @@
+/**
+ * One typed configuration schema, parsed once at start-up. An invalid setting stops the process with a
+ * message naming the variable and what it allows.
+ */
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const hostPort = z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port');
+
+const schema = z.object({
+  /** HTTP port of the process. */
+  PORT: int(0, 65535).default(3000),
+  /** Interface to listen on. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Redis URL (`redis://` or `rediss://`). Unset (and no cluster): the in-process memory engine. */
+  REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'expected redis:// or rediss:// URL').optional()),
+  /** Redis Cluster seed nodes, `host:port,host:port,…`. Takes precedence over REDIS_URL. */
+  REDIS_CLUSTER_NODES: optionalString.pipe(
+    z
+      .string()
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(hostPort).min(1))
+      .optional(),
+  ),
+  /** Official Account AppID. Unset in the standalone demo: the built-in WeChat simulator is used. */
+  WECHAT_APPID: optionalString,
+  /** Official Account AppSecret. */
+  WECHAT_SECRET: optionalString,
+  /** The Token configured for the server URL (signs WeChat's pushes). */
+  WECHAT_TOKEN: optionalString,
+  /** 43-character EncodingAESKey for safe mode. */
+  WECHAT_AES_KEY: optionalString.pipe(z.string().regex(/^[A-Za-z0-9]{43}$/, 'expected 43 letters and digits').optional()),
+  /** The previous EncodingAESKey, accepted during a key rotation. */
+  WECHAT_AES_KEY_PREVIOUS: optionalString.pipe(
+    z.string().regex(/^[A-Za-z0-9]{43}$/, 'expected 43 letters and digits').optional(),
+  ),
+  /** Refuse plaintext pushes (accept only safe-mode ones). */
+  WECHAT_REQUIRE_ENCRYPTION: bool.default(false),
+  /** Base URL of WeChat's API. */
+  WECHAT_API_BASE: z.url({ protocol: /^https?$/ }).default('https://api.weixin.qq.com'),
+  /** Lifetime of a pending ticket and its QR code, seconds. */
+  TICKET_TTL_SECONDS: int(1, 2592000).default(120),
+  /** How a scan becomes a login: `tap` (confirm on the phone) or `scan` (at once). */
+  LOGIN_CONFIRMATION: z.enum(['scan', 'tap']).default('tap'),
+  /** Secret for signing confirmation links and, without SESSION_SIGNING_KEY, nothing else. */
+  SESSION_SECRET: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  /** PEM private key (EC P-256 or RSA) that signs session JWTs. Unset: a key is generated at start-up. */
+  SESSION_SIGNING_KEY: optionalString,
+  /** Lifetime of a session JWT, seconds. */
+  SESSION_TTL_SECONDS: int(60, 31_536_000).default(86_400),
+  /** Externally reachable origin of the gateway (confirmation links, cookies). */
+  PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  /** Origins allowed to open sockets and call the exchange endpoint, comma separated. Unset: same origin. */
+  ALLOWED_ORIGINS: optionalString.transform((v) =>
+    v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean),
+  ),
+  /** New tickets allowed per client IP per minute. */
+  RATE_LIMIT_TICKETS_PER_MINUTE: int(1, 1_000_000).default(60),
+  /** Code exchanges allowed per client IP per minute. */
+  RATE_LIMIT_EXCHANGES_PER_MINUTE: int(1, 1_000_000).default(60),
+  /** Refreshes allowed on one socket. */
+  MAX_REFRESHES_PER_SOCKET: int(1, 10_000).default(20),
+  /** Take the client IP from X-Forwarded-For (only behind a trusted proxy). */
+  TRUST_PROXY: bool.default(false),
+  /** Accepted clock skew of WeChat's push timestamps, seconds. */
+  WEBHOOK_MAX_SKEW_SECONDS: int(1, 86_400).default(300),
+  /** Deadline for a graceful drain on SIGTERM, milliseconds. */
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  /** pino log level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Simulator only: where it pushes WeChat events. */
+  WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse the environment. Throws ConfigError whose lines each name the offending variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '(root)');
+        // Never echo credentials back into logs.
+        const shown = /SECRET|KEY|TOKEN/.test(name) ? 'value hidden' : `got ${JSON.stringify(env[name] ?? null)}`;
+        return `${name}: ${issue.message} (${shown})`;
+      }),
+    );
+  }
+  return result.data;
+}
+
+/** True when a Redis engine is configured. */
+export const usesRedis = (config: Config): boolean =>
+  config.REDIS_URL !== undefined || config.REDIS_CLUSTER_NODES !== undefined;
+
+/** WeChat credentials, or the missing variables' names. */
+export function wechatCredentials(config: Config):
+  | { ok: true; appId: string; appSecret: string; token: string }
+  | { ok: false; missing: string[] } {
+  const missing = (['WECHAT_APPID', 'WECHAT_SECRET', 'WECHAT_TOKEN'] as const).filter((k) => config[k] === undefined);
+  if (missing.length > 0) return { ok: false, missing };
+  return { ok: true, appId: config.WECHAT_APPID!, appSecret: config.WECHAT_SECRET!, token: config.WECHAT_TOKEN! };
+}

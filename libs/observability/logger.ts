@@ -1,0 +1,43 @@
+/**
+ * Structured JSON logs (pino). Secrets never reach a log line: known secret fields are redacted, and callers
+ * log ticket ids only through `ticketLogId`.
+ */
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+const REDACT = [
+  'secret',
+  '*.secret',
+  'code',
+  '*.code',
+  'token',
+  '*.token',
+  'access_token',
+  '*.access_token',
+  'aesKey',
+  '*.aesKey',
+  'req.headers.cookie',
+  'req.headers.authorization',
+  'headers.cookie',
+  'headers.authorization',
+];
+
+export interface LoggerOptions {
+  /** Default `info`. */
+  level?: string;
+  /** Name of the app writing the log. */
+  app: string;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  return pino({
+    level: options.level ?? 'info',
+    base: { app: options.app },
+    redact: { paths: REDACT, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
+
+/** Path of a URL without its query string (WeChat's signed query strings are replayable). */
+export const pathOnly = (url: string | undefined): string => (url ?? '').split('?')[0] ?? '';

@@ -1,0 +1,56 @@
+/**
+ * Prometheus metrics. One registry per process; every app serves it at `GET /metrics`.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly ticketsCreated: Counter;
+  readonly ticketsScanned: Counter;
+  readonly ticketsConfirmed: Counter;
+  readonly ticketsConsumed: Counter;
+  readonly ticketsExpired: Counter;
+  readonly ticketsCancelled: Counter;
+  readonly scanToLogin: Histogram;
+  readonly socketsConnected: Gauge;
+  readonly busMessagesReceived: Counter;
+  readonly webhookRequests: Counter<'outcome'>;
+  readonly wechatApiCalls: Counter<'endpoint' | 'result'>;
+}
+
+/** Create the registry with default process metrics and qrgate's own. */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers: [registry] });
+  return {
+    registry,
+    ticketsCreated: counter('qrgate_tickets_created_total', 'Tickets created (QR codes shown).'),
+    ticketsScanned: counter('qrgate_tickets_scanned_total', 'Tickets scanned in WeChat.'),
+    ticketsConfirmed: counter('qrgate_tickets_confirmed_total', 'Tickets confirmed (login granted).'),
+    ticketsConsumed: counter('qrgate_tickets_consumed_total', 'Login codes redeemed for a session.'),
+    ticketsExpired: counter('qrgate_tickets_expired_total', 'Tickets that expired before confirmation.'),
+    ticketsCancelled: counter('qrgate_tickets_cancelled_total', 'Tickets the scanner refused ("not me").'),
+    scanToLogin: new Histogram({
+      name: 'qrgate_scan_to_login_seconds',
+      help: 'Time from QR creation to redeemed session.',
+      buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers: [registry],
+    }),
+    socketsConnected: new Gauge({
+      name: 'qrgate_sockets_connected',
+      help: 'Browser sockets connected to this gateway.',
+      registers: [registry],
+    }),
+    busMessagesReceived: counter(
+      'qrgate_bus_messages_received_total',
+      'Ticket-change messages this process received from the cross-process bus.',
+    ),
+    webhookRequests: counter('qrgate_webhook_requests_total', 'WeChat push requests by outcome.', ['outcome']),
+    wechatApiCalls: counter('qrgate_wechat_api_calls_total', 'Calls to the WeChat API by endpoint and result.', [
+      'endpoint',
+      'result',
+    ]),
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * The Socket.IO contract between the browser and a gateway. Names here are public: outside checks and
+ * embedding sites drive the product through exactly these strings.
+ */
+
+/** Socket.IO namespace of the login flow. */
+export const LOGIN_NAMESPACE = '/login';
+
+/** Status the browser sees. `consumed` is internal and is shown to the browser as `confirmed`. */
+export type WireTicketStatus = 'pending' | 'scanned' | 'confirmed' | 'cancelled' | 'expired';
+
+/** `ticket` event: a new (or resumed) ticket and how to show its QR code. */
+export interface TicketPayload {
+  /** Ticket id: 128 random bits, base64url. */
+  ticket: string;
+  /** Secret known only to this browser; needed to resume the ticket and to redeem its login code. */
+  secret: string;
+  /** Content of the QR code (the `url` WeChat returned). */
+  qrUrl: string;
+  /** An `https:`, `http:` or `data:` image URL showing the QR code. */
+  qrImage: string;
+  /** Expiry, epoch milliseconds. */
+  expiresAt: number;
+}
+
+/** `status` event: the ticket's state changed (or is re-announced after a resume). */
+export interface StatusPayload {
+  ticket: string;
+  status: WireTicketStatus;
+}
+
+/** Public profile of the WeChat user who logged in, when known. */
+export interface LoginUser {
+  nickname?: string;
+  avatar?: string;
+}
+
+/** `login` event: the ticket was confirmed; `code` is single-use and redeemable with the ticket's secret. */
+export interface LoginPayload {
+  ticket: string;
+  code: string;
+  user: LoginUser;
+}
+
+/** Error body of a failed acknowledgement. */
+export interface AckError {
+  error: { code: ErrorCode; message: string };
+}
+
+export type RefreshAck = TicketPayload | AckError;
+
+export interface ServerToClientEvents {
+  ticket: (payload: TicketPayload) => void;
+  status: (payload: StatusPayload) => void;
+  login: (payload: LoginPayload) => void;
+}
+
+export interface ClientToServerEvents {
+  /** Replace this socket's ticket with a new one; the acknowledgement carries the new ticket. */
+  refresh: (ack: (result: RefreshAck) => void) => void;
+}
+
+/** Handshake `auth` to resume a ticket after a reconnect. Absent: a new ticket is created. */
+export interface HandshakeAuth {
+  ticket?: string;
+  secret?: string;
+}
+
+/** Codes carried by `connect_error` (`err.data.code`), by acknowledgements and by HTTP error bodies. */
+export const ERROR_CODES = [
+  'TICKET_NOT_FOUND',
+  'TICKET_SECRET_MISMATCH',
+  'INVALID_PAYLOAD',
+  'ORIGIN_NOT_ALLOWED',
+  'RATE_LIMITED',
+  'REFRESH_LIMIT',
+  'WECHAT_UNAVAILABLE',
+  'SHUTTING_DOWN',
+  'INVALID_CODE',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** `connect_error` data sent by the gateway. */
+export interface ConnectErrorData {
+  code: ErrorCode;
+}

@@ -1,0 +1,19 @@
+/**
+ * Runtime validation of everything a browser sends. Types prove nothing about the wire.
+ */
+import { z } from 'zod';
+
+/** base64url of 16 random bytes: 22 characters. */
+export const ticketIdSchema = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'ticket must be a 22-character id');
+export const secretSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'secret must be a 43-character token');
+
+export const handshakeAuthSchema = z
+  .object({ ticket: ticketIdSchema, secret: secretSchema })
+  .strict();
+
+export const sessionRequestSchema = z
+  .object({
+    code: z.string().min(1).max(128),
+    secret: z.string().min(1).max(128),
+  })
+  .strict();
