@@ -1,0 +1,3 @@
+export * from './wechat-signature.js';
+export * from './wechat-aes.js';
+export * from './wechat-push.js';
