@@ -49,7 +49,7 @@ const schema = z.object({
   /** Lifetime of a pending ticket and its QR code, seconds. */
   TICKET_TTL_SECONDS: int(1, 2592000).default(120),
   /** How a scan becomes a login: `tap` (confirm on the phone) or `scan` (at once). */
-  LOGIN_CONFIRMATION: z.enum(['scan', 'tap']).default('tap'),
+  LOGIN_CONFIRMATION: z.enum(['scan', 'tap']).default('scan'),
   /** Secret for signing confirmation links and, without SESSION_SIGNING_KEY, nothing else. */
   SESSION_SECRET: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   /** PEM private key (EC P-256 or RSA) that signs session JWTs. Unset: a key is generated at start-up. */

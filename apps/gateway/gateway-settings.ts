@@ -1,0 +1,78 @@
+/**
+ * The gateway's settings (derived from the one config schema) and the small request helpers that depend on
+ * them: who may connect, and which IP a request comes from.
+ */
+import type { Config } from '../../libs/config/index.js';
+import type { ErrorCode } from '../../libs/protocol/index.js';
+import type { ConfirmationMode } from '../../libs/ticket/index.js';
+
+export interface GatewaySettings {
+  ticketTtlSeconds: number;
+  /** Origins allowed besides the gateway's own. */
+  allowedOrigins: string[];
+  /** Externally reachable origin of the gateway, when known. */
+  publicUrl?: string;
+  trustProxy: boolean;
+  maxRefreshesPerSocket: number;
+  ticketsPerMinute: number;
+  exchangesPerMinute: number;
+  confirmation: ConfirmationMode;
+  sessionTtlSeconds: number;
+  /** Demo mode: link to the phone simulator from the login page. */
+  simulatorUrl?: string;
+}
+
+export function gatewaySettings(config: Config, extra: { simulatorUrl?: string } = {}): GatewaySettings {
+  return {
+    ticketTtlSeconds: config.TICKET_TTL_SECONDS,
+    allowedOrigins: config.ALLOWED_ORIGINS,
+    ...(config.PUBLIC_URL !== undefined ? { publicUrl: config.PUBLIC_URL } : {}),
+    trustProxy: config.TRUST_PROXY,
+    maxRefreshesPerSocket: config.MAX_REFRESHES_PER_SOCKET,
+    ticketsPerMinute: config.RATE_LIMIT_TICKETS_PER_MINUTE,
+    exchangesPerMinute: config.RATE_LIMIT_EXCHANGES_PER_MINUTE,
+    confirmation: config.LOGIN_CONFIRMATION,
+    sessionTtlSeconds: config.SESSION_TTL_SECONDS,
+    ...(extra.simulatorUrl !== undefined ? { simulatorUrl: extra.simulatorUrl } : {}),
+  };
+}
+
+/** An error with its meaning for the browser (`code`) and for HTTP (`status`). */
+export class GatewayError extends Error {
+  override name = 'GatewayError';
+  readonly expose = true;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly status = 400,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Same origin (the Host the browser talked to, or PUBLIC_URL) or one of ALLOWED_ORIGINS. A request without
+ * an Origin header is not a cross-site browser request (curl, server-to-server, same-origin GET) and passes.
+ */
+export function originAllowed(origin: string | undefined, host: string | undefined, settings: GatewaySettings): boolean {
+  if (origin === undefined || origin === '') return true;
+  let parsed: URL;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (settings.allowedOrigins.includes(parsed.origin) || settings.allowedOrigins.includes('*')) return true;
+  if (settings.publicUrl !== undefined && new URL(settings.publicUrl).origin === parsed.origin) return true;
+  return host !== undefined && parsed.host === host;
+}
+
+/** The client's IP: the socket's peer, or the first X-Forwarded-For hop when behind a trusted proxy. */
+export function clientIp(peer: string | undefined, forwardedFor: string | string[] | undefined, trustProxy: boolean): string {
+  if (trustProxy && forwardedFor !== undefined) {
+    const first = (Array.isArray(forwardedFor) ? forwardedFor[0] : forwardedFor)?.split(',')[0]?.trim();
+    if (first) return first;
+  }
+  return (peer ?? 'unknown').replace(/^::ffff:/, '');
+}

@@ -1,0 +1,147 @@
+/**
+ * The gateway's HTTP side: the login page, the code exchange, keys, health and metrics.
+ */
+import Koa from 'koa';
+import Router from '@koa/router';
+import getRawBody from 'raw-body';
+import type { Engine } from '../../libs/engine/index.js';
+import type { Logger, Metrics } from '../../libs/observability/index.js';
+import { SESSION_COOKIE, SESSION_ROUTE } from '../../libs/protocol/index.js';
+import { GatewayError, clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
+import { renderLoginPage } from './login-page.js';
+import type { SessionExchange } from './session-exchange.js';
+import type { SessionSigner } from './session-signer.js';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+
+export interface HttpAppDeps {
+  engine: Engine;
+  exchange: SessionExchange;
+  signer: SessionSigner;
+  settings: GatewaySettings;
+  metrics: Metrics;
+  logger: Logger;
+  exchangeLimiter: RateLimiterAbstract;
+  isDraining(): boolean;
+  /** Extra routes (e.g. the client bundle), mounted before the fallback. */
+  extend?(router: Router): void;
+}
+
+const JSON_LIMIT = '4kb';
+
+export function createHttpApp(deps: HttpAppDeps): Koa {
+  const app = new Koa({ proxy: deps.settings.trustProxy });
+  const router = new Router();
+
+  // One error path: specific message and code for expected errors, a bare 500 otherwise.
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (err instanceof GatewayError) {
+        ctx.status = err.status;
+        if (err.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(err.retryAfterSeconds));
+        ctx.body = { error: err.message, code: err.code };
+        return;
+      }
+      const httpErr = err as { status?: number; expose?: boolean; message?: string };
+      if (httpErr.expose === true && typeof httpErr.status === 'number') {
+        ctx.status = httpErr.status;
+        ctx.body = { error: httpErr.message };
+        return;
+      }
+      deps.logger.error({ err, path: ctx.path }, 'request failed');
+      ctx.status = 500;
+      ctx.body = { error: 'internal error' };
+    }
+  });
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = 'ok';
+  });
+  router.get('/readyz', async (ctx) => {
+    if (deps.isDraining()) {
+      ctx.status = 503;
+      ctx.body = 'draining';
+      return;
+    }
+    try {
+      await deps.engine.ping();
+      ctx.body = 'ready';
+    } catch {
+      ctx.status = 503;
+      ctx.body = 'engine unreachable';
+    }
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+  router.get('/.well-known/jwks.json', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = deps.signer.jwks;
+  });
+  router.get('/', (ctx) => {
+    ctx.type = 'html';
+    ctx.set('Content-Security-Policy', "default-src 'self'; img-src 'self' data: https: http:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; frame-ancestors 'none'");
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.body = renderLoginPage({
+      acceptLanguage: ctx.get('accept-language'),
+      ...(deps.settings.simulatorUrl !== undefined ? { simulatorUrl: deps.settings.simulatorUrl } : {}),
+      ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
+    });
+  });
+
+  router.post(SESSION_ROUTE, async (ctx) => {
+    if (!originAllowed(ctx.get('origin') || undefined, ctx.get('host') || undefined, deps.settings)) {
+      throw new GatewayError('ORIGIN_NOT_ALLOWED', 'origin not allowed', 403);
+    }
+    const ip = clientIp(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], deps.settings.trustProxy);
+    try {
+      await deps.exchangeLimiter.consume(ip);
+    } catch (rejection) {
+      if (rejection instanceof Error) throw rejection;
+      const wait = Math.ceil(((rejection as { msBeforeNext?: number }).msBeforeNext ?? 60_000) / 1000);
+      throw new GatewayError('RATE_LIMITED', 'too many exchanges from this address', 429, wait);
+    }
+    const body = await readJson(ctx);
+    const session = await deps.exchange.redeem(body);
+    const secure = isHttps(ctx, deps.settings);
+    // Behind a TLS-terminating proxy the socket is plain HTTP; PUBLIC_URL says the browser sees https.
+    if (secure) ctx.cookies.secure = true;
+    ctx.cookies.set(SESSION_COOKIE, session.token, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure,
+      path: '/',
+      maxAge: deps.settings.sessionTtlSeconds * 1000,
+      overwrite: true,
+    });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = session;
+  });
+
+  deps.extend?.(router);
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+async function readJson(ctx: Koa.Context): Promise<unknown> {
+  if (!ctx.is('application/json')) throw new GatewayError('INVALID_PAYLOAD', 'expected Content-Type: application/json', 415);
+  let raw: string;
+  try {
+    raw = await getRawBody(ctx.req, { limit: JSON_LIMIT, encoding: 'utf8' });
+  } catch (err) {
+    const status = (err as { status?: number }).status === 413 ? 413 : 400;
+    throw new GatewayError('INVALID_PAYLOAD', status === 413 ? 'body too large' : 'unreadable body', status);
+  }
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new GatewayError('INVALID_PAYLOAD', 'body is not valid JSON', 400);
+  }
+}
+
+function isHttps(ctx: Koa.Context, settings: GatewaySettings): boolean {
+  return ctx.secure || (settings.publicUrl?.startsWith('https:') ?? false);
+}

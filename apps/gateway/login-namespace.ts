@@ -1,0 +1,246 @@
+/**
+ * The `/login` namespace: every socket holds exactly one ticket. On connect it gets a new ticket (or resumes
+ * one with `auth: { ticket, secret }`), then hears every change of that ticket, from whichever process made it.
+ */
+import type { Namespace, Socket } from 'socket.io';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Engine } from '../../libs/engine/index.js';
+import type { Logger, Metrics } from '../../libs/observability/index.js';
+import {
+  handshakeAuthSchema,
+  type ClientToServerEvents,
+  type ErrorCode,
+  type RefreshAck,
+  type ServerToClientEvents,
+} from '../../libs/protocol/index.js';
+import { secretMatches, ticketLogId, transition, wireStatus, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
+import { ticketPayload, type TicketIssuer } from './ticket-issuer.js';
+import type { TicketWatcher, TicketWatchers } from './ticket-watchers.js';
+import { GatewayError, clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
+
+interface SocketData {
+  ticketId: string;
+  secret: string;
+  browser: BrowserContext;
+  refreshes: number;
+}
+
+type LoginSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type LoginNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export interface LoginNamespaceDeps {
+  engine: Engine;
+  issuer: TicketIssuer;
+  watchers: TicketWatchers;
+  settings: GatewaySettings;
+  logger: Logger;
+  metrics: Metrics;
+  ticketLimiter: RateLimiterAbstract;
+  /** True once the gateway is draining: new sockets are refused. */
+  isDraining(): boolean;
+  now?: () => number;
+}
+
+/** A connect_error the browser can act on: `err.data.code`. */
+function connectError(code: ErrorCode, message: string): Error & { data: { code: ErrorCode } } {
+  return Object.assign(new Error(message), { data: { code } });
+}
+
+export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDeps): void {
+  const now = deps.now ?? Date.now;
+  const { engine, issuer, watchers, settings, logger, metrics } = deps;
+
+  nsp.use((socket, next) => {
+    authenticate(socket).then(
+      () => next(),
+      (err: unknown) => {
+        if (err instanceof GatewayError) return next(connectError(err.code, err.message));
+        logger.error({ err }, 'socket handshake failed');
+        next(connectError('INTERNAL', 'internal error'));
+      },
+    );
+  });
+
+  async function authenticate(socket: LoginSocket): Promise<void> {
+    if (deps.isDraining()) throw new GatewayError('SHUTTING_DOWN', 'this gateway is shutting down; reconnect');
+    const headers = socket.handshake.headers;
+    if (!originAllowed(headers.origin, headers.host, settings)) {
+      throw new GatewayError('ORIGIN_NOT_ALLOWED', 'origin not allowed');
+    }
+    const browser: BrowserContext = {
+      userAgent: String(headers['user-agent'] ?? '').slice(0, 512),
+      ip: clientIp(socket.handshake.address, headers['x-forwarded-for'], settings.trustProxy),
+    };
+    const auth: unknown = socket.handshake.auth;
+    const wantsResume = typeof auth === 'object' && auth !== null && Object.keys(auth).length > 0;
+    if (wantsResume) {
+      const parsed = handshakeAuthSchema.safeParse(auth);
+      if (!parsed.success) throw new GatewayError('INVALID_PAYLOAD', 'auth must be { ticket, secret }');
+      const ticket = await engine.tickets.get(parsed.data.ticket);
+      if (ticket === null) throw new GatewayError('TICKET_NOT_FOUND', 'unknown or expired ticket');
+      if (!secretMatches(ticket, parsed.data.secret)) throw new GatewayError('TICKET_SECRET_MISMATCH', 'wrong ticket secret');
+      socket.data = { ticketId: ticket.id, secret: parsed.data.secret, browser, refreshes: 0 };
+      return;
+    }
+    await consumeTicketQuota(browser.ip);
+    const { ticket, payload } = await issueOrExplain(browser);
+    socket.data = { ticketId: ticket.id, secret: payload.secret, browser, refreshes: 0 };
+  }
+
+  async function consumeTicketQuota(ip: string): Promise<void> {
+    try {
+      await deps.ticketLimiter.consume(ip);
+    } catch (rejection) {
+      if (rejection instanceof Error) throw rejection;
+      throw new GatewayError('RATE_LIMITED', 'too many new tickets from this address; retry in a minute');
+    }
+  }
+
+  async function issueOrExplain(browser: BrowserContext) {
+    try {
+      return await issuer.issue(browser);
+    } catch (err) {
+      logger.error({ err }, 'could not create a WeChat QR code');
+      throw new GatewayError('WECHAT_UNAVAILABLE', 'could not get a QR code from WeChat; retry shortly');
+    }
+  }
+
+  nsp.on('connection', (socket: LoginSocket) => {
+    metrics.socketsConnected.inc();
+    const session = new SocketSession(socket, deps, now);
+    socket.on('disconnect', () => {
+      metrics.socketsConnected.dec();
+      session.close();
+    });
+    socket.on('refresh', (ack: unknown) => {
+      if (typeof ack !== 'function') {
+        logger.debug('refresh without acknowledgement ignored');
+        return;
+      }
+      session.refresh().then(
+        (result) => (ack as (r: RefreshAck) => void)(result),
+        (err: unknown) => {
+          logger.error({ err }, 'refresh failed');
+          (ack as (r: RefreshAck) => void)({ error: { code: 'INTERNAL', message: 'internal error' } });
+        },
+      );
+    });
+    session.start().catch((err: unknown) => {
+      logger.error({ err }, 'could not announce ticket');
+      socket.disconnect(true);
+    });
+  });
+}
+
+/** One socket's view of its ticket: delivers each version once, expires the QR on time. */
+class SocketSession implements TicketWatcher {
+  private seenVersion = 0;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly socket: LoginSocket,
+    private readonly deps: LoginNamespaceDeps,
+    private readonly now: () => number,
+  ) {}
+
+  async start(): Promise<void> {
+    const { ticketId } = this.socket.data;
+    // Subscribe before reading, so a change between the read and the subscription cannot be missed.
+    await this.deps.watchers.watch(ticketId, this);
+    const ticket = await this.deps.engine.tickets.get(ticketId);
+    if (this.closed || ticketId !== this.socket.data.ticketId) return;
+    if (ticket === null) {
+      this.socket.emit('status', { ticket: ticketId, status: 'expired' });
+      return;
+    }
+    this.socket.emit('ticket', ticketPayload(ticket, this.socket.data.secret));
+    this.deliver(ticket);
+    this.scheduleExpiry(ticket);
+  }
+
+  deliver(ticket: Ticket): void {
+    if (this.closed || ticket.id !== this.socket.data.ticketId || ticket.version <= this.seenVersion) return;
+    this.seenVersion = ticket.version;
+    this.socket.emit('status', { ticket: ticket.id, status: wireStatus(ticket.status) });
+    if (ticket.status === 'confirmed' && ticket.code !== undefined && ticket.openid !== undefined) {
+      this.socket.emit('login', { ticket: ticket.id, code: ticket.code, user: ticket.user ?? {} });
+    }
+    if (ticket.status !== 'pending' && ticket.status !== 'scanned') this.clearExpiry();
+  }
+
+  async refresh(): Promise<RefreshAck> {
+    const { settings, issuer, watchers } = this.deps;
+    if (this.socket.data.refreshes >= settings.maxRefreshesPerSocket) {
+      return { error: { code: 'REFRESH_LIMIT', message: 'too many refreshes on this connection; reload the page' } };
+    }
+    try {
+      await this.deps.ticketLimiter.consume(this.socket.data.browser.ip);
+    } catch (rejection) {
+      if (rejection instanceof Error) throw rejection;
+      return { error: { code: 'RATE_LIMITED', message: 'too many new tickets from this address; retry in a minute' } };
+    }
+    this.socket.data.refreshes += 1;
+    let issued;
+    try {
+      issued = await issuer.issue(this.socket.data.browser);
+    } catch (err) {
+      this.deps.logger.error({ err }, 'could not create a WeChat QR code');
+      return { error: { code: 'WECHAT_UNAVAILABLE', message: 'could not get a QR code from WeChat; retry shortly' } };
+    }
+    const previous = this.socket.data.ticketId;
+    this.clearExpiry();
+    this.socket.data.ticketId = issued.ticket.id;
+    this.socket.data.secret = issued.payload.secret;
+    this.seenVersion = 0;
+    await watchers.unwatch(previous, this);
+    await watchers.watch(issued.ticket.id, this);
+    this.socket.emit('ticket', issued.payload);
+    this.deliver(issued.ticket);
+    this.scheduleExpiry(issued.ticket);
+    return issued.payload;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.clearExpiry();
+    this.deps.watchers.unwatch(this.socket.data.ticketId, this).catch((err: unknown) => {
+      this.deps.logger.warn({ err }, 'unsubscribe failed');
+    });
+  }
+
+  private scheduleExpiry(ticket: Ticket): void {
+    if (ticket.status !== 'pending' && ticket.status !== 'scanned') return;
+    this.clearExpiry();
+    const delay = Math.max(0, ticket.expiresAt - this.now()) + 50;
+    this.expiryTimer = setTimeout(() => {
+      this.expire(ticket.id).catch((err: unknown) => this.deps.logger.warn({ err }, 'expiry failed'));
+    }, delay);
+    this.expiryTimer.unref();
+  }
+
+  private clearExpiry(): void {
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+  }
+
+  /** The TTL passed: record `expired` (once, whoever gets there first) and tell every watcher. */
+  private async expire(ticketId: string): Promise<void> {
+    const { engine, metrics, logger } = this.deps;
+    const result = await engine.tickets.apply(ticketId, (t) => transition(t, { type: 'expire', at: this.now() }));
+    if (this.closed || ticketId !== this.socket.data.ticketId) return;
+    if (result.ok && result.changed) {
+      metrics.ticketsExpired.inc();
+      logger.info({ ticket: ticketLogId(ticketId) }, 'ticket expired');
+      await engine.events.publish({ ticket: ticketId, status: 'expired', version: result.ticket.version });
+      this.deliver(result.ticket);
+    } else if (!result.ok && result.reason === 'not_found') {
+      // The store already dropped it at its TTL: it expired without anyone recording it.
+      metrics.ticketsExpired.inc();
+      this.seenVersion = Number.MAX_SAFE_INTEGER;
+      this.socket.emit('status', { ticket: ticketId, status: 'expired' });
+    } else if (result.ok) {
+      this.deliver(result.ticket);
+    }
+  }
+}

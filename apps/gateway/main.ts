@@ -1,0 +1,57 @@
+/**
+ * Runs one gateway process: Socket.IO + HTTP on PORT, on Redis (standalone or cluster).
+ */
+import { createServer } from 'node:http';
+import { exitOnStartupError, loadConfig, onShutdownSignal, usesRedis, wechatCredentials } from '../../libs/config/index.js';
+import { createEngineFromConfig } from '../../libs/engine/index.js';
+import { createLogger, createMetrics } from '../../libs/observability/index.js';
+import { createWechatClient } from '../../libs/wechat/index.js';
+import { createGateway, createSessionSigner, gatewaySettings } from './index.js';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig();
+  if (!usesRedis(config)) {
+    throw new Error('the gateway needs Redis: set REDIS_URL (or REDIS_CLUSTER_NODES). For a single-process demo run `npm start`.');
+  }
+  const credentials = wechatCredentials(config);
+  if (!credentials.ok) throw new Error(`the gateway needs WeChat credentials: set ${credentials.missing.join(', ')}`);
+  const logger = createLogger({ app: 'gateway', level: config.LOG_LEVEL });
+  const metrics = createMetrics();
+  const { engine, close: closeEngine } = await createEngineFromConfig(config, {
+    busMessageReceived: () => metrics.busMessagesReceived.inc(),
+  });
+  const signer = await createSessionSigner({
+    ...(config.SESSION_SIGNING_KEY !== undefined ? { privateKeyPem: config.SESSION_SIGNING_KEY } : {}),
+    issuer: config.PUBLIC_URL ?? 'qrgate',
+    ttlSeconds: config.SESSION_TTL_SECONDS,
+  });
+  if (signer.generated) logger.warn('SESSION_SIGNING_KEY is unset: using a generated key; sessions will not verify across gateways');
+  const wechat = createWechatClient({
+    apiBase: config.WECHAT_API_BASE,
+    appId: credentials.appId,
+    appSecret: credentials.appSecret,
+    kv: engine.kv,
+    metrics,
+    logger,
+  });
+  const gateway = createGateway({ engine, wechat, settings: gatewaySettings(config), signer, logger, metrics });
+  const server = createServer(gateway.app.callback());
+  gateway.attach(server);
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
+  logger.info({ port: config.PORT, engine: engine.kind }, 'gateway listening');
+
+  onShutdownSignal(
+    async () => {
+      // Stop taking new connections first so reconnecting browsers land on another gateway.
+      server.close();
+      const { remaining } = await gateway.drain(config.SHUTDOWN_TIMEOUT_MS);
+      logger.info({ remaining }, 'drained');
+      await gateway.close();
+      await closeEngine();
+    },
+    logger,
+    config.SHUTDOWN_TIMEOUT_MS + 5_000,
+  );
+}
+
+bootstrap().catch(exitOnStartupError);

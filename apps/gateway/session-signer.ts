@@ -1,0 +1,74 @@
+/**
+ * Session credentials: a JWT signed with an asymmetric key so any backend can verify it against
+ * `/.well-known/jwks.json` without sharing a secret.
+ */
+import { randomUUID } from 'node:crypto';
+import { SignJWT, exportJWK, generateKeyPair, importPKCS8, calculateJwkThumbprint, type JWK, type CryptoKey } from 'jose';
+
+export interface SessionSigner {
+  /** A fresh JWT for `sub`. */
+  sign(subject: string, claims?: Record<string, string>): Promise<string>;
+  /** Public keys as a JWK Set. */
+  readonly jwks: { keys: JWK[] };
+  /** True when the key was generated at start-up (dev only: every process would have its own). */
+  readonly generated: boolean;
+  readonly ttlSeconds: number;
+}
+
+export interface SessionSignerOptions {
+  /** PKCS#8 PEM private key (EC P-256 → ES256, RSA → RS256). Unset: an ES256 key is generated. */
+  privateKeyPem?: string;
+  /** JWT `iss`. */
+  issuer: string;
+  /** JWT lifetime, seconds. */
+  ttlSeconds: number;
+}
+
+function algorithmOf(pem: string): 'ES256' | 'RS256' {
+  // A PKCS#8 EC P-256 key is short; RSA keys are far longer. Try EC first, fall back to RSA.
+  return pem.length < 400 ? 'ES256' : 'RS256';
+}
+
+export async function createSessionSigner(options: SessionSignerOptions): Promise<SessionSigner> {
+  let alg: 'ES256' | 'RS256' = 'ES256';
+  let privateKey: CryptoKey;
+  let publicJwk: JWK;
+  const generated = options.privateKeyPem === undefined;
+  if (options.privateKeyPem === undefined) {
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    privateKey = pair.privateKey;
+    publicJwk = await exportJWK(pair.publicKey);
+  } else {
+    const pem = options.privateKeyPem.replace(/\\n/g, '\n');
+    alg = algorithmOf(pem);
+    try {
+      privateKey = await importPKCS8(pem, alg, { extractable: true });
+    } catch {
+      alg = alg === 'ES256' ? 'RS256' : 'ES256';
+      privateKey = await importPKCS8(pem, alg, { extractable: true }).catch(() => {
+        throw new Error('SESSION_SIGNING_KEY: expected a PKCS#8 PEM EC P-256 or RSA private key');
+      });
+    }
+    const full = await exportJWK(privateKey);
+    publicJwk = alg === 'ES256'
+      ? { kty: full.kty, crv: full.crv, x: full.x, y: full.y }
+      : { kty: full.kty, n: full.n, e: full.e };
+  }
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const jwk: JWK = { ...publicJwk, kid, alg, use: 'sig' };
+  return {
+    jwks: { keys: [jwk] },
+    generated,
+    ttlSeconds: options.ttlSeconds,
+    sign: (subject, claims = {}) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg, kid, typ: 'JWT' })
+        .setSubject(subject)
+        .setIssuer(options.issuer)
+        .setAudience('qrgate')
+        .setIssuedAt()
+        .setJti(randomUUID())
+        .setExpirationTime(`${options.ttlSeconds}s`)
+        .sign(privateKey),
+  };
+}

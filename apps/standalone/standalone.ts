@@ -1,0 +1,125 @@
+/**
+ * One process, one port: gateway + webhook + (without WECHAT_APPID) the WeChat simulator, on the memory
+ * engine unless Redis is configured. Composes the apps through their exported factories only.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGateway, createSessionSigner, gatewaySettings, type Gateway } from '../gateway/index.js';
+import { createWebhook, webhookSettings } from '../webhook/index.js';
+import { createWechatSim, type WechatSim } from '../wechat-sim/index.js';
+import type { Config } from '../../libs/config/index.js';
+import { createEngineFromConfig, type Engine } from '../../libs/engine/index.js';
+import { createLogger, createMetrics, type Logger, type Metrics } from '../../libs/observability/index.js';
+import { createWechatClient } from '../../libs/wechat/index.js';
+
+/** Credentials of the built-in simulator (demo mode only; never valid at WeChat). */
+export const DEMO_WECHAT = {
+  appId: 'wxqrgatedemo00000',
+  appSecret: 'qrgate-demo-secret-not-for-production',
+  token: 'qrgate-demo-token',
+} as const;
+
+export interface Standalone {
+  readonly server: Server;
+  /** Base URL, e.g. `http://127.0.0.1:3000`. */
+  readonly url: string;
+  readonly engine: Engine;
+  readonly metrics: Metrics;
+  readonly gateway: Gateway;
+  /** The simulator, in demo mode. */
+  readonly sim: WechatSim | undefined;
+  close(): Promise<void>;
+}
+
+export interface StandaloneOptions {
+  logger?: Logger;
+}
+
+/** Start listening on `config.PORT` (0 for any free port) and wire everything. */
+export async function startStandalone(config: Config, options: StandaloneOptions = {}): Promise<Standalone> {
+  const logger = options.logger ?? createLogger({ app: 'standalone', level: config.LOG_LEVEL });
+  const metrics = createMetrics();
+  const demo = config.WECHAT_APPID === undefined;
+
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
+  const { port } = server.address() as AddressInfo;
+  const localUrl = `http://${config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST}:${port}`;
+  const url = config.PUBLIC_URL ?? localUrl;
+
+  const effective: Config = demo
+    ? {
+        ...config,
+        WECHAT_APPID: DEMO_WECHAT.appId,
+        WECHAT_SECRET: DEMO_WECHAT.appSecret,
+        WECHAT_TOKEN: DEMO_WECHAT.token,
+        WECHAT_API_BASE: localUrl,
+        PUBLIC_URL: config.PUBLIC_URL ?? localUrl,
+      }
+    : config;
+
+  const { engine, close: closeEngine } = await createEngineFromConfig(effective, {
+    busMessageReceived: () => metrics.busMessagesReceived.inc(),
+  });
+  const sim = demo
+    ? createWechatSim({
+        appId: DEMO_WECHAT.appId,
+        appSecret: DEMO_WECHAT.appSecret,
+        token: DEMO_WECHAT.token,
+        ...(effective.WECHAT_AES_KEY !== undefined ? { encodingAesKey: effective.WECHAT_AES_KEY } : {}),
+        webhookUrl: `${localUrl}/wechat`,
+        logger,
+      })
+    : undefined;
+  const webhook = createWebhook({ engine, config: webhookSettings(effective), logger, metrics });
+  const signer = await createSessionSigner({
+    ...(effective.SESSION_SIGNING_KEY !== undefined ? { privateKeyPem: effective.SESSION_SIGNING_KEY } : {}),
+    issuer: url,
+    ttlSeconds: effective.SESSION_TTL_SECONDS,
+  });
+  const wechat = createWechatClient({
+    apiBase: effective.WECHAT_API_BASE,
+    appId: effective.WECHAT_APPID!,
+    appSecret: effective.WECHAT_SECRET!,
+    kv: engine.kv,
+    metrics,
+    logger,
+  });
+  const gateway = createGateway({
+    engine,
+    wechat,
+    settings: gatewaySettings(effective, demo ? { simulatorUrl: '/sim' } : {}),
+    signer,
+    logger,
+    metrics,
+  });
+
+  const handleGateway = gateway.app.callback();
+  const handleWebhook = webhook.callback();
+  const handleSim = sim?.app.callback();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/wechat') return void handleWebhook(req, res);
+    if (handleSim !== undefined && (path.startsWith('/cgi-bin/') || path === '/sim' || path.startsWith('/sim/'))) {
+      return void handleSim(req, res);
+    }
+    return void handleGateway(req, res);
+  });
+  gateway.attach(server);
+
+  logger.info({ url, engine: engine.kind, demo }, 'qrgate standalone listening');
+  return {
+    server,
+    url,
+    engine,
+    metrics,
+    gateway,
+    sim,
+    async close() {
+      await gateway.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await sim?.close();
+      await closeEngine();
+    },
+  };
+}
