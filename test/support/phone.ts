@@ -1,0 +1,31 @@
+/**
+ * The WeChat user's phone: scans through the simulator's JSON API, exactly as its /sim page does.
+ */
+export interface ScanResult {
+  delivered: boolean;
+  attempts: number;
+  status: number;
+  event: 'subscribe' | 'SCAN';
+  reply: string | null;
+  rawBody: string;
+}
+
+export async function scan(simUrl: string, input: { scene: string; openid: string; encrypt?: boolean }): Promise<ScanResult> {
+  const res = await fetch(`${simUrl}/sim/api/scan`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(input),
+  });
+  if (!res.ok) throw new Error(`scan failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as ScanResult;
+}
+
+/** Make the user a follower without a push, so their next scan is a `SCAN` (not `subscribe`). */
+export async function follow(simUrl: string, openid: string): Promise<void> {
+  const res = await fetch(`${simUrl}/sim/api/follow`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ openid }),
+  });
+  if (!res.ok) throw new Error(`follow failed: ${res.status}`);
+}
