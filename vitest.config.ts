@@ -7,6 +7,8 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: ['default'],
+    // CI asks for a JSON report too, to print the exact "N passed, N failed" line.
+    reporters: process.env.QRGATE_TEST_REPORT ? ['default', 'json'] : ['default'],
+    outputFile: process.env.QRGATE_TEST_REPORT ? { json: process.env.QRGATE_TEST_REPORT } : undefined,
   },
 });
