@@ -1,0 +1,29 @@
+/** The engine library's public surface: the contract and the factories that implement it. */
+export type {
+  ApplyResult,
+  Engine,
+  EngineObserver,
+  KeyValueStore,
+  RateLimitOptions,
+  TicketChange,
+  TicketChangeListener,
+  TicketEventBus,
+  TicketStore,
+} from './engine.js';
+export { createMemoryEngine, type MemoryEngineOptions } from './memory-engine.js';
+export {
+  createRedisEngine,
+  type RedisConnection,
+  type RedisEngine,
+  type RedisEngineOptions,
+} from './redis-engine.js';
+export {
+  createEngineFromConfig,
+  createRedisClients,
+  type ConfiguredEngine,
+  type EngineFromConfigOptions,
+  type RedisClients,
+  type RedisClientsOptions,
+  type RedisConnectionRole,
+  type RedisErrorHandler,
+} from './redis-clients.js';

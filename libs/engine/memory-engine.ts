@@ -1,0 +1,146 @@
+/**
+ * The memory engine: everything in this process. The default when no Redis is configured; correct for one
+ * process only, since nothing here is shared with another.
+ */
+import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { retainUntil, type Ticket, type TransitionResult } from '../ticket/index.js';
+import type {
+  ApplyResult,
+  Engine,
+  EngineObserver,
+  KeyValueStore,
+  RateLimitOptions,
+  TicketChange,
+  TicketChangeListener,
+  TicketEventBus,
+  TicketStore,
+} from './engine.js';
+import { LocalListeners } from './local-listeners.js';
+import { ttlMilliseconds } from './ttl.js';
+
+/** Options of {@link createMemoryEngine}. */
+export interface MemoryEngineOptions {
+  /** Told about every bus message this engine delivers. Default: none. */
+  observer?: EngineObserver;
+  /** The clock, epoch milliseconds. Default: `Date.now`. */
+  now?: () => number;
+  /** How often expired tickets and values are swept away, milliseconds. Default: 30 000. */
+  sweepIntervalMs?: number;
+}
+
+interface Expiring<T> {
+  value: T;
+  /** Epoch ms at which the record is gone; `Infinity` for never. */
+  until: number;
+}
+
+/**
+ * An engine for a single process. Tickets are copied in and out (as Redis would serialise them), so no caller
+ * can change a stored ticket behind `apply`'s back. Records expire lazily on read and by a periodic sweep whose
+ * timer never keeps the process alive.
+ */
+export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
+  const now = options.now ?? Date.now;
+  const observer = options.observer;
+  const tickets = new Map<string, Expiring<Ticket>>();
+  const values = new Map<string, Expiring<string>>();
+  const listeners = new LocalListeners();
+
+  const live = <T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined => {
+    const record = map.get(key);
+    if (record === undefined) return undefined;
+    // Same rule as Redis' PXAT: the record is gone from the instant `until` is reached.
+    if (now() >= record.until) {
+      map.delete(key);
+      return undefined;
+    }
+    return record;
+  };
+  const sweep = (): void => {
+    const at = now();
+    for (const map of [tickets, values] as Map<string, Expiring<unknown>>[]) {
+      for (const [key, record] of map) if (at >= record.until) map.delete(key);
+    }
+  };
+  const sweeper = setInterval(sweep, options.sweepIntervalMs ?? 30_000);
+  sweeper.unref();
+
+  const ticketStore: TicketStore = {
+    async create(ticket: Ticket): Promise<void> {
+      if (live(tickets, ticket.id) !== undefined) throw new Error(`ticket ${ticket.id} already exists`);
+      tickets.set(ticket.id, { value: structuredClone(ticket), until: retainUntil(ticket) });
+    },
+    async get(id: string): Promise<Ticket | null> {
+      const record = live(tickets, id);
+      return record === undefined ? null : structuredClone(record.value);
+    },
+    async apply(id: string, transition: (ticket: Ticket) => TransitionResult): Promise<ApplyResult> {
+      // Read, transition and write happen in one synchronous stretch, so no other call can interleave.
+      const record = live(tickets, id);
+      if (record === undefined) return { ok: false, reason: 'not_found' };
+      const result = transition(structuredClone(record.value));
+      if (result.ok && result.changed) {
+        tickets.set(id, { value: structuredClone(result.ticket), until: retainUntil(result.ticket) });
+      }
+      return result;
+    },
+  };
+
+  const events: TicketEventBus = {
+    async publish(change: TicketChange): Promise<void> {
+      // Like a Redis server, route at publish time: a process with no listener for the ticket gets nothing.
+      if (!listeners.has(change.ticket)) return;
+      const message: TicketChange = { ticket: change.ticket, status: change.status, version: change.version };
+      setImmediate(() => {
+        observer?.busMessageReceived?.();
+        listeners.deliver(message);
+      });
+    },
+    async subscribe(ticket: string, listener: TicketChangeListener): Promise<() => Promise<void>> {
+      const remove = listeners.add(ticket, listener);
+      return async () => remove();
+    },
+  };
+
+  const kv: KeyValueStore = {
+    async get(key: string): Promise<string | null> {
+      return live(values, key)?.value ?? null;
+    },
+    async set(key: string, value: string, ttlMs: number): Promise<void> {
+      values.set(key, { value, until: now() + ttlMilliseconds(ttlMs) });
+    },
+    async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+      const until = now() + ttlMilliseconds(ttlMs);
+      if (live(values, key) !== undefined) return false;
+      values.set(key, { value, until });
+      return true;
+    },
+    async delete(key: string): Promise<void> {
+      values.delete(key);
+    },
+    async increment(key: string): Promise<number> {
+      const record = live(values, key);
+      const current = record === undefined ? 0 : Number(record.value);
+      // Redis refuses INCR on a value that is not an integer; so does memory, to keep the engines alike.
+      if (!Number.isSafeInteger(current)) throw new Error(`value of ${key} is not an integer`);
+      // Like INCR, an existing TTL is kept; a new counter never expires.
+      values.set(key, { value: String(current + 1), until: record?.until ?? Infinity });
+      return current + 1;
+    },
+  };
+
+  return {
+    kind: 'memory',
+    tickets: ticketStore,
+    events,
+    kv,
+    createRateLimiter(limit: RateLimitOptions): RateLimiterAbstract {
+      return new RateLimiterMemory({ keyPrefix: limit.keyPrefix, points: limit.points, duration: limit.durationSeconds });
+    },
+    async ping(): Promise<void> {},
+    async close(): Promise<void> {
+      clearInterval(sweeper);
+      listeners.clear();
+    },
+  };
+}

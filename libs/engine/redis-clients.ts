@@ -1,0 +1,154 @@
+/**
+ * Opening Redis connections and choosing the engine from the configuration: composition-root helpers for the
+ * apps' `main.ts`. Libraries never open connections themselves; they take the ones made here.
+ */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { usesRedis, type Config } from '../config/index.js';
+import type { Engine, EngineObserver } from './engine.js';
+import { createMemoryEngine } from './memory-engine.js';
+import { createRedisEngine, type RedisConnection } from './redis-engine.js';
+
+/** Which of the two connections an error came from. */
+export type RedisConnectionRole = 'client' | 'subscriber';
+
+/** Receives every error a connection emits (refused connections, resets, failed reconnects). */
+export type RedisErrorHandler = (error: Error, role: RedisConnectionRole) => void;
+
+/** Options of {@link createRedisClients}. Exactly one of `url` and `clusterNodes` is needed. */
+export interface RedisClientsOptions {
+  /** `redis://` or `rediss://` URL of a single server. */
+  url?: string;
+  /** Cluster seed nodes as `host:port`; takes precedence over `url`. */
+  clusterNodes?: string[];
+  /** Where connection errors go. Default: one line on stderr per error. */
+  onError?: RedisErrorHandler;
+}
+
+/** A command connection and a subscriber connection, closed together. */
+export interface RedisClients {
+  client: RedisConnection;
+  subscriber: RedisConnection;
+  /** Close both connections: QUIT, or a hard disconnect when the server does not answer within a second. */
+  quit(): Promise<void>;
+}
+
+/**
+ * A command queued while Redis is unreachable fails after this many reconnection attempts instead of waiting
+ * forever, so a request handler gets an error it can report (ioredis' default, 20, holds a request for ~10 s).
+ */
+const MAX_RETRIES_PER_REQUEST = 3;
+
+const QUIT_TIMEOUT_MS = 1_000;
+
+/**
+ * Open the two connections the Redis engine needs. For a cluster, the subscriber is created with
+ * `shardedSubscribers: true`: ioredis then keeps one subscriber connection per master and sends each SSUBSCRIBE
+ * to the master owning the channel's slot, and re-emits `smessage` on the Cluster object. Without the option
+ * SSUBSCRIBE goes to one arbitrary node, which answers MOVED for channels it does not own.
+ */
+export function createRedisClients(options: RedisClientsOptions): RedisClients {
+  const onError: RedisErrorHandler =
+    options.onError ??
+    ((error, role) => {
+      console.error(`qrgate: redis ${role} connection error: ${error.message}`);
+    });
+  const redisOptions: RedisOptions = { lazyConnect: false, maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST };
+
+  let client: RedisConnection;
+  let subscriber: RedisConnection;
+  if (options.clusterNodes !== undefined && options.clusterNodes.length > 0) {
+    const nodes = options.clusterNodes.map(parseHostPort);
+    const clusterOptions: ClusterOptions = { lazyConnect: false, redisOptions };
+    client = new Cluster(nodes, clusterOptions);
+    subscriber = new Cluster(nodes, { ...clusterOptions, shardedSubscribers: true });
+  } else if (options.url !== undefined) {
+    client = new Redis(options.url, redisOptions);
+    subscriber = new Redis(options.url, redisOptions);
+  } else {
+    throw new Error('createRedisClients needs a url or cluster nodes');
+  }
+  client.on('error', (error: Error) => onError(error, 'client'));
+  subscriber.on('error', (error: Error) => onError(error, 'subscriber'));
+
+  return {
+    client,
+    subscriber,
+    async quit(): Promise<void> {
+      await Promise.all([client, subscriber].map(quitOrDisconnect));
+    },
+  };
+}
+
+/** Further options of {@link createEngineFromConfig}. */
+export interface EngineFromConfigOptions {
+  /** Where Redis connection errors go. Default: one line on stderr per error. */
+  onConnectionError?: RedisErrorHandler;
+}
+
+/** An engine and the function that closes it together with any connections opened for it. */
+export interface ConfiguredEngine {
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+/**
+ * The engine the configuration asks for: Redis Cluster when `REDIS_CLUSTER_NODES` is set, else Redis when
+ * `REDIS_URL` is set, else memory (one process only).
+ */
+export function createEngineFromConfig(
+  config: Config,
+  observer?: EngineObserver,
+  options: EngineFromConfigOptions = {},
+): ConfiguredEngine {
+  if (!usesRedis(config)) {
+    const engine = createMemoryEngine(observer === undefined ? {} : { observer });
+    return { engine, close: () => engine.close() };
+  }
+  const clients = createRedisClients({
+    ...(config.REDIS_CLUSTER_NODES !== undefined ? { clusterNodes: config.REDIS_CLUSTER_NODES } : {}),
+    ...(config.REDIS_URL !== undefined ? { url: config.REDIS_URL } : {}),
+    ...(options.onConnectionError !== undefined ? { onError: options.onConnectionError } : {}),
+  });
+  const engine = createRedisEngine({
+    client: clients.client,
+    subscriber: clients.subscriber,
+    ...(observer !== undefined ? { observer } : {}),
+  });
+  return {
+    engine,
+    async close(): Promise<void> {
+      // The engine first, so it can still SUNSUBSCRIBE over the connections it is about to lose.
+      try {
+        await engine.close();
+      } finally {
+        await clients.quit();
+      }
+    },
+  };
+}
+
+function parseHostPort(node: string): { host: string; port: number } {
+  const at = node.lastIndexOf(':');
+  const port = Number(node.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`cluster node must be host:port, got ${JSON.stringify(node)}`);
+  }
+  return { host: node.slice(0, at), port };
+}
+
+async function quitOrDisconnect(connection: RedisConnection): Promise<void> {
+  if (connection.status === 'end') return;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), QUIT_TIMEOUT_MS);
+  });
+  try {
+    const outcome = await Promise.race([connection.quit().then(() => 'quit' as const), timedOut]);
+    if (outcome === 'timeout') connection.disconnect();
+  } catch {
+    // QUIT fails when the connection is already broken; dropping it is all that is left to do.
+    connection.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * The Redis engine: tickets and their change bus in Redis (standalone or Cluster), for more than one process.
+ *
+ * Layout (the hash tag puts all of a ticket's keys in one cluster slot):
+ * - `<prefix>:{<id>}:ticket`  the ticket as JSON, expiring at `retainUntil(ticket)` (PXAT);
+ * - `<prefix>:{<id>}:changes` the ticket's sharded pub/sub channel (SPUBLISH / SSUBSCRIBE);
+ * - `<prefix>:kv:<key>`       small shared values; `<prefix>:rl:<limiter>:<key>` rate-limit counters.
+ *
+ * Sharded pub/sub is what keeps a scan's cost flat as gateways are added: a message goes only to the
+ * connections subscribed to that channel, on the one shard that owns its slot, instead of to every node and
+ * every subscriber as classic PUBLISH does in a cluster.
+ */
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { retainUntil, type Ticket, type TransitionResult } from '../ticket/index.js';
+import type {
+  ApplyResult,
+  Engine,
+  EngineObserver,
+  KeyValueStore,
+  RateLimitOptions,
+  TicketChange,
+  TicketChangeListener,
+  TicketEventBus,
+  TicketStore,
+} from './engine.js';
+import { LocalListeners } from './local-listeners.js';
+import { decodeTicketChange, encodeTicketChange } from './ticket-change.js';
+import { ttlMilliseconds } from './ttl.js';
+
+/** A connection the engine accepts: one Redis server or a Redis Cluster. */
+export type RedisConnection = Redis | Cluster;
+
+/** Options of {@link createRedisEngine}. */
+export interface RedisEngineOptions {
+  /** Connection for commands. Owned by the caller: `close()` leaves it open. */
+  client: RedisConnection;
+  /**
+   * A second connection, used only for SSUBSCRIBE (a subscribed connection can run no other command). Owned by
+   * the caller. A Cluster must be created with `shardedSubscribers: true` (see `createRedisClients`).
+   */
+  subscriber: RedisConnection;
+  /** Told about every message received from the bus. Default: none. */
+  observer?: EngineObserver;
+  /** First segment of every key and channel. Default: `'qrgate'`. */
+  keyPrefix?: string;
+  /** How long `ping()` waits for PONG before it rejects, milliseconds. Default: 2 000. */
+  pingTimeoutMs?: number;
+}
+
+/** A Redis-backed engine, with what it knows about its connections' health. */
+export interface RedisEngine extends Engine {
+  readonly kind: 'redis' | 'redis-cluster';
+  /** The last error either connection emitted, or null; kept for `ping()` failures and diagnostics. */
+  readonly lastError: Error | null;
+}
+
+/** Conflicting writers retry `apply` at most this often; far above what real contention on one ticket needs. */
+const MAX_APPLY_ATTEMPTS = 20;
+
+/**
+ * Write the new ticket only if the stored one still has the version the transition read; one key, so it is
+ * cluster-safe. Returns 1 when written, 0 on a version conflict, -1 when the ticket is gone.
+ */
+const COMPARE_AND_SET = `
+local current = redis.call('GET', KEYS[1])
+if not current then return -1 end
+if tonumber(cjson.decode(current).version) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+return 1
+`;
+const COMPARE_AND_SET_SHA = createHash('sha1').update(COMPARE_AND_SET).digest('hex');
+
+/**
+ * An engine over injected connections. `close()` drops this engine's subscriptions and listeners but does not
+ * quit the connections: the composition root opened them and closes them (after the engine).
+ */
+export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
+  const { client, subscriber, observer } = options;
+  const prefix = options.keyPrefix ?? 'qrgate';
+  const pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
+  if (subscriber.isCluster && !(subscriber as Cluster).options.shardedSubscribers) {
+    // Without it ioredis sends SSUBSCRIBE to one arbitrary node, which answers MOVED for most channels.
+    throw new Error('the subscriber Cluster needs the ioredis option shardedSubscribers: true');
+  }
+  if (client === subscriber) throw new Error('client and subscriber must be two connections');
+
+  const ticketKey = (id: string): string => `${prefix}:{${id}}:ticket`;
+  const channelOf = (id: string): string => `${prefix}:{${id}}:changes`;
+  const channelPattern = new RegExp(`^${escapeRegExp(prefix)}:\\{(.*)\\}:changes$`);
+
+  let lastError: Error | null = null;
+  // Kept even when the caller listens too: an `error` event without a listener would crash the process, and
+  // the last error explains a failing `ping()`.
+  const onError = (error: Error): void => {
+    lastError = error;
+  };
+  client.on('error', onError);
+  subscriber.on('error', onError);
+
+  const listeners = new LocalListeners();
+  /** Channels this engine has SSUBSCRIBEd (per ticket id). */
+  const subscribed = new Set<string>();
+  /** Per-ticket queue of subscription changes, so SSUBSCRIBE and SUNSUBSCRIBE never race. */
+  const queues = new Map<string, Promise<void>>();
+  let closed = false;
+
+  const onMessage = (channel: string, message: string): void => {
+    observer?.busMessageReceived?.();
+    const id = channelPattern.exec(channel)?.[1];
+    const change = decodeTicketChange(message);
+    // Another writer's garbage (or a channel of another prefix) must not reach the listeners nor crash us.
+    if (id === undefined || change === null || change.ticket !== id) return;
+    listeners.deliver(change);
+  };
+  subscriber.on('smessage', onMessage);
+
+  /** Bring the ticket's Redis subscription in line with whether it has local listeners. */
+  const reconcile = (id: string): Promise<void> => {
+    const run = async (): Promise<void> => {
+      const wanted = listeners.has(id) && !closed;
+      if (wanted && !subscribed.has(id)) {
+        await subscriber.ssubscribe(channelOf(id));
+        subscribed.add(id);
+      } else if (!wanted && subscribed.has(id)) {
+        // Forget it first: if SUNSUBSCRIBE fails, the worst case is a stray subscription, never a missed one.
+        subscribed.delete(id);
+        await subscriber.sunsubscribe(channelOf(id));
+      }
+    };
+    const next = (queues.get(id) ?? Promise.resolve()).then(run);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    queues.set(id, settled);
+    void settled.then(() => {
+      if (queues.get(id) === settled) queues.delete(id);
+    });
+    return next;
+  };
+
+  const readTicket = async (id: string): Promise<Ticket | null> => {
+    const json = await client.get(ticketKey(id));
+    return json === null ? null : parseTicket(id, json);
+  };
+
+  const compareAndSet = async (key: string, version: number, ticket: Ticket): Promise<number> => {
+    const args = [String(version), JSON.stringify(ticket), String(Math.ceil(retainUntil(ticket)))];
+    try {
+      return Number(await client.evalsha(COMPARE_AND_SET_SHA, 1, key, ...args));
+    } catch (error) {
+      // Each node caches scripts on its own (and forgets them on restart): load it by running it once in full.
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return Number(await client.eval(COMPARE_AND_SET, 1, key, ...args));
+    }
+  };
+
+  const tickets: TicketStore = {
+    async create(ticket: Ticket): Promise<void> {
+      const reply = await client.set(
+        ticketKey(ticket.id),
+        JSON.stringify(ticket),
+        'PXAT',
+        Math.ceil(retainUntil(ticket)),
+        'NX',
+      );
+      if (reply !== 'OK') throw new Error(`ticket ${ticket.id} already exists`);
+    },
+    get: readTicket,
+    async apply(id: string, transition: (ticket: Ticket) => TransitionResult): Promise<ApplyResult> {
+      const key = ticketKey(id);
+      for (let attempt = 1; attempt <= MAX_APPLY_ATTEMPTS; attempt++) {
+        const current = await readTicket(id);
+        if (current === null) return { ok: false, reason: 'not_found' };
+        const result = transition(current);
+        if (!result.ok || !result.changed) return result;
+        const written = await compareAndSet(key, current.version, result.ticket);
+        if (written === 1) return result;
+        if (written === -1) return { ok: false, reason: 'not_found' };
+        // Someone wrote in between: back off a little, at random, so the losers do not collide again.
+        await sleep(Math.random() * Math.min(2 * attempt, 20));
+      }
+      throw new Error(`ticket ${id}: gave up after ${MAX_APPLY_ATTEMPTS} conflicting writes`);
+    },
+  };
+
+  const events: TicketEventBus = {
+    async publish(change: TicketChange): Promise<void> {
+      await client.spublish(channelOf(change.ticket), encodeTicketChange(change));
+    },
+    async subscribe(ticket: string, listener: TicketChangeListener): Promise<() => Promise<void>> {
+      if (closed) throw new Error('engine is closed');
+      const remove = listeners.add(ticket, listener);
+      try {
+        await reconcile(ticket);
+      } catch (error) {
+        remove();
+        await reconcile(ticket).catch(() => undefined);
+        throw error;
+      }
+      let removed = false;
+      return async () => {
+        if (removed) return;
+        removed = true;
+        remove();
+        await reconcile(ticket);
+      };
+    },
+  };
+
+  const kvKey = (key: string): string => `${prefix}:kv:${key}`;
+  const kv: KeyValueStore = {
+    async get(key: string): Promise<string | null> {
+      return client.get(kvKey(key));
+    },
+    async set(key: string, value: string, ttlMs: number): Promise<void> {
+      await client.set(kvKey(key), value, 'PX', ttlMilliseconds(ttlMs));
+    },
+    async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+      return (await client.set(kvKey(key), value, 'PX', ttlMilliseconds(ttlMs), 'NX')) === 'OK';
+    },
+    async delete(key: string): Promise<void> {
+      await client.del(kvKey(key));
+    },
+    async increment(key: string): Promise<number> {
+      return client.incr(kvKey(key));
+    },
+  };
+
+  return {
+    kind: client.isCluster ? 'redis-cluster' : 'redis',
+    tickets,
+    events,
+    kv,
+    get lastError() {
+      return lastError;
+    },
+    createRateLimiter(limit: RateLimitOptions): RateLimiterAbstract {
+      // One key per consumed point set, so the limiter's script is cluster-safe; ioredis needs no extra flag.
+      return new RateLimiterRedis({
+        storeClient: client,
+        keyPrefix: `${prefix}:rl:${limit.keyPrefix}`,
+        points: limit.points,
+        duration: limit.durationSeconds,
+      });
+    },
+    async ping(): Promise<void> {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no PONG within ${pingTimeoutMs} ms`)), pingTimeoutMs);
+      });
+      try {
+        await Promise.race([client.ping(), timeout]);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        const last = lastError === null ? '' : ` (last connection error: ${lastError.message})`;
+        throw new Error(`redis ping failed: ${reason}${last}`, { cause: error });
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      const ids = new Set([...listeners.tickets(), ...subscribed]);
+      listeners.clear();
+      await Promise.allSettled([...ids].map(reconcile));
+      subscriber.off('smessage', onMessage);
+      client.off('error', onError);
+      subscriber.off('error', onError);
+    },
+  };
+}
+
+/** A stored ticket. The record is ours, but a wrong shape must fail loudly rather than corrupt a transition. */
+function parseTicket(id: string, json: string): Ticket {
+  const value: unknown = JSON.parse(json);
+  if (typeof value !== 'object' || value === null) throw new Error(`ticket ${id}: stored record is not an object`);
+  const record = value as Partial<Ticket>;
+  if (record.id !== id || typeof record.version !== 'number' || typeof record.status !== 'string') {
+    throw new Error(`ticket ${id}: stored record is malformed`);
+  }
+  return value as Ticket;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

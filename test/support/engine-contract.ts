@@ -1,0 +1,336 @@
+/**
+ * The engine contract (see `libs/engine/engine.ts`) as one vitest suite, run against every implementation.
+ * Each suite gets two engines over one backing store, standing for two processes, so what crosses processes
+ * (the store, the bus, the counters) is checked across them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import type { Engine, EngineObserver, TicketChange } from '../../libs/engine/index.js';
+import {
+  newLoginCode,
+  newSecret,
+  newTicket,
+  newTicketId,
+  transition,
+  type Ticket,
+  type TicketEvent,
+} from '../../libs/ticket/index.js';
+
+/** Two engines on one store, and how to tear them (and their store) down. */
+export interface EngineContractFixture {
+  /**
+   * Engine A and engine B. The same instance twice means one process (the memory engine); the suite then
+   * expects that process to count what either engine would have counted.
+   */
+  engines: [Engine, Engine];
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Builds the fixture. `engines[i]` must report to `observers[i]`; a fixture that uses one instance for both
+ * passes it `observers[0]`.
+ */
+export type EngineContractSetup = (observers: [EngineObserver, EngineObserver]) => Promise<EngineContractFixture>;
+
+/** Declare the contract suite for one engine implementation. */
+export function engineContract(name: string, setup: EngineContractSetup): void {
+  describe(`engine contract: ${name}`, () => {
+    const received = [0, 0];
+    const observers: [EngineObserver, EngineObserver] = [
+      { busMessageReceived: () => void received[0]!++ },
+      { busMessageReceived: () => void received[1]!++ },
+    ];
+    let fixture: EngineContractFixture | undefined;
+    let a: Engine;
+    let b: Engine;
+    let oneProcess: boolean;
+
+    beforeAll(async () => {
+      fixture = await setup(observers);
+      [a, b] = fixture.engines;
+      oneProcess = a === b;
+    });
+    afterAll(async () => {
+      await fixture?.cleanup();
+    });
+
+    /** Bus messages counted since `start` by each process: [A, B], or [both] when they are one. */
+    const countsSince = (start: number[]): number[] =>
+      oneProcess
+        ? [received[0]! - start[0]!]
+        : [received[0]! - start[0]!, received[1]! - start[1]!];
+    const perProcess = (forA: number, forB: number): number[] => (oneProcess ? [forA + forB] : [forA, forB]);
+
+    describe('tickets', () => {
+      it('returns a created ticket from either engine', async () => {
+        const ticket = aTicket();
+        await a.tickets.create(ticket);
+        expect(await a.tickets.get(ticket.id)).toEqual(ticket);
+        expect(await b.tickets.get(ticket.id)).toEqual(ticket);
+      });
+
+      it('rejects a second ticket with the same id and keeps the first', async () => {
+        const ticket = aTicket();
+        await a.tickets.create(ticket);
+        await expect(b.tickets.create({ ...ticket, browser: { userAgent: 'other', ip: '10.0.0.1' } })).rejects.toThrow();
+        expect(await a.tickets.get(ticket.id)).toEqual(ticket);
+      });
+
+      it('returns null for an unknown id', async () => {
+        expect(await a.tickets.get(newTicketId())).toBeNull();
+      });
+
+      it('answers not_found when applying to an unknown ticket', async () => {
+        const result = await a.tickets.apply(newTicketId(), (t) => transition(t, { type: 'expire', at: Date.now() }));
+        expect(result).toEqual({ ok: false, reason: 'not_found' });
+      });
+
+      it('lets exactly one of many concurrent scans from two processes win', async () => {
+        const ticket = aTicket();
+        await a.tickets.create(ticket);
+        const scans = Array.from({ length: 30 }, (_, i) => {
+          const event: TicketEvent = {
+            type: 'scan',
+            openid: `openid-${i}`,
+            at: Date.now(),
+            mode: 'scan',
+            code: newLoginCode(ticket.id),
+          };
+          return (i % 2 === 0 ? a : b).tickets.apply(ticket.id, (t) => transition(t, event));
+        });
+        const results = await Promise.all(scans);
+
+        const winners = results.filter((r) => r.ok && r.changed);
+        expect(winners).toHaveLength(1);
+        const losers = results.filter((r) => !(r.ok && r.changed));
+        expect(losers.every((r) => !r.ok && r.reason === 'already_scanned')).toBe(true);
+
+        const winner = winners[0];
+        if (winner === undefined || !winner.ok) throw new Error('no scan won');
+        const stored = await b.tickets.get(ticket.id);
+        expect(stored).toEqual(winner.ticket);
+        expect(stored).toMatchObject({ status: 'confirmed', version: ticket.version + 1 });
+      });
+
+      it('writes nothing when the transition refuses or changes nothing', async () => {
+        const ticket = aTicket();
+        await a.tickets.create(ticket);
+        const refused = await b.tickets.apply(ticket.id, (t) =>
+          transition(t, { type: 'confirm', openid: 'o', at: Date.now(), code: newLoginCode(ticket.id) }),
+        );
+        expect(refused).toMatchObject({ ok: false, reason: 'not_scanned' });
+        const unchanged = await b.tickets.apply(ticket.id, (t) => transition(t, { type: 'expire', at: Date.now() }));
+        expect(unchanged).toMatchObject({ ok: true, changed: false });
+        expect(await a.tickets.get(ticket.id)).toEqual(ticket);
+      });
+
+      it('redeems a login code once, and only with the right secret', async () => {
+        const secret = newSecret();
+        const ticket = aTicket({ secret });
+        const code = newLoginCode(ticket.id);
+        await a.tickets.create(ticket);
+        const confirmed = await a.tickets.apply(ticket.id, (t) =>
+          transition(t, { type: 'scan', openid: 'o-1', at: Date.now(), mode: 'scan', code }),
+        );
+        expect(confirmed).toMatchObject({ ok: true, changed: true, ticket: { status: 'confirmed', code } });
+        const before = await a.tickets.get(ticket.id);
+
+        const consume = (engine: Engine, withCode: string, withSecret: string) =>
+          engine.tickets.apply(ticket.id, (t) =>
+            transition(t, { type: 'consume', code: withCode, secret: withSecret, at: Date.now() }),
+          );
+
+        expect(await consume(b, code, newSecret())).toMatchObject({ ok: false, reason: 'secret_mismatch' });
+        expect(await consume(b, newLoginCode(ticket.id), secret)).toMatchObject({ ok: false, reason: 'code_mismatch' });
+        expect(await a.tickets.get(ticket.id)).toEqual(before);
+
+        expect(await consume(b, code, secret)).toMatchObject({ ok: true, changed: true, ticket: { status: 'consumed' } });
+        expect(await consume(a, code, secret)).toMatchObject({ ok: false, reason: 'already_consumed' });
+        expect(await a.tickets.get(ticket.id)).toMatchObject({ status: 'consumed', version: ticket.version + 2 });
+      });
+
+      it('forgets a ticket once its retention has passed', async () => {
+        // A pending ticket is retained until it expires: here in 1.5 s.
+        const ticket = aTicket({ ttlSeconds: 1.5 });
+        await a.tickets.create(ticket);
+        expect(await b.tickets.get(ticket.id)).not.toBeNull();
+        await eventually(async () => (await b.tickets.get(ticket.id)) === null);
+        expect(await a.tickets.get(ticket.id)).toBeNull();
+        expect(await a.tickets.apply(ticket.id, (t) => transition(t, { type: 'expire', at: Date.now() }))).toEqual({
+          ok: false,
+          reason: 'not_found',
+        });
+      });
+    });
+
+    describe('event bus', () => {
+      it('delivers a change published by one process to a subscriber in the other', async () => {
+        const id = newTicketId();
+        const got: TicketChange[] = [];
+        const start = [...received];
+        const unsubscribe = await b.events.subscribe(id, (change) => got.push(change));
+        const change: TicketChange = { ticket: id, status: 'scanned', version: 2 };
+        await a.events.publish(change);
+        await eventually(() => got.length === 1);
+        expect(got).toEqual([change]);
+        // A holds no subscription, so only B heard the doorbell.
+        expect(countsSince(start)).toEqual(perProcess(0, 1));
+        await unsubscribe();
+      });
+
+      it('sends nothing to a process that is not subscribed to the ticket', async () => {
+        const x = newTicketId();
+        const y = newTicketId();
+        const onA: TicketChange[] = [];
+        const onB: TicketChange[] = [];
+        const start = [...received];
+        // A listens to another ticket, so its subscriber connection is live: it must still not hear x.
+        const offA = await a.events.subscribe(y, (change) => onA.push(change));
+        const offB = await b.events.subscribe(x, (change) => onB.push(change));
+
+        await a.events.publish({ ticket: x, status: 'scanned', version: 2 });
+        await b.events.publish({ ticket: x, status: 'confirmed', version: 3 });
+        await b.events.publish({ ticket: y, status: 'confirmed', version: 2 });
+        await eventually(() => onB.length === 2 && onA.length === 1);
+        await settle();
+
+        expect(onB.map((c) => c.ticket)).toEqual([x, x]);
+        expect(onA).toEqual([{ ticket: y, status: 'confirmed', version: 2 }]);
+        expect(countsSince(start)).toEqual(perProcess(1, 2));
+        await Promise.all([offA(), offB()]);
+      });
+
+      it('stops delivering to a listener once it unsubscribes', async () => {
+        const x = newTicketId();
+        const z = newTicketId();
+        const onX: TicketChange[] = [];
+        const onZ: TicketChange[] = [];
+        const start = [...received];
+        const offX = await b.events.subscribe(x, (change) => onX.push(change));
+        const offZ = await b.events.subscribe(z, (change) => onZ.push(change));
+        await a.events.publish({ ticket: x, status: 'scanned', version: 2 });
+        await eventually(() => onX.length === 1);
+
+        await offX();
+        await offX(); // removing twice is harmless
+        await a.events.publish({ ticket: x, status: 'confirmed', version: 3 });
+        // Once z's later message is in, and a moment more has passed, a stray x message would have arrived.
+        await a.events.publish({ ticket: z, status: 'scanned', version: 2 });
+        await eventually(() => onZ.length === 1);
+        await settle();
+
+        expect(onX).toEqual([{ ticket: x, status: 'scanned', version: 2 }]);
+        expect(countsSince(start)).toEqual(perProcess(0, 2));
+        await offZ();
+      });
+
+      it('gives a change to every listener of the ticket but counts one message per process', async () => {
+        const id = newTicketId();
+        const first: TicketChange[] = [];
+        const second: TicketChange[] = [];
+        const start = [...received];
+        const offFirst = await b.events.subscribe(id, (change) => first.push(change));
+        const offSecond = await b.events.subscribe(id, (change) => second.push(change));
+        await a.events.publish({ ticket: id, status: 'scanned', version: 2 });
+        await eventually(() => first.length === 1 && second.length === 1);
+        await settle();
+        expect(countsSince(start)).toEqual(perProcess(0, 1));
+
+        // The shared subscription outlives the first listener's removal.
+        await offFirst();
+        await a.events.publish({ ticket: id, status: 'confirmed', version: 3 });
+        await eventually(() => second.length === 2);
+        expect(first).toHaveLength(1);
+        await offSecond();
+      });
+    });
+
+    describe('key-value store', () => {
+      it('sets, reads and deletes values across processes', async () => {
+        const key = `k-${newTicketId()}`;
+        expect(await a.kv.get(key)).toBeNull();
+        await a.kv.set(key, 'one', 60_000);
+        expect(await b.kv.get(key)).toBe('one');
+        await b.kv.set(key, 'two', 60_000);
+        expect(await a.kv.get(key)).toBe('two');
+        await a.kv.delete(key);
+        expect(await b.kv.get(key)).toBeNull();
+        await b.kv.delete(key); // deleting a missing key is harmless
+      });
+
+      it('sets a value only if absent, once', async () => {
+        const key = `lock-${newTicketId()}`;
+        const attempts = await Promise.all([
+          a.kv.setIfAbsent(key, 'a', 60_000),
+          b.kv.setIfAbsent(key, 'b', 60_000),
+          a.kv.setIfAbsent(key, 'c', 60_000),
+        ]);
+        expect(attempts.filter(Boolean)).toHaveLength(1);
+        const winner = ['a', 'b', 'c'][attempts.indexOf(true)];
+        expect(await b.kv.get(key)).toBe(winner);
+      });
+
+      it('forgets a value after its TTL', async () => {
+        const key = `ttl-${newTicketId()}`;
+        await a.kv.set(key, 'v', 300);
+        await eventually(async () => (await b.kv.get(key)) === null);
+        expect(await b.kv.setIfAbsent(key, 'again', 300)).toBe(true);
+        await eventually(async () => (await a.kv.get(key)) === null);
+      });
+
+      it('counts from both processes', async () => {
+        const key = `counter-${newTicketId()}`;
+        expect(await a.kv.increment(key)).toBe(1);
+        expect(await b.kv.increment(key)).toBe(2);
+        const more = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).kv.increment(key)));
+        expect([...more].sort((x, y) => x - y)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        expect(await a.kv.get(key)).toBe('12');
+      });
+
+      it('refuses a TTL that is not positive', async () => {
+        await expect(a.kv.set(`bad-${newTicketId()}`, 'v', 0)).rejects.toThrow(RangeError);
+      });
+    });
+
+    describe('rate limiter', () => {
+      it('allows the configured points, then rejects', async () => {
+        const limiter = a.createRateLimiter({ keyPrefix: `rl-${newTicketId()}`, points: 3, durationSeconds: 60 });
+        for (let i = 0; i < 3; i++) await limiter.consume('127.0.0.1');
+        await expect(limiter.consume('127.0.0.1')).rejects.toBeInstanceOf(RateLimiterRes);
+        // Another key has its own budget.
+        await expect(limiter.consume('127.0.0.2')).resolves.toBeInstanceOf(RateLimiterRes);
+      });
+    });
+
+    describe('health', () => {
+      it('answers ping', async () => {
+        await expect(a.ping()).resolves.toBeUndefined();
+        await expect(b.ping()).resolves.toBeUndefined();
+      });
+    });
+  });
+}
+
+/** A fresh pending ticket; `ttlSeconds` may be fractional. */
+export function aTicket(options: { secret?: string; ttlSeconds?: number } = {}): Ticket {
+  return newTicket({
+    id: newTicketId(),
+    secret: options.secret ?? newSecret(),
+    qr: { url: 'http://weixin.qq.com/q/x', image: 'data:,', wechatTicket: 't' },
+    browser: { userAgent: 'ua', ip: '127.0.0.1' },
+    now: Date.now(),
+    ttlSeconds: options.ttlSeconds ?? 120,
+  });
+}
+
+/** Poll until `check` holds; fails after a generous deadline (correctness, not speed, is under test). */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Give a message that should not arrive the time it would have needed to arrive. */
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 150));
