@@ -1,0 +1,73 @@
+/**
+ * Run the simulator as its own process: read the configuration, serve the simulator, drain on SIGTERM.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../../libs/config/index.js';
+import { createLogger } from '../../libs/observability/index.js';
+import { createWechatSim, type WechatSim } from './wechat-sim.js';
+
+/** Credentials used when WECHAT_APPID/WECHAT_SECRET/WECHAT_TOKEN are unset; never valid at WeChat. */
+export const SIM_DEMO_CREDENTIALS = {
+  appId: 'wxqrgatedemo00000',
+  appSecret: 'qrgate-demo-secret-not-for-production',
+  token: 'qrgate-demo-token',
+} as const;
+
+/** The webhook's default address, where the standalone demo or `npm run start:webhook` listens. */
+const DEFAULT_WEBHOOK_URL = 'http://127.0.0.1:3000/wechat';
+/** Without PORT the simulator stays off 3000, the webhook's default port. */
+const DEFAULT_PORT = 3100;
+
+export interface RunningSim {
+  server: Server;
+  sim: WechatSim;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Start listening on PORT; the returned `close` stops the server and aborts pushes in flight. */
+export async function bootstrap(env: Record<string, string | undefined> = process.env): Promise<RunningSim> {
+  const config = loadConfig(env);
+  const logger = createLogger({ app: 'wechat-sim', level: config.LOG_LEVEL });
+  const demo = config.WECHAT_APPID === undefined || config.WECHAT_SECRET === undefined || config.WECHAT_TOKEN === undefined;
+  if (demo) {
+    logger.info(
+      { appId: SIM_DEMO_CREDENTIALS.appId },
+      'WECHAT_APPID, WECHAT_SECRET or WECHAT_TOKEN unset: the simulator uses the demo credentials (give the webhook the same ones)',
+    );
+  }
+  const sim = createWechatSim({
+    appId: demo ? SIM_DEMO_CREDENTIALS.appId : config.WECHAT_APPID!,
+    appSecret: demo ? SIM_DEMO_CREDENTIALS.appSecret : config.WECHAT_SECRET!,
+    token: demo ? SIM_DEMO_CREDENTIALS.token : config.WECHAT_TOKEN!,
+    ...(config.WECHAT_AES_KEY !== undefined ? { encodingAesKey: config.WECHAT_AES_KEY } : {}),
+    webhookUrl: config.WEBHOOK_URL ?? DEFAULT_WEBHOOK_URL,
+    logger,
+  });
+  const server = createServer(sim.app.callback());
+  const port = env.PORT === undefined ? DEFAULT_PORT : config.PORT;
+  await new Promise<void>((resolve) => server.listen(port, config.HOST, resolve));
+  const bound = (server.address() as AddressInfo).port;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const url = `http://${host}:${bound}`;
+  logger.info({ url, phone: `${url}/sim`, webhook: config.WEBHOOK_URL ?? DEFAULT_WEBHOOK_URL }, 'WeChat simulator listening');
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closed ??= (async () => {
+      await sim.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    })());
+  const onSignal = (): void => {
+    const deadline = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS);
+    deadline.unref();
+    void close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return { server, sim, url, close };
+}

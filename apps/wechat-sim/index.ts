@@ -1,0 +1,15 @@
+/** The WeChat simulator's public surface: other apps compose it only through `createWechatSim`. */
+export {
+  createWechatSim,
+  SimError,
+  type PushOutcome,
+  type ScanInput,
+  type ScanResult,
+  type SimApiEndpoint,
+  type SimCodeView,
+  type SimStats,
+  type WechatSim,
+  type WechatSimOptions,
+} from './wechat-sim.js';
+export { DEMO_USERS } from './sim-users.js';
+export { SIM_DEMO_CREDENTIALS } from './bootstrap.js';

@@ -1,0 +1,64 @@
+/**
+ * The simulated WeChat users and whether they follow the Official Account: it decides between a
+ * `subscribe` and a `SCAN` push, and what `user/info` answers.
+ */
+
+export interface SimUser {
+  openid: string;
+  /** Shown on the phone page only; `user/info` returns an empty nickname, as WeChat does since 2021. */
+  name: string;
+  following: boolean;
+  /** Unix seconds of the last follow. */
+  subscribeTime?: number;
+  /** Scene of the QR code the user followed through. */
+  qrSceneStr?: string;
+}
+
+/** Fake users offered on the phone page; openids have WeChat's 28-character shape. */
+export const DEMO_USERS: ReadonlyArray<{ openid: string; name: string }> = [
+  { openid: 'oQgSim0Alice0000000000000001', name: 'Alice' },
+  { openid: 'oQgSim0Bob000000000000000002', name: 'Bob' },
+  { openid: 'oQgSim0Chen00000000000000003', name: 'Chen Wei' },
+  { openid: 'oQgSim0Dana00000000000000004', name: 'Dana' },
+];
+
+export interface SimUsers {
+  /** The user, created (not following) on first sight. */
+  ensure(openid: string): SimUser;
+  get(openid: string): SimUser | undefined;
+  follow(openid: string, via?: { scene: string }): SimUser;
+  unfollow(openid: string): SimUser;
+  list(): SimUser[];
+}
+
+export function createSimUsers(now: () => number = Date.now): SimUsers {
+  const users = new Map<string, SimUser>(DEMO_USERS.map((u) => [u.openid, { ...u, following: false }]));
+
+  function ensure(openid: string): SimUser {
+    let user = users.get(openid);
+    if (user === undefined) {
+      user = { openid, name: openid, following: false };
+      users.set(openid, user);
+    }
+    return user;
+  }
+
+  return {
+    ensure,
+    get: (openid) => users.get(openid),
+    follow(openid, via) {
+      const user = ensure(openid);
+      user.following = true;
+      user.subscribeTime = Math.floor(now() / 1000);
+      if (via !== undefined) user.qrSceneStr = via.scene;
+      else delete user.qrSceneStr;
+      return user;
+    },
+    unfollow(openid) {
+      const user = ensure(openid);
+      user.following = false;
+      return user;
+    },
+    list: () => [...users.values()],
+  };
+}
