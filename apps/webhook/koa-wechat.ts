@@ -1,0 +1,100 @@
+/**
+ * The npm `wechat@2.1.0` package (CommonJS, untyped, Connect-style) mounted under Koa as WECHAT.md §10.3
+ * describes. Only the part of its surface we use is typed here.
+ *
+ * The package parses the message XML (xml2js, pinned to ^0.6.2 by the root `overrides`) and dispatches it by
+ * `MsgType`. Everything it does unsafely is done before it runs (see `push-verification.ts`): it is called with
+ * `checkSignature: false`, a size-limited `rawBody`, and in safe mode the message we already decrypted, so it
+ * never compares signatures, reads the stream, decrypts or encrypts itself.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { Context } from 'koa';
+import type { PushedMessage } from './scan-event.js';
+
+/** The request as the package reads it: Connect-style `query`, and `rawBody` so it never reads the stream. */
+export interface WechatRequest extends IncomingMessage {
+  query?: Record<string, string>;
+  rawBody?: Buffer;
+}
+
+/** The package's `next`: called with the xml2js error on malformed XML, without one for unhandled types. */
+export type WechatNext = (error?: unknown) => void;
+
+/** A per-type handler. The package does not await it: it must answer (or call `next`) and never reject. */
+export type WechatMessageHandler = (message: PushedMessage, req: WechatRequest, res: ServerResponse, next: WechatNext) => void;
+
+/** The middleware `middlewarify()` returns. */
+export type WechatMiddleware = (req: WechatRequest, res: ServerResponse, next: WechatNext) => void;
+
+interface WechatHandlerBuilder {
+  event(handler: WechatMessageHandler): WechatHandlerBuilder;
+  middlewarify(): WechatMiddleware;
+}
+
+interface WechatPackageConfig {
+  token: string;
+  appid: string;
+  checkSignature: boolean;
+}
+
+type WechatPackage = (config: WechatPackageConfig) => WechatHandlerBuilder;
+
+const require = createRequire(import.meta.url);
+const wechat = require('wechat') as WechatPackage;
+
+/** The package's middleware with one handler for `event` messages; other message types fall through to `next`. */
+export function createWechatMiddleware(options: { token: string; appId: string; onEvent: WechatMessageHandler }): WechatMiddleware {
+  // checkSignature:false — we verified `signature` in constant time before calling it (WECHAT.md §10.4).
+  return wechat({ token: options.token, appid: options.appId, checkSignature: false }).event(options.onEvent).middlewarify();
+}
+
+/** How the package left the request. */
+export type WechatOutcome = 'answered' | 'unhandled';
+
+/**
+ * Run the package on one Koa request (WECHAT.md §10.3): `req.query` and a Buffer `req.rawBody` (an empty value
+ * would make it read the consumed stream and hang), `ctx.respond = false` while it owns the response, settled
+ * on `finish`/`close` or when it calls `next`, which hands the response back to Koa. Rejects with the package's
+ * error (malformed XML) after restoring `ctx.respond`.
+ */
+export function runWechat(
+  ctx: Context,
+  middleware: WechatMiddleware,
+  input: { query: Record<string, string>; rawBody: Buffer },
+): Promise<WechatOutcome> {
+  return new Promise<WechatOutcome>((resolve, reject) => {
+    const req = ctx.req as WechatRequest;
+    req.query = input.query;
+    req.rawBody = input.rawBody;
+    const res = ctx.res;
+    const answered = (): void => {
+      cleanup();
+      resolve('answered');
+    };
+    const cleanup = (): void => {
+      res.off('finish', answered);
+      res.off('close', answered);
+    };
+    const next: WechatNext = (error) => {
+      cleanup();
+      // Koa must own the response again, or an error here leaves the request hanging (WECHAT.md §10.3 step 5).
+      ctx.respond = true;
+      if (error === undefined || error === null) resolve('unhandled');
+      else reject(error);
+    };
+    res.once('finish', answered);
+    res.once('close', answered);
+    ctx.respond = false;
+    try {
+      // With rawBody set, parsing and dispatch run synchronously: a throw from inside xml2js lands here.
+      middleware(req, res, next);
+    } catch (error) {
+      next(error);
+    }
+  });
+}
+
+/** True for the errors the package passes to `next` for XML it cannot parse. */
+export const isWechatParseError = (error: unknown): boolean =>
+  error instanceof Error && error.name.startsWith('BadMessage');

@@ -1,0 +1,116 @@
+/**
+ * The text a scanner reads in WeChat after scanning a login QR code. Pure functions, so the confirmation flow
+ * (`tap` mode) can extend them without touching the webhook.
+ *
+ * Everything about the browser comes from the browser itself (its User-Agent and IP) and so from whoever
+ * opened the login page: it is reduced to names bowser knows and a valid IP before it is shown under the
+ * Official Account's name, so a crafted User-Agent cannot put its own words in our message.
+ */
+import { isIP } from 'node:net';
+import Bowser from 'bowser';
+import type { BrowserContext, TicketStatus } from '../../libs/ticket/index.js';
+
+/** Browser and OS names as shown to the scanner, e.g. `Chrome 120` and `Windows 10`. */
+export interface BrowserDescription {
+  browser: string;
+  os: string;
+}
+
+const KNOWN_BROWSERS = new Set<string>(Object.values(Bowser.BROWSER_MAP));
+const KNOWN_OS = new Set<string>(Object.values(Bowser.OS_MAP));
+const UNKNOWN_BROWSER = '未知浏览器';
+const UNKNOWN_OS = '未知系统';
+const UNKNOWN_IP = '未知';
+
+const majorVersion = (version: string | undefined): string => /^\d{1,4}/.exec(version ?? '')?.[0] ?? '';
+const withVersion = (name: string, version: string): string => (version === '' ? name : `${name} ${version}`);
+
+/** Browser and OS of a User-Agent; anything bowser does not recognise is shown as unknown. */
+export function describeBrowser(userAgent: string): BrowserDescription {
+  if (userAgent.trim() === '') return { browser: UNKNOWN_BROWSER, os: UNKNOWN_OS };
+  const parsed = Bowser.parse(userAgent.slice(0, 1024));
+  const browserName = parsed.browser.name ?? '';
+  const osName = parsed.os.name ?? '';
+  const osVersion = /^[\w .]{1,16}$/.test(parsed.os.versionName ?? '') ? (parsed.os.versionName ?? '') : majorVersion(parsed.os.version);
+  return {
+    browser: KNOWN_BROWSERS.has(browserName) ? withVersion(browserName, majorVersion(parsed.browser.version)) : UNKNOWN_BROWSER,
+    os: KNOWN_OS.has(osName) ? withVersion(osName, osVersion) : UNKNOWN_OS,
+  };
+}
+
+/** The browser's IP if it is one, else "unknown". */
+export const displayIp = (ip: string): string => (isIP(ip) === 0 ? UNKNOWN_IP : ip);
+
+const SHANGHAI = new Intl.DateTimeFormat('zh-CN', {
+  timeZone: 'Asia/Shanghai',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hour12: false,
+});
+
+/** Beijing time, e.g. `2024/06/10 14:15:23 (北京时间)`. */
+export const formatShanghaiTime = (epochMs: number): string => `${SHANGHAI.format(new Date(epochMs))}（北京时间）`;
+
+/** What the scanner is told about the browser asking to log in. */
+export interface LoginAttempt {
+  browser: BrowserContext;
+  /** When the scan was handled, epoch ms. */
+  at: number;
+}
+
+function attemptLines(attempt: LoginAttempt): string[] {
+  const { browser, os } = describeBrowser(attempt.browser.userAgent);
+  return [`浏览器：${browser}（${os}）`, `IP：${displayIp(attempt.browser.ip)}`, `时间：${formatShanghaiTime(attempt.at)}`];
+}
+
+const NOT_YOU =
+  '如果这不是你本人的操作：请不要进行任何其他操作，并尽快联系网站撤销这次登录的会话。';
+
+/** `scan` mode: the browser is now logged in; `loginCount` is this WeChat user's Nth login. */
+export function loginReplyText(attempt: LoginAttempt & { loginCount: number }): string {
+  const { browser, os } = describeBrowser(attempt.browser.userAgent);
+  return [
+    '✅ 扫码登录成功',
+    ...attemptLines(attempt),
+    `这是你第 ${attempt.loginCount} 次扫码登录。`,
+    NOT_YOU,
+    `Signed in on ${browser} (${os}). Not you? Contact the site to revoke the session.`,
+  ].join('\n');
+}
+
+/**
+ * `tap` mode: the scan is recorded and the scanner still has to confirm. With `confirmUrl` the reply carries
+ * the link to confirm or refuse.
+ */
+export function confirmRequestText(attempt: LoginAttempt & { confirmUrl?: string }): string {
+  return [
+    '📱 已收到扫码，需要你确认登录',
+    ...attemptLines(attempt),
+    attempt.confirmUrl !== undefined
+      ? `请确认是你本人在登录：${attempt.confirmUrl}`
+      : '请按网页上的提示确认登录；确认之前，这个浏览器不会登录。',
+    '如果这不是你本人的操作：请不要确认。',
+    'Scan received: confirm the login before the browser is signed in.',
+  ].join('\n');
+}
+
+/** The same WeChat user scanned a code they already scanned: nothing changes. */
+export function alreadyScannedByYouText(status: TicketStatus): string {
+  return status === 'scanned'
+    ? '你已经扫描过这个二维码，请按提示确认登录。\nAlready scanned: please confirm the login.'
+    : '你已经扫描过这个二维码，无需重复操作。\nAlready scanned: nothing more to do.';
+}
+
+/** Unknown, malformed or expired scene. */
+export function unknownCodeText(): string {
+  return '这个二维码已过期或无法识别，请刷新网页后重新扫码。\nThis QR code has expired or is unknown: refresh the page and scan again.';
+}
+
+/** Someone else scanned the code first, or the login already ended. */
+export function refusedText(): string {
+  return '这个二维码已经被使用，无法再次登录。请刷新网页获取新的二维码。\nThis QR code has already been used: refresh the page for a new one.';
+}
