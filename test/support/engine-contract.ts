@@ -112,6 +112,16 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
         expect(stored).toMatchObject({ status: 'confirmed', version: ticket.version + 1 });
       });
 
+      it('loses no update when every concurrent transition changes the ticket', async () => {
+        const ticket = aTicket();
+        await a.tickets.create(ticket);
+        // Each writer must land on top of the others' work: a conflicting write is retried on the fresh ticket.
+        const bump = (t: Ticket) => ({ ok: true as const, changed: true, ticket: { ...t, version: t.version + 1 } });
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).tickets.apply(ticket.id, bump)));
+        expect(results.every((r) => r.ok && r.changed)).toBe(true);
+        expect(await a.tickets.get(ticket.id)).toMatchObject({ version: ticket.version + 10 });
+      });
+
       it('writes nothing when the transition refuses or changes nothing', async () => {
         const ticket = aTicket();
         await a.tickets.create(ticket);

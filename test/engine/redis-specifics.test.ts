@@ -1,0 +1,197 @@
+/**
+ * What only the Redis engine does: its key layout, its TTLs, sharded subscriptions shared per ticket, and how it
+ * copes with bad messages, bad records and a server that is gone.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, Redis } from 'ioredis';
+import {
+  createRedisClients,
+  createRedisEngine,
+  type RedisClients,
+  type RedisEngine,
+  type TicketChange,
+} from '../../libs/engine/index.js';
+import { newLoginCode, retainUntil, transition } from '../../libs/ticket/index.js';
+import { aTicket, eventually } from '../support/engine-contract.js';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+
+describe('redis engine specifics', () => {
+  let server: RedisServerHandle;
+  let pairs: RedisClients[] = [];
+  let raw: Redis;
+  let received = 0;
+  let engine: RedisEngine;
+  let other: RedisEngine;
+  const prefix = 'spec';
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    pairs = [createRedisClients({ url: server.url }), createRedisClients({ url: server.url })];
+    engine = createRedisEngine({
+      client: pairs[0]!.client,
+      subscriber: pairs[0]!.subscriber,
+      keyPrefix: prefix,
+      observer: { busMessageReceived: () => void received++ },
+    });
+    other = createRedisEngine({ client: pairs[1]!.client, subscriber: pairs[1]!.subscriber, keyPrefix: prefix });
+    raw = new Redis(server.url);
+  });
+  afterAll(async () => {
+    try {
+      await Promise.all([engine?.close(), other?.close()]);
+      await Promise.all(pairs.map((pair) => pair.quit()));
+      raw?.disconnect();
+    } finally {
+      await server?.stop();
+    }
+  });
+
+  const shardSubscribers = async (channel: string): Promise<number> => {
+    const reply = (await raw.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+    return Number(reply[1]);
+  };
+
+  it('reports its kind', () => {
+    expect(engine.kind).toBe('redis');
+  });
+
+  it("keeps a ticket under one hash-tagged key that expires at the ticket's retention", async () => {
+    // Shorter than the login code's life, so confirming it must push the expiry out.
+    const ticket = aTicket({ ttlSeconds: 10 });
+    await engine.tickets.create(ticket);
+    const key = `${prefix}:{${ticket.id}}:ticket`;
+    expect(await raw.keys(`${prefix}:{${ticket.id}}*`)).toEqual([key]);
+    expect(JSON.parse((await raw.get(key))!)).toEqual(ticket);
+    expect(await raw.call('PEXPIRETIME', key)).toBe(retainUntil(ticket));
+
+    // A confirmed ticket lives as long as its login code: the write moves the expiry.
+    const result = await engine.tickets.apply(ticket.id, (t) =>
+      transition(t, { type: 'scan', openid: 'o', at: Date.now(), mode: 'scan', code: newLoginCode(ticket.id) }),
+    );
+    if (!result.ok) throw new Error(`scan refused: ${result.reason}`);
+    expect(await raw.call('PEXPIRETIME', key)).toBe(retainUntil(result.ticket));
+    expect(retainUntil(result.ticket)).toBeGreaterThan(retainUntil(ticket));
+  });
+
+  it('puts kv values and rate-limit counters under the prefix, with their TTL', async () => {
+    await engine.kv.set('token', 'v', 60_000);
+    const ttl = await raw.pttl(`${prefix}:kv:token`);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    await engine.kv.increment('hits');
+    expect(await raw.pttl(`${prefix}:kv:hits`)).toBe(-1);
+
+    await engine.createRateLimiter({ keyPrefix: 'tickets', points: 5, durationSeconds: 60 }).consume('1.2.3.4');
+    expect(await raw.exists(`${prefix}:rl:tickets:1.2.3.4`)).toBe(1);
+  });
+
+  it('shares a rate limit between processes', async () => {
+    const options = { keyPrefix: 'shared', points: 3, durationSeconds: 60 };
+    const mine = engine.createRateLimiter(options);
+    const theirs = other.createRateLimiter(options);
+    await mine.consume('ip');
+    await theirs.consume('ip');
+    await mine.consume('ip');
+    await expect(theirs.consume('ip')).rejects.toMatchObject({ remainingPoints: 0 });
+  });
+
+  it('holds one sharded subscription per ticket, however many listeners, and drops it with the last', async () => {
+    const ticket = aTicket().id;
+    const channel = `${prefix}:{${ticket}}:changes`;
+    expect(await shardSubscribers(channel)).toBe(0);
+    const first = await engine.events.subscribe(ticket, () => undefined);
+    const second = await engine.events.subscribe(ticket, () => undefined);
+    expect(await shardSubscribers(channel)).toBe(1);
+    // Sharded, not classic: a PUBLISH subscriber would be seen by every node of a cluster.
+    expect(await raw.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 0]);
+    await first();
+    expect(await shardSubscribers(channel)).toBe(1);
+    await second();
+    expect(await shardSubscribers(channel)).toBe(0);
+  });
+
+  it('survives subscribing and unsubscribing in quick succession', async () => {
+    const ticket = aTicket().id;
+    const channel = `${prefix}:{${ticket}}:changes`;
+    for (let i = 0; i < 5; i++) {
+      const off = await engine.events.subscribe(ticket, () => undefined);
+      void off();
+    }
+    const got: TicketChange[] = [];
+    const off = await engine.events.subscribe(ticket, (change) => got.push(change));
+    expect(await shardSubscribers(channel)).toBe(1);
+    await other.events.publish({ ticket, status: 'scanned', version: 2 });
+    await eventually(() => got.length === 1);
+    await off();
+    expect(await shardSubscribers(channel)).toBe(0);
+  });
+
+  it('ignores malformed bus messages but counts them as received', async () => {
+    const ticket = aTicket().id;
+    const channel = `${prefix}:{${ticket}}:changes`;
+    const got: TicketChange[] = [];
+    const off = await engine.events.subscribe(ticket, (change) => got.push(change));
+    const start = received;
+    const good: TicketChange = { ticket, status: 'confirmed', version: 3 };
+    for (const message of [
+      'not json',
+      'null',
+      JSON.stringify({ ticket, status: 'flying', version: 2 }),
+      JSON.stringify({ ticket, status: 'scanned', version: '2' }),
+      JSON.stringify({ ticket: 'someone-else', status: 'scanned', version: 2 }),
+      JSON.stringify(good),
+    ]) {
+      await raw.spublish(channel, message);
+    }
+    await eventually(() => received - start === 6);
+    expect(got).toEqual([good]);
+    await off();
+  });
+
+  it('fails loudly on a stored ticket that is not a ticket', async () => {
+    const ticket = aTicket();
+    await raw.set(`${prefix}:{${ticket.id}}:ticket`, JSON.stringify({ id: 'someone-else' }), 'PX', 60_000);
+    await expect(engine.tickets.get(ticket.id)).rejects.toThrow(/malformed/);
+  });
+
+  it('closes its subscriptions but leaves the injected connections open', async () => {
+    const pair = createRedisClients({ url: server.url });
+    try {
+      const closing = createRedisEngine({ client: pair.client, subscriber: pair.subscriber, keyPrefix: prefix });
+      const ticket = aTicket().id;
+      await closing.events.subscribe(ticket, () => undefined);
+      expect(await shardSubscribers(`${prefix}:{${ticket}}:changes`)).toBe(1);
+      await closing.close();
+      expect(await shardSubscribers(`${prefix}:{${ticket}}:changes`)).toBe(0);
+      expect(await pair.client.ping()).toBe('PONG');
+      await expect(closing.events.subscribe(ticket, () => undefined)).rejects.toThrow(/closed/);
+    } finally {
+      await pair.quit();
+    }
+  });
+
+  it('rejects ping, naming the last connection error, when the server is gone', async () => {
+    const doomed = await startRedisServer();
+    const client = new Redis(doomed.url, { maxRetriesPerRequest: 1 });
+    const subscriber = new Redis(doomed.url, { maxRetriesPerRequest: 1 });
+    try {
+      const lonely = createRedisEngine({ client, subscriber, pingTimeoutMs: 500 });
+      await lonely.ping();
+      await doomed.stop();
+      await eventually(() => lonely.lastError !== null);
+      await expect(lonely.ping()).rejects.toThrow(/redis ping failed.*last connection error/);
+      await lonely.close();
+    } finally {
+      client.disconnect();
+      subscriber.disconnect();
+      await doomed.stop();
+    }
+  });
+
+  it('refuses a Cluster subscriber without sharded subscribers', () => {
+    const node = { host: '127.0.0.1', port: server.port };
+    const client = new Cluster([node], { lazyConnect: true });
+    const subscriber = new Cluster([node], { lazyConnect: true });
+    expect(() => createRedisEngine({ client, subscriber })).toThrow(/shardedSubscribers/);
+  });
+});
