@@ -1,0 +1,152 @@
+/**
+ * A webhook on 127.0.0.1 over the memory engine, real pending tickets, and WeChat pushes signed (and in safe
+ * mode encrypted) exactly as WeChat does.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createWebhook, type WebhookSettings } from '../../apps/webhook/index.js';
+import { createMemoryEngine, type Engine, type TicketChange } from '../../libs/engine/index.js';
+import { createMetrics, type Metrics } from '../../libs/observability/index.js';
+import { newSecret, newTicket, newTicketId, type Ticket } from '../../libs/ticket/index.js';
+import { buildEventXml, signPush, type PushSigningOptions, type ScanEventInput } from '../../libs/wechat/index.js';
+
+export const TOKEN = 'webhook-test-token';
+export const APP_ID = 'wx0123456789abcdef';
+export const OA_ID = 'gh_5e1c2a9f0b7d';
+/** The commonly used sample EncodingAESKey (WECHAT.md §7.3). */
+export const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
+export const PREVIOUS_AES_KEY = 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut';
+export const CHROME_ON_WINDOWS =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+export const BROWSER_IP = '203.0.113.7';
+
+export interface Reply {
+  status: number;
+  body: string;
+  headers: Headers;
+}
+
+export interface Harness {
+  readonly url: string;
+  readonly engine: Engine;
+  readonly metrics: Metrics;
+  readonly settings: WebhookSettings;
+  /** Every log line written so far. */
+  logs(): string;
+  /** Advance the shared clock of the engine and the webhook. */
+  advance(ms: number): void;
+  now(): number;
+  /** A pending ticket in the store, shown with WeChat QR ticket `wechatTicket`. */
+  createTicket(options?: { ttlSeconds?: number; userAgent?: string; ip?: string }): Promise<Ticket>;
+  /** Changes the bus delivers for one ticket. */
+  watch(ticketId: string): Promise<TicketChange[]>;
+  /** POST a raw body with a raw query string. */
+  post(query: string, body: string | Buffer): Promise<Reply>;
+  /** Sign (and encrypt with `aes`) a message as WeChat does, then POST it. */
+  push(xml: string, options?: Partial<PushSigningOptions>): Promise<Reply>;
+  get(pathAndQuery: string): Promise<Reply>;
+  close(): Promise<void>;
+}
+
+/** A scan event for a ticket: `subscribe` with `qrscene_` or a bare `SCAN`. */
+export function scanEvent(ticket: Ticket, input: { openid: string; event?: 'subscribe' | 'SCAN'; createTime?: number }): string {
+  const event = input.event ?? 'SCAN';
+  const fields: ScanEventInput = {
+    toUserName: OA_ID,
+    fromUserName: input.openid,
+    createTime: input.createTime ?? Math.floor(Date.now() / 1000),
+    event,
+    eventKey: event === 'subscribe' ? `qrscene_${ticket.id}` : ticket.id,
+    ticket: ticket.qr.wechatTicket,
+  };
+  return buildEventXml(fields);
+}
+
+/** WeChat's safe-mode signing options for `key`. */
+export const aes = (key = AES_KEY, appId = APP_ID): Partial<PushSigningOptions> => ({ aes: { encodingAesKey: key, appId } });
+
+export async function startWebhook(overrides: Partial<WebhookSettings> = {}): Promise<Harness> {
+  let offset = 0;
+  const now = (): number => Date.now() + offset;
+  const engine = createMemoryEngine({ now });
+  const metrics = createMetrics({ defaultMetrics: false });
+  let logged = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      logged += chunk.toString();
+      callback();
+    },
+  });
+  const logger = pino({ level: 'info' }, sink);
+  const settings: WebhookSettings = {
+    token: TOKEN,
+    appId: APP_ID,
+    requireEncryption: false,
+    maxSkewSeconds: 300,
+    confirmation: 'scan',
+    ...overrides,
+  };
+  const server: Server = createServer(createWebhook({ engine, config: settings, logger, metrics, now }).callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const unsubscribes: Array<() => Promise<void>> = [];
+
+  const request = async (path: string, init?: RequestInit): Promise<Reply> => {
+    const res = await fetch(`${url}${path}`, init);
+    return { status: res.status, body: await res.text(), headers: res.headers };
+  };
+  const post = (query: string, body: string | Buffer): Promise<Reply> =>
+    request(`/wechat?${query}`, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
+
+  return {
+    url,
+    engine,
+    metrics,
+    settings,
+    logs: () => logged,
+    advance: (ms) => {
+      offset += ms;
+    },
+    now,
+    async createTicket(options = {}) {
+      const id = newTicketId();
+      const ticket = newTicket({
+        id,
+        secret: newSecret(),
+        qr: { url: `http://weixin.qq.com/q/${id}`, image: 'data:image/png;base64,', wechatTicket: `gQ-test-${id}` },
+        browser: { userAgent: options.userAgent ?? CHROME_ON_WINDOWS, ip: options.ip ?? BROWSER_IP },
+        now: now(),
+        ttlSeconds: options.ttlSeconds ?? 120,
+      });
+      await engine.tickets.create(ticket);
+      return ticket;
+    },
+    async watch(ticketId) {
+      const changes: TicketChange[] = [];
+      unsubscribes.push(await engine.events.subscribe(ticketId, (change) => changes.push(change)));
+      return changes;
+    },
+    post,
+    push(xml, options = {}) {
+      const signed = signPush(xml, { token: TOKEN, timestamp: Math.floor(now() / 1000), ...options });
+      return post(signed.query, signed.body);
+    },
+    get: (path) => request(path),
+    async close() {
+      for (const unsubscribe of unsubscribes) await unsubscribe();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await engine.close();
+    },
+  };
+}
+
+/** The value of `qrgate_webhook_requests_total{outcome}`. */
+export async function outcomeCount(metrics: Metrics, outcome: string): Promise<number> {
+  const metric = await metrics.webhookRequests.get();
+  return metric.values.find((v) => v.labels['outcome'] === outcome)?.value ?? 0;
+}
+
+/** Let bus deliveries that are already on their way arrive. */
+export const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50));
