@@ -137,7 +137,9 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     createRateLimiter(limit: RateLimitOptions): RateLimiterAbstract {
       return new RateLimiterMemory({ keyPrefix: limit.keyPrefix, points: limit.points, duration: limit.durationSeconds });
     },
-    async ping(): Promise<void> {},
+    async ping(): Promise<void> {
+      // Nothing to reach: the store is this process's own memory.
+    },
     async close(): Promise<void> {
       clearInterval(sweeper);
       listeners.clear();
