@@ -121,9 +121,9 @@ const DTD = /<!(?:DOCTYPE|ENTITY)/i;
  */
 export function checkXmlShape(xml: string, what = 'body'): PushRejection | null {
   if (xml.trim() === '') return reject(400, 'bad_body', `${what} is empty`);
-  if (!XML_ROOT.test(xml)) return reject(400, 'bad_body', `${what} must be an <xml> document`);
   const markup = xml.replace(CDATA, '');
   if (DTD.test(markup)) return reject(400, 'bad_body', `${what} must not contain a DOCTYPE or ENTITY declaration`);
+  if (!XML_ROOT.test(xml)) return reject(400, 'bad_body', `${what} must be an <xml> document`);
   if (FORBIDDEN_ELEMENT.test(markup)) return reject(400, 'bad_body', `${what} contains a forbidden element name`);
   return null;
 }

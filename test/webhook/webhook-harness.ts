@@ -43,7 +43,7 @@ export interface Harness {
   /** Changes the bus delivers for one ticket. */
   watch(ticketId: string): Promise<TicketChange[]>;
   /** POST a raw body with a raw query string. */
-  post(query: string, body: string | Buffer): Promise<Reply>;
+  post(query: string, body: string): Promise<Reply>;
   /** Sign (and encrypt with `aes`) a message as WeChat does, then POST it. */
   push(xml: string, options?: Partial<PushSigningOptions>): Promise<Reply>;
   get(pathAndQuery: string): Promise<Reply>;
@@ -97,7 +97,7 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}): Pr
     const res = await fetch(`${url}${path}`, init);
     return { status: res.status, body: await res.text(), headers: res.headers };
   };
-  const post = (query: string, body: string | Buffer): Promise<Reply> =>
+  const post = (query: string, body: string): Promise<Reply> =>
     request(`/wechat?${query}`, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
 
   return {
