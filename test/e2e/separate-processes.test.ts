@@ -1,0 +1,92 @@
+/**
+ * Production topology on one machine: the gateway, the webhook and the WeChat simulator as separate
+ * processes (`node dist/apps/<app>/main.js`) on a private Redis.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startApp, type AppProcess } from '../support/app-process.js';
+import { LoginBrowser } from '../support/login-browser.js';
+import { follow, scan } from '../support/phone.js';
+import { startRedisServer } from '../support/redis-server.js';
+
+const WECHAT = {
+  WECHAT_APPID: 'wxseparateprocess0',
+  WECHAT_SECRET: 'separate-process-secret',
+  WECHAT_TOKEN: 'separate-process-token',
+  WECHAT_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+};
+
+describe('separate gateway, webhook and simulator processes on Redis', () => {
+  let redis: Awaited<ReturnType<typeof startRedisServer>>;
+  const apps: AppProcess[] = [];
+  let gateway: AppProcess;
+  let sim: AppProcess;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    const webhookPort = await freePort();
+    sim = await startApp('wechat-sim', { ...WECHAT, WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/wechat` }, { waitReady: false });
+    apps.push(sim);
+    const common = { ...WECHAT, REDIS_URL: redis.url, WECHAT_API_BASE: sim.url, LOGIN_CONFIRMATION: 'scan' };
+    apps.push(await startApp('webhook', { ...common, PORT: String(webhookPort) }));
+    gateway = await startApp('gateway', common);
+    apps.push(gateway);
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.stop()));
+    await redis?.stop();
+  });
+
+  it('logs a browser in across processes, with subscribe then SCAN, in safe mode', async () => {
+    for (const [openid, prepare] of [
+      ['o_sep_new', async () => {}],
+      ['o_sep_follower', () => follow(sim.url, 'o_sep_follower')],
+    ] as const) {
+      await prepare();
+      const browser = await LoginBrowser.open(gateway.url);
+      try {
+        const result = await scan(sim.url, { scene: browser.ticket.ticket, openid });
+        expect(result.event).toBe(openid === 'o_sep_new' ? 'subscribe' : 'SCAN');
+        expect(result.reply).toBeTruthy();
+        const login = await browser.waitFor('login');
+        const session = await browser.exchange(login.code);
+        expect(session.status).toBe(200);
+        expect(session.body.openid).toBe(openid);
+        expect((await browser.exchange(login.code)).status).toBe(401);
+      } finally {
+        browser.close();
+      }
+    }
+  });
+
+  it('serves health, readiness and metrics on every app', async () => {
+    for (const app of apps) {
+      expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
+    }
+    for (const app of apps.filter((a) => a.name !== 'wechat-sim')) {
+      expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      expect(metrics).toContain('process_cpu_user_seconds_total');
+    }
+    const gatewayMetrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(gatewayMetrics).toMatch(/qrgate_tickets_created_total \d+/);
+    expect(gatewayMetrics).toMatch(/qrgate_sockets_connected \d+/);
+  });
+});
+
+describe('start-up refusals', () => {
+  it('the gateway and the webhook refuse to start without Redis, naming the variable', async () => {
+    for (const name of ['gateway', 'webhook'] as const) {
+      const failed = await startApp(name, { ...WECHAT }).catch((e: Error) => e);
+      expect(failed).toBeInstanceOf(Error);
+      expect((failed as Error).message).toMatch(/REDIS_URL/);
+    }
+  });
+
+  it('an invalid setting stops start-up with a message naming the variable', async () => {
+    const failed = await startApp('standalone', { TICKET_TTL_SECONDS: 'soon' }).catch((e: Error) => e);
+    expect((failed as Error).message).toMatch(/TICKET_TTL_SECONDS/);
+    const badKey = await startApp('standalone', { WECHAT_AES_KEY: 'short' }).catch((e: Error) => e);
+    expect((badKey as Error).message).toMatch(/WECHAT_AES_KEY/);
+    expect((badKey as Error).message).not.toMatch(/short/);
+  });
+});
