@@ -17,9 +17,11 @@ async function bootstrap(): Promise<void> {
   if (!credentials.ok) throw new Error(`the gateway needs WeChat credentials: set ${credentials.missing.join(', ')}`);
   const logger = createLogger({ app: 'gateway', level: config.LOG_LEVEL });
   const metrics = createMetrics();
-  const { engine, close: closeEngine } = await createEngineFromConfig(config, {
-    busMessageReceived: () => metrics.busMessagesReceived.inc(),
-  });
+  const { engine, close: closeEngine } = createEngineFromConfig(
+    config,
+    { busMessageReceived: () => metrics.busMessagesReceived.inc() },
+    { onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error') },
+  );
   const signer = await createSessionSigner({
     ...(config.SESSION_SIGNING_KEY !== undefined ? { privateKeyPem: config.SESSION_SIGNING_KEY } : {}),
     issuer: config.PUBLIC_URL ?? 'qrgate',

@@ -58,9 +58,11 @@ export async function startStandalone(config: Config, options: StandaloneOptions
       }
     : config;
 
-  const { engine, close: closeEngine } = await createEngineFromConfig(effective, {
-    busMessageReceived: () => metrics.busMessagesReceived.inc(),
-  });
+  const { engine, close: closeEngine } = createEngineFromConfig(
+    effective,
+    { busMessageReceived: () => metrics.busMessagesReceived.inc() },
+    { onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error') },
+  );
   const sim = demo
     ? createWechatSim({
         appId: DEMO_WECHAT.appId,

@@ -19,9 +19,11 @@ async function bootstrap(): Promise<void> {
   const settings = webhookSettings(config);
   const logger = createLogger({ app: 'webhook', level: config.LOG_LEVEL });
   const metrics = createMetrics();
-  const { engine, close: closeEngine } = await createEngineFromConfig(config, {
-    busMessageReceived: () => metrics.busMessagesReceived.inc(),
-  });
+  const { engine, close: closeEngine } = createEngineFromConfig(
+    config,
+    { busMessageReceived: () => metrics.busMessagesReceived.inc() },
+    { onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error') },
+  );
   const server = createServer(createWebhook({ engine, config: settings, logger, metrics }).callback());
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   logger.info(
