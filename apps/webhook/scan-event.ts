@@ -26,6 +26,7 @@ export type ScanEventResult =
   | { kind: 'refused'; ticketId: string; reply: string }
   | { kind: 'ok'; ticketId: string; changed: boolean; reply: string };
 
+/** What the scan use case needs; `confirmation` decides between `scan` (log in now) and `tap`. */
 export interface ScanEventDeps {
   engine: Engine;
   metrics: Metrics;

@@ -31,7 +31,9 @@ import {
 import { handleScanEvent, type PushedMessage, type ScanEventResult } from './scan-event.js';
 import type { WebhookSettings } from './webhook-settings.js';
 
+/** What the webhook is built from; it opens no connection itself. */
 export interface WebhookDeps {
+  /** Tickets, bus and dedupe marks (shared by every webhook and gateway instance). */
   engine: Engine;
   config: WebhookSettings;
   logger: Logger;
@@ -62,7 +64,10 @@ interface PendingPush {
   replayMark: string;
 }
 
-/** Build the webhook app. Only `main.ts` listens; tests use `app.callback()`. */
+/**
+ * Build the webhook app: `GET|POST /wechat`, `/healthz`, `/readyz`, `/metrics`. Only `main.ts` listens; tests
+ * and the standalone composition use `app.callback()`.
+ */
 export function createWebhook(deps: WebhookDeps): Koa {
   const { engine, config: settings, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
