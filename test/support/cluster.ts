@@ -1,0 +1,299 @@
+/**
+ * A scaled-out qrgate for tests and the benchmark: N gateway and M webhook processes on one engine, a WeChat
+ * simulator process for the API, HAProxy in front when asked, and a "WeChat server" that pushes signed scan
+ * events to any webhook.
+ *
+ * The processes are launched here rather than with `app-process.ts` because the benchmark runs compiled from
+ * `dist/test/bench/`, where that helper's repository root (two levels up) would be `dist/`; this one finds the
+ * root by looking for `package.json`, so it works from the sources and from `dist/` alike.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildEventXml, readReply, signPush } from '../../libs/wechat/index.js';
+
+/** The repository root: the nearest directory above this file that holds `package.json`. */
+const root = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find the repository root (package.json)');
+    dir = parent;
+  }
+  return dir;
+})();
+
+/** The HAProxy configuration that is deployed, run as is by the tests. */
+export const HAPROXY_CONFIG = join(root, 'deploy/haproxy/haproxy.cfg');
+const HAPROXY = '/usr/sbin/haproxy';
+
+/** Credentials shared by the simulator, the gateways and the webhooks (the simulator's `WeChat`). */
+export const SCALE_CREDENTIALS = {
+  WECHAT_APPID: 'wxqrgatescale0001',
+  WECHAT_SECRET: 'qrgate-scale-test-secret',
+  WECHAT_TOKEN: 'qrgate-scale-test-token',
+} as const;
+
+/** The Official Account's original id, the `ToUserName` of every push. */
+const ORIGINAL_ID = 'gh_qrgatescale00';
+
+export type ScaleAppName = 'gateway' | 'webhook' | 'wechat-sim';
+
+/** One running app process. */
+export interface NodeApp {
+  readonly name: ScaleAppName;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  /** Send `signal` (default SIGTERM) and wait for the exit; SIGKILL after `graceMs`. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
+}
+
+// Last resort when a run dies without calling stop(): no child outlives the process that started it.
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** A TCP port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Spawned {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
+}
+
+function spawnTracked(command: string, args: string[], env: Record<string, string>): Spawned {
+  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  return {
+    child,
+    output: () => out,
+    exited,
+    async stop(signal = 'SIGTERM', graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Poll `url` until it answers 2xx; throws (after killing the process) when it exits or takes too long. */
+async function waitUntilAnswers(spawned: Spawned, what: string, url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (spawned.child.exitCode !== null) throw new Error(`${what} exited with ${spawned.child.exitCode}:\n${spawned.output()}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await spawned.stop('SIGKILL');
+      throw new Error(`${what} did not answer ${url}:\n${spawned.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Run `node dist/apps/<name>/main.js` with `env` (plus PATH, HOST, LOG_LEVEL) and wait for `/readyz`. */
+export async function launchApp(name: ScaleAppName, env: Record<string, string>): Promise<NodeApp> {
+  const entry = join(root, 'dist/apps', name, 'main.js');
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
+  const port = Number(env.PORT ?? (await freePort()));
+  const spawned = spawnTracked(process.execPath, [entry], {
+    PATH: process.env.PATH ?? '',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    ...env,
+    PORT: String(port),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilAnswers(spawned, name, `${url}/readyz`);
+  return { name, port, url, ...spawned };
+}
+
+/** Options of {@link startScaleCluster}. */
+export interface ScaleClusterOptions {
+  gateways: number;
+  webhooks: number;
+  /** `REDIS_URL` or `REDIS_CLUSTER_NODES`. */
+  engineEnv: Record<string, string>;
+  /** Extra settings of every gateway, e.g. `SHUTDOWN_TIMEOUT_MS`. Default none. */
+  gatewayEnv?: Record<string, string>;
+}
+
+/** The running processes of a scaled-out qrgate. */
+export interface ScaleCluster {
+  sim: NodeApp;
+  gateways: NodeApp[];
+  webhooks: NodeApp[];
+  /** Stop every process that was started (SIGTERM, then SIGKILL); safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start the simulator, then the gateways and webhooks in parallel. Settings fit a load test from one address:
+ * rate limits out of the way, tickets that outlive the test, one session signing key for every gateway. If
+ * anything fails to start, whatever did start is stopped before the error is thrown.
+ */
+export async function startScaleCluster(options: ScaleClusterOptions): Promise<ScaleCluster> {
+  const started: NodeApp[] = [];
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= Promise.all(started.map((app) => app.stop('SIGTERM', 10_000))).then(() => undefined));
+  /** Launch several apps; when one fails, wait for the others to settle so none is left running untracked. */
+  const launchAll = async (launches: Promise<NodeApp>[]): Promise<NodeApp[]> => {
+    const settled = await Promise.allSettled(launches);
+    for (const outcome of settled) if (outcome.status === 'fulfilled') started.push(outcome.value);
+    const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return settled.map((outcome) => (outcome as PromiseFulfilledResult<NodeApp>).value);
+  };
+  const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+  const common = {
+    ...options.engineEnv,
+    ...SCALE_CREDENTIALS,
+    TICKET_TTL_SECONDS: '600',
+    RATE_LIMIT_TICKETS_PER_MINUTE: '1000000',
+    RATE_LIMIT_EXCHANGES_PER_MINUTE: '1000000',
+    LOGIN_CONFIRMATION: 'scan',
+  };
+  try {
+    const webhookPorts = await Promise.all(Array.from({ length: options.webhooks }, () => freePort()));
+    // The simulator is WeChat's API here; scans are pushed by the test itself (see `pushScan`), to any webhook.
+    const [sim] = await launchAll([
+      launchApp('wechat-sim', { ...SCALE_CREDENTIALS, WEBHOOK_URL: `http://127.0.0.1:${webhookPorts[0] ?? 9}/wechat` }),
+    ]);
+    if (sim === undefined) throw new Error('the simulator did not start');
+    const gatewayEnv = { ...common, WECHAT_API_BASE: sim.url, SESSION_SIGNING_KEY: String(signingKey), ...options.gatewayEnv };
+    const apps = await launchAll([
+      ...Array.from({ length: options.gateways }, () => launchApp('gateway', gatewayEnv)),
+      ...webhookPorts.map((port) => launchApp('webhook', { ...common, PORT: String(port) })),
+    ]);
+    return { sim, gateways: apps.slice(0, options.gateways), webhooks: apps.slice(options.gateways), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** What a webhook answered to a pushed scan. */
+export interface PushedScan {
+  status: number;
+  /** The text the scanner would read in WeChat, or null for `success`. */
+  reply: string | null;
+}
+
+/**
+ * Be WeChat's server: push a signed `SCAN` event for `scene` by `openid` to `webhookUrl` (the `/wechat` URL),
+ * exactly as WeChat would after the user scanned the code (`qrTicket` is WeChat's QR ticket, when known).
+ */
+export async function pushScan(
+  webhookUrl: string,
+  input: { scene: string; openid: string; qrTicket?: string },
+): Promise<PushedScan> {
+  const xml = buildEventXml({
+    toUserName: ORIGINAL_ID,
+    fromUserName: input.openid,
+    createTime: Math.floor(Date.now() / 1000),
+    event: 'SCAN',
+    eventKey: input.scene,
+    ...(input.qrTicket !== undefined ? { ticket: input.qrTicket } : {}),
+  });
+  const signed = signPush(xml, { token: SCALE_CREDENTIALS.WECHAT_TOKEN, openid: input.openid });
+  const res = await fetch(`${webhookUrl}?${signed.query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/xml' },
+    body: signed.body,
+  });
+  const body = await res.text();
+  return { status: res.status, reply: res.status === 200 ? readReply(body).content : null };
+}
+
+/** A running HAProxy in front of a cluster. */
+export interface Haproxy {
+  /** `http://127.0.0.1:<port>`: browsers' origin; `/wechat` reaches the webhooks. */
+  readonly url: string;
+  output(): string;
+  /** Stop HAProxy and wait for it to exit; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Run the real `haproxy` in the foreground on `deploy/haproxy/haproxy.cfg` unchanged, pointing its servers at
+ * these gateways (exactly three) and webhooks (exactly two), with fast health checks. Resolves once every
+ * gateway answers `/readyz` through it.
+ */
+export async function startHaproxy(backends: { gateways: NodeApp[]; webhooks: NodeApp[] }): Promise<Haproxy> {
+  if (backends.gateways.length !== 3 || backends.webhooks.length !== 2) {
+    throw new Error('deploy/haproxy/haproxy.cfg names three gateways and two webhooks');
+  }
+  const port = await freePort();
+  const address = (app: NodeApp): string => `127.0.0.1:${app.port}`;
+  const spawned = spawnTracked(HAPROXY, ['-db', '-f', HAPROXY_CONFIG], {
+    PATH: process.env.PATH ?? '',
+    QRGATE_BIND: `127.0.0.1:${port}`,
+    QRGATE_CHECK_INTER: '200ms',
+    ...Object.fromEntries(backends.gateways.map((app, i) => [`QRGATE_GATEWAY_${i + 1}`, address(app)])),
+    ...Object.fromEntries(backends.webhooks.map((app, i) => [`QRGATE_WEBHOOK_${i + 1}`, address(app)])),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    await spawned.stop('SIGTERM', 5_000);
+  };
+  try {
+    await waitUntilAnswers(spawned, 'haproxy', `${url}/readyz`, 10_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, output: spawned.output, stop };
+}
+
+/** Run `task` over `items` with at most `limit` running at once; results in input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
