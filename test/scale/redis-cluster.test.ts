@@ -1,0 +1,86 @@
+/**
+ * The cross-gateway login on a private six-node Redis Cluster (`REDIS_CLUSTER_NODES`): separate gateway and
+ * webhook processes keep tickets in the cluster and ring each ticket's sharded channel on the master owning its
+ * slot. Every browser logs in once and the gateways receive exactly one bus message per ticket change.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startScaleCluster, mapLimit, pushScan, type ScaleCluster } from '../support/cluster.js';
+import { LoginBrowser } from '../support/login-browser.js';
+import {
+  BUS_MESSAGES_RECEIVED,
+  SOCKETS_CONNECTED,
+  TICKETS_SCANNED,
+  scrapeMetricEach,
+  sumMetric,
+} from '../support/metrics.js';
+import { startRedisCluster, type RedisClusterHandle } from '../support/redis-server.js';
+
+const GATEWAYS = 2;
+const BROWSERS = 60;
+
+describe('cross-gateway login on a Redis Cluster: 2 gateways, 1 webhook', () => {
+  let redis: RedisClusterHandle | undefined;
+  let cluster: ScaleCluster | undefined;
+  const browsers: LoginBrowser[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedisCluster();
+    cluster = await startScaleCluster({
+      gateways: GATEWAYS,
+      webhooks: 1,
+      engineEnv: { REDIS_CLUSTER_NODES: redis.nodes.join(',') },
+    });
+  });
+  afterAll(async () => {
+    for (const browser of browsers) browser.close();
+    try {
+      await cluster?.stop();
+    } finally {
+      await redis?.stop();
+    }
+  });
+
+  it('runs the gateways and the webhook on the cluster', async () => {
+    for (const app of [...cluster!.gateways, ...cluster!.webhooks]) {
+      expect(app.output()).not.toMatch(/connection error|MOVED|CROSSSLOT/);
+      expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
+    }
+  });
+
+  it('logs every browser in once with one bus message per ticket change', async () => {
+    const { gateways, webhooks } = cluster!;
+    const gatewayUrls = gateways.map((g) => g.url);
+    const webhookUrls = webhooks.map((w) => w.url);
+
+    const opened = await mapLimit(Array.from({ length: BROWSERS }, (_, i) => i), 30, (i) =>
+      LoginBrowser.open(gatewayUrls[i % GATEWAYS]!),
+    );
+    browsers.push(...opened);
+    expect(await scrapeMetricEach(gatewayUrls, SOCKETS_CONNECTED)).toEqual([30, 30]);
+    // Sixty random ids hash to slots on all three masters, so every shard carries some of the doorbells.
+    expect(new Set(browsers.map((b) => b.ticket.ticket)).size).toBe(BROWSERS);
+
+    const busBefore = await scrapeMetricEach(gatewayUrls, BUS_MESSAGES_RECEIVED);
+    const scannedBefore = await sumMetric(webhookUrls, TICKETS_SCANNED);
+
+    const pushes = await mapLimit(browsers, 20, (browser, i) =>
+      pushScan(`${webhookUrls[0]!}/wechat`, { scene: browser.ticket.ticket, openid: `o_cluster_${i}` }),
+    );
+    expect(pushes.filter((p) => p.status !== 200)).toEqual([]);
+
+    await Promise.all(browsers.map((browser) => browser.waitFor('login', undefined, 30_000)));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    for (const browser of browsers) {
+      expect(browser.logins()).toHaveLength(1);
+      expect(browser.logins()[0]!.ticket).toBe(browser.ticket.ticket);
+    }
+    const changes = (await sumMetric(webhookUrls, TICKETS_SCANNED)) - scannedBefore;
+    expect(changes).toBe(BROWSERS);
+    const busAfter = await scrapeMetricEach(gatewayUrls, BUS_MESSAGES_RECEIVED);
+    const perGateway = busAfter.map((after, i) => after - busBefore[i]!);
+    expect(perGateway).toEqual([30, 30]);
+    expect(perGateway.reduce((a, b) => a + b, 0)).toBe(changes);
+    expect(await sumMetric(webhookUrls, BUS_MESSAGES_RECEIVED)).toBe(0);
+  }, 90_000);
+});
