@@ -13,6 +13,12 @@ import type {
   TicketPayload,
 } from '../../libs/protocol/index.js';
 
+interface PayloadOf {
+  ticket: TicketPayload;
+  status: StatusPayload;
+  login: LoginPayload;
+}
+
 type Recorded =
   | { type: 'ticket'; payload: TicketPayload }
   | { type: 'status'; payload: StatusPayload }
@@ -98,21 +104,22 @@ export class LoginBrowser {
   }
 
   /** Wait until an event of `type` (matching `predicate`) has been recorded. */
-  async waitFor<T extends Recorded['type']>(
+  async waitFor<T extends keyof PayloadOf>(
     type: T,
-    predicate: (payload: Extract<Recorded, { type: T }>['payload']) => boolean = () => true,
+    predicate: (payload: PayloadOf[T]) => boolean = () => true,
     timeoutMs = 15_000,
-  ): Promise<Extract<Recorded, { type: T }>['payload']> {
-    const find = () =>
-      this.events.find((e) => e.type === type && predicate(e.payload as Extract<Recorded, { type: T }>['payload'])) as
-        | Extract<Recorded, { type: T }>
-        | undefined;
+  ): Promise<PayloadOf[T]> {
+    const find = (): PayloadOf[T] | undefined =>
+      this.events.find((e) => e.type === type && predicate(e.payload as PayloadOf[T]))?.payload as PayloadOf[T] | undefined;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = find();
-      if (found) return found.payload;
+      if (found !== undefined) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${type}; got ${JSON.stringify(this.events.map((e) => e.type + ':' + ('status' in e.payload ? e.payload.status : '')))}`);
+      if (left <= 0) {
+        const seen = this.events.map((e) => (e.type === 'status' ? `status:${e.payload.status}` : e.type));
+        throw new Error(`timed out waiting for ${type}; got ${JSON.stringify(seen)}`);
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 250));
         this.waiters.push(() => {
