@@ -80,8 +80,8 @@ export interface WechatClientOptions {
 
 /** Refresh a cached token when fewer than this many ms remain (§1.2: stable tokens renew 5 min early). */
 const REFRESH_MARGIN_MS = 300_000;
-/** Lock lifetime; longer than a token fetch can take (timeout + one busy retry), so it never lapses mid-fetch. */
-const LOCK_TTL_MS = 10_000;
+/** Shortest lock lifetime; it always outlasts a token fetch (two attempts), so it never lapses mid-fetch. */
+const MIN_LOCK_TTL_MS = 10_000;
 const POLL_INTERVAL_MS = 50;
 /** How long a failed fetch is remembered, so waiting processes share the error instead of each retrying. */
 const FAILURE_TTL_MS = 2_000;
@@ -114,6 +114,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   );
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 5_000;
+  const lockTtlMs = Math.max(MIN_LOCK_TTL_MS, 2 * timeoutMs + 2 * BUSY_RETRY_DELAY_MS + 1_000);
   const { kv, logger, metrics } = options;
   const tokenKey = `wechat:token:${options.appId}`;
   const lockKey = `wechat:token-lock:${options.appId}`;
@@ -225,10 +226,10 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
 
   /** Take the deployment-wide lock and fetch, or wait for whoever holds it. */
   async function refresh(): Promise<string> {
-    const deadline = Date.now() + 3 * LOCK_TTL_MS;
+    const deadline = Date.now() + 3 * lockTtlMs;
     const owner = randomBytes(8).toString('hex');
     for (;;) {
-      if (await kv.setIfAbsent(lockKey, owner, LOCK_TTL_MS)) {
+      if (await kv.setIfAbsent(lockKey, owner, lockTtlMs)) {
         try {
           // Someone may have stored a token between our cache read and taking the lock.
           const cached = await readCache();
@@ -236,7 +237,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
           await kv.delete(failureKey);
           return await fetchAndStore();
         } finally {
-          // Unconditional delete is safe: the fetch is bounded well below LOCK_TTL_MS, so the lock is still ours.
+          // Unconditional delete is safe: the fetch is bounded below lockTtlMs, so the lock is still ours.
           await kv.delete(lockKey);
         }
       }

@@ -92,5 +92,9 @@ export async function serveWebhook(answer: WebhookAnswer = () => ({ body: 'succe
   return { ...served, received };
 }
 
-export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A pause whose timer does not keep the test process alive. */
+export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** An answer that never comes; the harness' `close` drops the connection. */
+export const never = (): Promise<never> => new Promise(() => {});
 

@@ -11,7 +11,7 @@ import {
   pushSignature,
   xmlElementText,
 } from '../../libs/wechat/index.js';
-import { SIM_ACCOUNT, delay, serveSim, serveWebhook, type Served, type ServedSim } from './sim-harness.js';
+import { SIM_ACCOUNT, delay, never, serveSim, serveWebhook, type Served, type ServedSim } from './sim-harness.js';
 
 const started: Served[] = [];
 afterEach(async () => {
@@ -273,11 +273,12 @@ describe('retries', () => {
   it('resends the identical request when the webhook does not answer in time', async () => {
     const webhook = await track(
       serveWebhook(async (_push, index) => {
-        if (index === 0) await delay(1_000);
+        // Far longer than the deadline, so that even a loaded machine sees the first delivery time out.
+        if (index === 0) await delay(3_000);
         return { body: 'success' };
       }),
     );
-    const sim = await track(serveSim({ webhookUrl: `${webhook.url}/wechat`, retryTimeoutMs: 300 }));
+    const sim = await track(serveSim({ webhookUrl: `${webhook.url}/wechat`, retryTimeoutMs: 500 }));
     await createCode(sim, strScene('lg_retry'));
     const result = await post(`${sim.url}/sim/api/scan`, { scene: 'lg_retry', openid: 'oRetry' });
     expect(result.json).toMatchObject({ delivered: true, attempts: 2, status: 200, reply: null, rawBody: 'success' });
@@ -288,12 +289,7 @@ describe('retries', () => {
   });
 
   it('stops after maxAttempts deliveries when the webhook never answers', async () => {
-    const webhook = await track(
-      serveWebhook(async () => {
-        await delay(1_000);
-        return { body: 'success' };
-      }),
-    );
+    const webhook = await track(serveWebhook(never));
     const sim = await track(serveSim({ webhookUrl: `${webhook.url}/wechat`, retryTimeoutMs: 200, maxAttempts: 3 }));
     await createCode(sim, strScene('lg_dead'));
     const result = await sim.sim.scan({ scene: 'lg_dead', openid: 'oDead' });

@@ -1,13 +1,16 @@
 /**
  * The WeChat API client against the simulator over real HTTP, with the memory engine's key-value store.
  */
-import jsQR from 'jsqr';
+import jsQRModule from 'jsqr';
 import { PNG } from 'pngjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryEngine, type Engine } from '../../libs/engine/index.js';
 import { createMetrics, type Metrics } from '../../libs/observability/index.js';
 import { createWechatClient, WechatApiError, type WechatClient, type WechatClientOptions } from '../../libs/wechat/index.js';
 import { SIM_ACCOUNT, serve, serveSim, type ServedSim } from '../wechat-sim/sim-harness.js';
+
+// jsqr is CommonJS with a `default` property; under NodeNext its typed default export is that property.
+const jsQR = jsQRModule.default;
 
 let sim: ServedSim;
 let engine: Engine;
@@ -31,6 +34,9 @@ function client(overrides: Partial<WechatClientOptions> = {}): WechatClient {
     appSecret: SIM_ACCOUNT.appSecret,
     kv: engine.kv,
     metrics,
+    // Hundreds of requests queue in this one process; a generous deadline keeps a loaded machine from
+    // turning the queueing into timeouts. No test here is about latency.
+    timeoutMs: 60_000,
     ...overrides,
   });
 }
