@@ -1,0 +1,16 @@
+/**
+ * qrgate's browser client: `createQrLogin()` shows a WeChat login QR code from a qrgate gateway and hands
+ * back a session once the phone confirms. Bundled to `dist/client/qrgate.js`, served at `/client/qrgate.js`.
+ */
+export {
+  createQrLogin,
+  type QrCodeView,
+  type QrLoginErrorCode,
+  type QrLoginHandle,
+  type QrLoginOptions,
+  type QrLoginResult,
+  type QrLoginState,
+  type QrLoginStateName,
+} from './qr-login.js';
+export { AutoRefreshBudget, DEFAULT_MAX_AUTO_REFRESHES, type AutoRefreshDecision } from './auto-refresh.js';
+export { MESSAGES, pickLocale, type Locale, type Messages } from './messages.js';
