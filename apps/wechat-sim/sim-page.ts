@@ -136,7 +136,7 @@ export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: str
   function showReply(result) {
     const link = result.reply && result.reply.match(/https?:\\/\\/[^\\s<>"']+/);
     const parts = [el('small', { textContent: result.event + ' pushed, ' + result.attempts + ' attempt(s), HTTP ' + result.status })];
-    if (!result.delivered) parts.push(el('div', { className: 'bubble', textContent: '该公众号暂时无法提供服务，请稍后再试 (the webhook did not answer)' }));
+    if (!result.delivered) parts.push(el('div', { className: 'bubble', textContent: '该公众号暂时无法提供服务，请稍后再试 (the webhook did not answer' + (result.deliveryError ? ': ' + result.deliveryError : '') + ')' }));
     else if (result.replyError) parts.push(el('div', { className: 'bubble', textContent: 'Unreadable reply: ' + result.replyError }));
     else if (result.reply === null) parts.push(el('div', { className: 'empty', textContent: '(no reply message)' }));
     else parts.push(el('div', { className: 'bubble', textContent: result.reply }));

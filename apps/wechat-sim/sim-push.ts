@@ -41,18 +41,30 @@ export async function deliverPush(options: DeliveryOptions): Promise<DeliveryRes
   while (attempts < options.maxAttempts && !options.signal.aborted) {
     attempts += 1;
     options.onAttempt?.();
+    // A plain controller and timer, not AbortSignal.any([AbortSignal.timeout(…), …]): in Node 20 the timeout
+    // signal inside `any` can be garbage-collected and then never fires (nodejs/node#57736).
+    const attempt = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      attempt.abort();
+    }, options.timeoutMs);
+    const onClose = (): void => attempt.abort();
+    options.signal.addEventListener('abort', onClose, { once: true });
     try {
       const response = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'text/xml' },
         body: options.push.body,
-        signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.signal]),
+        signal: attempt.signal,
       });
       const body = await response.text();
       return { delivered: true, attempts, status: response.status, body };
     } catch (err) {
-      const timedOut = err instanceof Error && err.name === 'TimeoutError';
       error = timedOut ? `no answer within ${options.timeoutMs} ms` : describe(err);
+    } finally {
+      clearTimeout(timer);
+      options.signal.removeEventListener('abort', onClose);
     }
   }
   return { delivered: false, attempts, status: 0, body: '', error };

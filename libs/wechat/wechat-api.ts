@@ -127,14 +127,20 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
     try {
       let response: Response;
       let text: string;
+      // An explicit timer rather than AbortSignal.timeout: the timer holds the controller strongly, so the
+      // deadline fires even if nothing else references the signal (a weakly held timeout signal can be
+      // collected and never fire, nodejs/node#57736).
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), timeoutMs);
       try {
-        response = await doFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+        response = await doFetch(url, { ...init, signal: controller.signal });
         text = await response.text();
       } catch (err) {
-        const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
         // The URL is left out on purpose: it carries the access token.
-        const detail = timedOut ? `no answer within ${timeoutMs} ms` : `network error: ${causeOf(err)}`;
+        const detail = controller.signal.aborted ? `no answer within ${timeoutMs} ms` : `network error: ${causeOf(err)}`;
         throw new WechatApiError(WECHAT_TRANSPORT_ERROR, detail, endpoint);
+      } finally {
+        clearTimeout(timer);
       }
       let body: unknown;
       try {

@@ -293,7 +293,7 @@ describe('retries', () => {
     const sim = await track(serveSim({ webhookUrl: `${webhook.url}/wechat`, retryTimeoutMs: 200, maxAttempts: 3 }));
     await createCode(sim, strScene('lg_dead'));
     const result = await sim.sim.scan({ scene: 'lg_dead', openid: 'oDead' });
-    expect(result).toMatchObject({ delivered: false, attempts: 3, status: 0, reply: null });
+    expect(result).toMatchObject({ delivered: false, attempts: 3, status: 0, reply: null, deliveryError: 'no answer within 200 ms' });
     expect(webhook.received).toHaveLength(3);
   });
 

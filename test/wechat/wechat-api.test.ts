@@ -97,6 +97,19 @@ describe('access token', () => {
     expect(error.errcode).toBe(-2);
     expect(error.message).toMatch(/unreachable/);
   });
+
+  it('reports an API that does not answer in time as errcode -2', async () => {
+    const silent = await serve(() => {
+      // Never answers; `close` drops the connection.
+    });
+    try {
+      const error = await rejection(client({ apiBase: silent.url, timeoutMs: 200 }).getAccessToken());
+      expect(error.errcode).toBe(-2);
+      expect(error.message).toContain('no answer within 200 ms');
+    } finally {
+      await silent.close();
+    }
+  });
 });
 
 describe('createQrCode', () => {
