@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import { exitOnStartupError, loadConfig, onShutdownSignal, usesRedis } from '../../libs/config/index.js';
 import { createEngineFromConfig } from '../../libs/engine/index.js';
 import { createLogger, createMetrics } from '../../libs/observability/index.js';
-import { createWebhook, webhookSettings } from './index.js';
+import { createWebhook, REPLY_DEADLINE_MS, webhookSettings } from './index.js';
 
 /** Read the configuration, refuse to start without Redis or WeChat credentials, listen, and drain on SIGTERM. */
 async function bootstrap(): Promise<void> {
@@ -36,7 +36,14 @@ async function bootstrap(): Promise<void> {
       // In-flight pushes finish (each answers within REPLY_DEADLINE_MS) before the engine goes away.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      await closed;
+      // A connection with no request yet (a load balancer's pre-connect) or a half-sent one is not idle to Node
+      // and would hold the close until the hard deadline (exit 1): cut what is left once replies are overdue.
+      const cutoff = setTimeout(() => server.closeAllConnections(), Math.min(REPLY_DEADLINE_MS + 500, config.SHUTDOWN_TIMEOUT_MS));
+      try {
+        await closed;
+      } finally {
+        clearTimeout(cutoff);
+      }
       await closeEngine();
     },
     logger,
