@@ -1,6 +1,7 @@
 /**
  * The gateway's HTTP side: the login page, the code exchange, keys, health and metrics.
  */
+import { randomBytes } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
 import getRawBody from 'raw-body';
@@ -8,7 +9,8 @@ import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { SESSION_COOKIE, SESSION_ROUTE } from '../../libs/protocol/index.js';
 import { GatewayError, clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
-import { renderLoginPage } from './login-page.js';
+import { mountClientBundle } from './client-bundle.js';
+import { loginPageCsp, renderLoginPage } from './login-page.js';
 import type { SessionExchange } from './session-exchange.js';
 import type { SessionSigner } from './session-signer.js';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -81,10 +83,14 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     ctx.body = deps.signer.jwks;
   });
   router.get('/', (ctx) => {
+    // A fresh nonce per response allows only the page's own inline bootstrap and styles.
+    const nonce = randomBytes(16).toString('base64');
     ctx.type = 'html';
-    ctx.set('Content-Security-Policy', "default-src 'self'; img-src 'self' data: https: http:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; frame-ancestors 'none'");
+    ctx.set('Content-Security-Policy', loginPageCsp(nonce));
     ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Cache-Control', 'no-store');
     ctx.body = renderLoginPage({
+      nonce,
       acceptLanguage: ctx.get('accept-language'),
       ...(deps.settings.simulatorUrl !== undefined ? { simulatorUrl: deps.settings.simulatorUrl } : {}),
       ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
@@ -120,6 +126,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     ctx.body = session;
   });
 
+  mountClientBundle(router);
   deps.extend?.(router);
   app.use(router.routes());
   app.use(router.allowedMethods());

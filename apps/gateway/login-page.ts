@@ -1,9 +1,16 @@
 /**
- * The login page served at `/`: a QR code, a countdown, the state, and "signed in as …" after login.
- * Self-contained (inline script, the Socket.IO client served by the gateway itself).
+ * The login page served at `/`: the browser client (`/client/qrgate.js`) rendered in a card, in English or
+ * Chinese, light or dark. Scripts and styles run under a per-response CSP nonce; nothing else inline runs.
  */
+import { CLIENT_BUNDLE_ROUTE } from './client-bundle.js';
+import { MESSAGES, pickLocale, type Locale } from '../../libs/client/messages.js';
+import { QR_LOGIN_CSS } from '../../libs/client/qr-login-styles.js';
+
+export { pickLocale, type Locale };
 
 export interface LoginPageOptions {
+  /** Random per response; allows exactly this page's inline bootstrap and stylesheet. */
+  nonce: string;
   acceptLanguage?: string;
   /** `zh` or `en`, overriding Accept-Language. */
   lang?: string;
@@ -11,174 +18,123 @@ export interface LoginPageOptions {
   simulatorUrl?: string;
 }
 
-const TEXT = {
-  en: {
-    title: 'Sign in with WeChat',
-    intro: 'Scan the QR code with WeChat to sign in.',
-    pending: 'Waiting for a scan…',
-    scanned: 'Scanned — confirm on your phone.',
-    confirmed: 'Confirmed — signing you in…',
-    signedIn: 'Signed in as',
-    cancelled: 'Sign-in was refused on the phone.',
-    expired: 'The QR code has expired.',
-    refresh: 'Get a new QR code',
-    offline: 'Offline — reconnecting…',
-    connecting: 'Connecting…',
-    error: 'Something went wrong:',
-    expiresIn: 'Expires in',
-    seconds: 's',
-    simulator: 'No WeChat at hand? Open the phone simulator',
-    qrAlt: 'QR code to scan with WeChat',
-    other: '中文',
-  },
-  zh: {
-    title: '微信扫码登录',
-    intro: '请使用微信扫描二维码登录。',
-    pending: '等待扫码…',
-    scanned: '已扫码，请在手机上确认。',
-    confirmed: '已确认，正在登录…',
-    signedIn: '已登录：',
-    cancelled: '已在手机上拒绝登录。',
-    expired: '二维码已过期。',
-    refresh: '刷新二维码',
-    offline: '网络已断开，正在重连…',
-    connecting: '正在连接…',
-    error: '出错了：',
-    expiresIn: '剩余',
-    seconds: '秒',
-    simulator: '手边没有微信？打开手机模拟器',
-    qrAlt: '用微信扫描的二维码',
-    other: 'English',
-  },
-} as const;
-
-export type Locale = keyof typeof TEXT;
-
-/** `zh` when the browser prefers Chinese, else `en`. */
-export function pickLocale(acceptLanguage: string | undefined, lang?: string): Locale {
-  if (lang === 'zh' || lang === 'en') return lang;
-  const first = (acceptLanguage ?? '').split(',')[0]?.trim().toLowerCase() ?? '';
-  return first.startsWith('zh') ? 'zh' : 'en';
+/**
+ * The page's Content-Security-Policy. `'self'` scripts cover the client module; the nonce covers the page's
+ * own bootstrap and styles. Images may be `data:` (the QR) or remote (a WeChat avatar or QR image host).
+ */
+export function loginPageCsp(nonce: string): string {
+  return [
+    "default-src 'self'",
+    `script-src 'self' 'nonce-${nonce}'`,
+    `style-src 'self' 'nonce-${nonce}'`,
+    "img-src 'self' data: https: http:",
+    "connect-src 'self' ws: wss:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "object-src 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
 }
 
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
+const PAGE_CSS = `
+:root { color-scheme: light dark; --fg:#1d1d1f; --bg:#f2f3f5; --card:#fff; --muted:#5f5f64; --link:#067a3c; --focus:#0a64d6; }
+@media (prefers-color-scheme: dark) {
+  :root { --fg:#f5f5f7; --bg:#111113; --card:#2c2c2e; --muted:#b4b4ba; --link:#3ddc84; --focus:#64a8ff; }
+}
+* { box-sizing: border-box; }
+html, body { margin: 0; }
+body {
+  min-height: 100vh; display: flex; flex-direction: column; align-items: center; justify-content: center;
+  padding: 56px 12px 24px; color: var(--fg); background: var(--bg);
+  font: 16px/1.5 system-ui, -apple-system, "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", sans-serif;
+}
+.lang { position: absolute; top: 12px; right: 12px; }
+a { color: var(--link); text-underline-offset: 2px; }
+a:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; border-radius: 4px; }
+.lang a { display: inline-block; padding: 6px 12px; border-radius: 999px; background: var(--card); text-decoration: none; font-size: .9rem; }
+main {
+  width: min(400px, 100%); background: var(--card); border-radius: 20px; padding: 28px 24px 24px;
+  text-align: center; box-shadow: 0 8px 32px rgba(0, 0, 0, .08);
+}
+.brand { width: 44px; height: 44px; margin: 0 auto 8px; color: #07c160; }
+h1 { font-size: 1.35rem; margin: 0 0 6px; }
+.intro { margin: 0 0 20px; color: var(--muted); font-size: .95rem; }
+.sim { margin: 20px 0 0; font-size: .9rem; }
+noscript p { color: var(--muted); }
+.qrgate { --qrgate-surface: var(--card); }
+@media (max-width: 360px) {
+  body { padding: 52px 8px 16px; }
+  main { padding: 20px 14px 18px; border-radius: 16px; }
+  h1 { font-size: 1.2rem; }
+}
+`;
+
+/** WeChat's two speech bubbles, decorative. */
+const BRAND_SVG = `<svg class="brand" viewBox="0 0 48 48" aria-hidden="true" focusable="false"><path fill="currentColor" d="M18.5 8C10.5 8 4 13.4 4 20.1c0 3.8 2.1 7.2 5.4 9.4L8 34l5.2-2.7c1.7.5 3.4.7 5.3.7h.9a11 11 0 0 1-.4-3c0-6.6 6.3-12 14.1-12h.8C32.5 11.6 26.1 8 18.5 8Zm-5 7.2a1.9 1.9 0 1 1 0 3.8 1.9 1.9 0 0 1 0-3.8Zm10 0a1.9 1.9 0 1 1 0 3.8 1.9 1.9 0 0 1 0-3.8Z"/><path fill="currentColor" d="M33.1 19C26.4 19 21 23.5 21 29s5.4 10 12.1 10c1.4 0 2.8-.2 4.1-.6L41.5 40l-1.1-3.7C42.6 34.5 44 32 44 29c0-5.5-5.3-10-10.9-10Zm-4.2 5.9a1.6 1.6 0 1 1 0 3.2 1.6 1.6 0 0 1 0-3.2Zm8.2 0a1.6 1.6 0 1 1 0 3.2 1.6 1.6 0 0 1 0-3.2Z"/></svg>`;
+
+/**
+ * The bootstrap: start the client in the card, keep `?redirect=` and other parameters across the language
+ * switch, and after login go to `?redirect=` when it is a same-origin path (`/x`, never `//x` or `/\x`).
+ */
+const BOOTSTRAP = `
+import { createQrLogin } from '${CLIENT_BUNDLE_ROUTE}';
+const root = document.getElementById('qrgate-login');
+const params = new URLSearchParams(location.search);
+const raw = params.get('redirect');
+const redirect = raw !== null && /^\\/(?![\\/\\\\])/.test(raw) && !/[\\\\\\u0000-\\u001f]/.test(raw) ? raw : null;
+const switcher = document.getElementById('lang-switch');
+const switched = new URL(location.href);
+switched.searchParams.set('lang', switcher.dataset.lang);
+switcher.href = switched.pathname + switched.search;
+createQrLogin({
+  url: location.origin,
+  container: root,
+  locale: root.dataset.locale,
+  styles: false,
+  onStateChange(s) { document.body.dataset.state = s.state; },
+  onLogin() {
+    if (redirect === null) return;
+    const target = new URL(redirect, location.origin);
+    if (target.origin === location.origin) location.assign(target.href);
+  },
+});
+`;
+
+/** The whole page, for one request. */
 export function renderLoginPage(options: LoginPageOptions): string {
   const locale = pickLocale(options.acceptLanguage, options.lang);
-  const t = TEXT[locale];
+  const t = MESSAGES[locale];
   const other: Locale = locale === 'zh' ? 'en' : 'zh';
+  const nonce = escapeHtml(options.nonce);
   const sim = options.simulatorUrl
-    ? `<p class="sim"><a href="${escapeHtml(options.simulatorUrl)}" target="_blank" rel="noopener" id="sim-link">${t.simulator}</a></p>`
+    ? `<p class="sim"><a href="${escapeHtml(options.simulatorUrl)}" target="_blank" rel="noopener" id="sim-link">${escapeHtml(t.simulator)}</a></p>`
     : '';
   return `<!doctype html>
 <html lang="${locale === 'zh' ? 'zh-CN' : 'en'}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${t.title}</title>
-<style>
-  :root { color-scheme: light dark; --fg:#1d1d1f; --bg:#f5f5f7; --card:#fff; --accent:#07c160; --muted:#6e6e73; }
-  @media (prefers-color-scheme: dark) { :root { --fg:#f5f5f7; --bg:#1d1d1f; --card:#2c2c2e; --muted:#a1a1a6; } }
-  * { box-sizing: border-box; }
-  body { margin:0; min-height:100vh; display:grid; place-items:center; font:16px/1.5 system-ui, -apple-system, "PingFang SC", "Microsoft YaHei", sans-serif; color:var(--fg); background:var(--bg); }
-  main { background:var(--card); border-radius:16px; padding:24px; width:min(360px, 100vw - 16px); text-align:center; box-shadow:0 4px 24px rgba(0,0,0,.08); }
-  h1 { font-size:1.3rem; margin:0 0 4px; }
-  .qr { position:relative; width:240px; height:240px; margin:16px auto; }
-  .qr img { width:240px; height:240px; border-radius:8px; background:#fff; }
-  .qr.dim img { opacity:.15; }
-  .ring { position:absolute; inset:-8px; width:256px; height:256px; transform:rotate(-90deg); pointer-events:none; }
-  .ring circle { fill:none; stroke:var(--accent); stroke-width:4; transition:stroke-dashoffset 1s linear; }
-  #status { min-height:1.5em; font-weight:600; }
-  #countdown { color:var(--muted); font-size:.9rem; min-height:1.4em; }
-  button { font:inherit; background:var(--accent); color:#fff; border:0; border-radius:8px; padding:10px 16px; cursor:pointer; }
-  button:focus-visible, a:focus-visible { outline:3px solid #0a84ff; outline-offset:2px; }
-  a { color:var(--accent); }
-  .lang { position:absolute; top:12px; right:12px; }
-  [hidden] { display:none !important; }
-</style>
+<meta name="color-scheme" content="light dark">
+<meta name="referrer" content="no-referrer">
+<title>${escapeHtml(t.title)}</title>
+<link rel="icon" href="data:,">
+<link rel="modulepreload" href="${CLIENT_BUNDLE_ROUTE}">
+<style nonce="${nonce}">${PAGE_CSS}${QR_LOGIN_CSS}</style>
 </head>
-<body>
-<a class="lang" href="?lang=${other}" id="lang-switch">${t.other}</a>
+<body data-state="connecting">
+<nav class="lang" aria-label="Language"><a id="lang-switch" href="?lang=${other}" data-lang="${other}" hreflang="${other === 'zh' ? 'zh-CN' : 'en'}" lang="${other === 'zh' ? 'zh-CN' : 'en'}">${escapeHtml(MESSAGES[locale].otherLanguage)}</a></nav>
 <main>
-  <h1>${t.title}</h1>
-  <p>${t.intro}</p>
-  <div class="qr" id="qr">
-    <img id="qr-img" alt="${t.qrAlt}" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
-    <svg class="ring" viewBox="0 0 256 256" aria-hidden="true"><circle id="ring" cx="128" cy="128" r="124"></circle></svg>
-  </div>
-  <p id="status" role="status" aria-live="polite" data-state="connecting">${t.connecting}</p>
-  <p id="countdown"></p>
-  <p><button type="button" id="refresh" hidden>${t.refresh}</button></p>
+  ${BRAND_SVG}
+  <h1>${escapeHtml(t.title)}</h1>
+  <p class="intro">${escapeHtml(t.intro)}</p>
+  <div id="qrgate-login" data-locale="${locale}"></div>
+  <noscript><p>${escapeHtml(t.noscript)}</p></noscript>
   ${sim}
 </main>
-<script src="/socket.io/socket.io.min.js"></script>
-<script>
-(() => {
-  const T = ${JSON.stringify(t)};
-  const $ = (id) => document.getElementById(id);
-  const status = $('status'), countdown = $('countdown'), img = $('qr-img'), qr = $('qr'), refreshBtn = $('refresh'), ring = $('ring');
-  const CIRC = 2 * Math.PI * 124;
-  ring.style.strokeDasharray = String(CIRC);
-  let current = null, timer = null, done = false, total = 1;
-  const redirect = new URLSearchParams(location.search).get('redirect');
-  function setState(state, text) { status.dataset.state = state; status.textContent = text; }
-  function tick() {
-    if (!current) return;
-    const left = Math.max(0, Math.round((current.expiresAt - Date.now()) / 1000));
-    countdown.textContent = left > 0 && !done ? T.expiresIn + ' ' + left + T.seconds : '';
-    ring.style.strokeDashoffset = String(CIRC * (1 - left / total));
-  }
-  const socket = io('/login', {
-    auth: (cb) => cb(current ? { ticket: current.ticket, secret: current.secret } : {}),
-    transports: ['websocket', 'polling'],
-  });
-  socket.on('ticket', (p) => {
-    current = p; done = false;
-    total = Math.max(1, Math.round((p.expiresAt - Date.now()) / 1000));
-    img.src = p.qrImage; qr.classList.remove('dim'); refreshBtn.hidden = true;
-    clearInterval(timer); timer = setInterval(tick, 1000); tick();
-  });
-  socket.on('status', (p) => {
-    if (!current || p.ticket !== current.ticket) return;
-    if (p.status === 'pending') setState('pending', T.pending);
-    if (p.status === 'scanned') setState('scanned', T.scanned);
-    if (p.status === 'confirmed' && !done) setState('confirmed', T.confirmed);
-    if (p.status === 'cancelled' || p.status === 'expired') {
-      done = true; qr.classList.add('dim'); refreshBtn.hidden = false; tick();
-      setState(p.status, p.status === 'expired' ? T.expired : T.cancelled);
-      refreshBtn.focus();
-    }
-  });
-  socket.on('login', async (p) => {
-    if (!current || p.ticket !== current.ticket || done) return;
-    done = true; tick();
-    try {
-      const res = await fetch('/api/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: p.code, secret: current.secret }) });
-      const body = await res.json();
-      if (!res.ok) throw new Error(body.error || res.status);
-      setState('signed-in', T.signedIn + ' ' + (p.user && p.user.nickname ? p.user.nickname : body.openid));
-      document.body.dataset.openid = body.openid;
-      socket.disconnect();
-      if (redirect && redirect.startsWith('/') && !redirect.startsWith('//')) location.assign(redirect);
-    } catch (e) { setState('error', T.error + ' ' + e.message); }
-  });
-  socket.on('connect_error', (err) => {
-    const code = err && err.data && err.data.code;
-    if (code === 'TICKET_NOT_FOUND' || code === 'TICKET_SECRET_MISMATCH') {
-      if (done) return;
-      current = null; socket.connect(); return;
-    }
-    setState(code ? 'error' : 'offline', code ? T.error + ' ' + err.message : T.offline);
-  });
-  socket.on('disconnect', (reason) => { if (!done && reason !== 'io client disconnect') setState('offline', T.offline); });
-  refreshBtn.addEventListener('click', () => {
-    refreshBtn.hidden = true; setState('connecting', T.connecting);
-    if (!socket.connected) { current = null; socket.connect(); return; }
-    socket.emit('refresh', (res) => { if (res && res.error) setState('error', T.error + ' ' + res.error.message); });
-  });
-})();
-</script>
+<script type="module" nonce="${nonce}">${BOOTSTRAP}</script>
 </body>
 </html>`;
 }
