@@ -22,7 +22,8 @@ export const QR_LOGIN_CSS = `
 }
 .qrgate-qr:not([src]) { visibility: hidden; }
 .qrgate-ring { position: absolute; inset: 0; width: 100%; height: 100%; pointer-events: none; overflow: visible; }
-.qrgate-ring rect { fill: none; stroke-width: 3; vector-effect: non-scaling-stroke; }
+/* Uniform scaling (the box is square): non-scaling strokes would break pathLength-based dashes in Chromium. */
+.qrgate-ring rect { fill: none; stroke-width: 1.4; }
 .qrgate-ring .qrgate-ring-track { stroke: var(--qrgate-track); }
 .qrgate-ring .qrgate-ring-bar { stroke: var(--qrgate-accent); stroke-linecap: round; transition: stroke-dashoffset .5s linear; }
 .qrgate[data-low] .qrgate-ring-bar { stroke: var(--qrgate-warn); }

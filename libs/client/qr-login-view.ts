@@ -50,7 +50,6 @@ export function createQrLoginView(container: HTMLElement, options: QrLoginViewOp
   const ring = document.createElementNS(SVG, 'svg');
   ring.setAttribute('class', 'qrgate-ring');
   ring.setAttribute('viewBox', '0 0 100 100');
-  ring.setAttribute('preserveAspectRatio', 'none');
   ring.setAttribute('aria-hidden', 'true');
   const track = ringRect('qrgate-ring-track');
   const bar = ringRect('qrgate-ring-bar');
@@ -172,7 +171,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, className: string): H
 function ringRect(className: string): SVGRectElement {
   const rect = document.createElementNS(SVG, 'rect');
   rect.setAttribute('class', className);
-  for (const [k, v] of Object.entries({ x: '1.5', y: '1.5', width: '97', height: '97', rx: '6', pathLength: '100' })) {
+  for (const [k, v] of Object.entries({ x: '0.7', y: '0.7', width: '98.6', height: '98.6', rx: '5.5', pathLength: '100' })) {
     rect.setAttribute(k, v);
   }
   return rect;
