@@ -86,6 +86,8 @@ const POLL_INTERVAL_MS = 50;
 /** How long a failed fetch is remembered, so waiting processes share the error instead of each retrying. */
 const FAILURE_TTL_MS = 2_000;
 const BUSY_RETRY_DELAY_MS = 200;
+/** A failed refresh falls back to the cached token while it has at least this long to live. */
+const STALE_GRACE_MS = 10_000;
 const TOKEN_ERRORS = new Set([40001, 40014, 42001]);
 
 const REAL_API_BASE = 'https://api.weixin.qq.com';
@@ -267,9 +269,17 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   async function getAccessToken(): Promise<string> {
     const cached = await readCache();
     if (isFresh(cached)) return cached.token;
-    inFlight ??= refresh().finally(() => {
-      inFlight = null;
-    });
+    inFlight ??= refresh()
+      .catch(async (err: unknown) => {
+        // A token in its last 5 minutes still works: keep serving it while WeChat cannot renew it.
+        const still = await readCache();
+        if (still === null || still.expiresAt - Date.now() < STALE_GRACE_MS) throw err;
+        logger?.warn({ expiresInMs: still.expiresAt - Date.now() }, 'token refresh failed; using the current token until it expires');
+        return still.token;
+      })
+      .finally(() => {
+        inFlight = null;
+      });
     return inFlight;
   }
 

@@ -14,7 +14,8 @@ export interface Served {
 /** Listen on a free port of 127.0.0.1. */
 export async function serve(handler: RequestListener): Promise<Served> {
   const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // Tests open hundreds of connections at once; Node's default backlog (511) resets some on a loaded machine.
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,

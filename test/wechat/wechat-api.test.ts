@@ -81,6 +81,19 @@ describe('access token', () => {
     expect(sim.sim.stats()).toMatchObject({ stableTokenCalls: 1, tokenCalls: 0, qrcodeCreateCalls: 600 });
   });
 
+  it('keeps using a token in its last minutes when WeChat cannot renew it, and not past that', async () => {
+    const wechat = client();
+    const token = await wechat.getAccessToken();
+    const key = `wechat:token:${SIM_ACCOUNT.appId}`;
+    await engine.kv.set(key, JSON.stringify({ token, expiresAt: Date.now() + 120_000 }), 120_000);
+    sim.sim.failNext('/cgi-bin/stable_token', 45009);
+    expect(await wechat.getAccessToken()).toBe(token);
+    await engine.kv.set(key, JSON.stringify({ token, expiresAt: Date.now() + 5_000 }), 5_000);
+    sim.sim.failNext('/cgi-bin/stable_token', 45009);
+    expect((await rejection(wechat.getAccessToken())).errcode).toBe(45009);
+    expect(sim.sim.stats().stableTokenCalls).toBe(3);
+  });
+
   it('reports a wrong secret with the setting to fix, without echoing the secret', async () => {
     const error = await rejection(client({ appSecret: 'not-the-secret' }).getAccessToken());
     expect(error).toMatchObject({ errcode: 40125, endpoint: '/cgi-bin/stable_token' });
