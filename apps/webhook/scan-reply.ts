@@ -2,58 +2,16 @@
  * The text a scanner reads in WeChat after scanning a login QR code. Pure functions, so the confirmation flow
  * (`tap` mode) can extend them without touching the webhook.
  *
- * Everything about the browser comes from the browser itself (its User-Agent and IP) and so from whoever
- * opened the login page: it is reduced to names bowser knows and a valid IP before it is shown under the
- * Official Account's name, so a crafted User-Agent cannot put its own words in our message.
+ * Everything about the browser comes from the browser itself: it is shown only through the sanitising
+ * helpers of `libs/ticket/browser-description.ts`.
  */
-import { isIP } from 'node:net';
-import Bowser from 'bowser';
-import type { BrowserContext, TicketStatus } from '../../libs/ticket/index.js';
-
-/** Browser and OS names as shown to the scanner, e.g. `Chrome 120` and `Windows 10`. */
-export interface BrowserDescription {
-  browser: string;
-  os: string;
-}
-
-const KNOWN_BROWSERS = new Set<string>(Object.values(Bowser.BROWSER_MAP));
-const KNOWN_OS = new Set<string>(Object.values(Bowser.OS_MAP));
-const UNKNOWN_BROWSER = '未知浏览器';
-const UNKNOWN_OS = '未知系统';
-const UNKNOWN_IP = '未知';
-
-const majorVersion = (version: string | undefined): string => /^\d{1,4}/.exec(version ?? '')?.[0] ?? '';
-const withVersion = (name: string, version: string): string => (version === '' ? name : `${name} ${version}`);
-
-/** Browser and OS of a User-Agent; anything bowser does not recognise is shown as unknown. */
-export function describeBrowser(userAgent: string): BrowserDescription {
-  if (userAgent.trim() === '') return { browser: UNKNOWN_BROWSER, os: UNKNOWN_OS };
-  const parsed = Bowser.parse(userAgent.slice(0, 1024));
-  const browserName = parsed.browser.name ?? '';
-  const osName = parsed.os.name ?? '';
-  const osVersion = /^[\w .]{1,16}$/.test(parsed.os.versionName ?? '') ? (parsed.os.versionName ?? '') : majorVersion(parsed.os.version);
-  return {
-    browser: KNOWN_BROWSERS.has(browserName) ? withVersion(browserName, majorVersion(parsed.browser.version)) : UNKNOWN_BROWSER,
-    os: KNOWN_OS.has(osName) ? withVersion(osName, osVersion) : UNKNOWN_OS,
-  };
-}
-
-/** The browser's IP if it is one, else "unknown". */
-export const displayIp = (ip: string): string => (isIP(ip) === 0 ? UNKNOWN_IP : ip);
-
-const SHANGHAI = new Intl.DateTimeFormat('zh-CN', {
-  timeZone: 'Asia/Shanghai',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hour12: false,
-});
-
-/** Beijing time, e.g. `2024/06/10 14:15:23 (北京时间)`. */
-export const formatShanghaiTime = (epochMs: number): string => `${SHANGHAI.format(new Date(epochMs))}（北京时间）`;
+import {
+  describeBrowser,
+  displayIp,
+  formatShanghaiTime,
+  type BrowserContext,
+  type TicketStatus,
+} from '../../libs/ticket/index.js';
 
 /** What the scanner is told about the browser asking to log in. */
 export interface LoginAttempt {
@@ -98,11 +56,12 @@ export function confirmRequestText(attempt: LoginAttempt & { confirmUrl?: string
   ].join('\n');
 }
 
-/** The same WeChat user scanned a code they already scanned: nothing changes. */
-export function alreadyScannedByYouText(status: TicketStatus): string {
-  return status === 'scanned'
-    ? '你已经扫描过这个二维码，请按提示确认登录。\nAlready scanned: please confirm the login.'
-    : '你已经扫描过这个二维码，无需重复操作。\nAlready scanned: nothing more to do.';
+/** The same WeChat user scanned a code they already scanned: nothing changes (`confirmUrl`: the link again). */
+export function alreadyScannedByYouText(status: TicketStatus, confirmUrl?: string): string {
+  if (status !== 'scanned') return '你已经扫描过这个二维码，无需重复操作。\nAlready scanned: nothing more to do.';
+  return confirmUrl !== undefined
+    ? `你已经扫描过这个二维码，请确认登录：${confirmUrl}\nAlready scanned: please confirm the login.`
+    : '你已经扫描过这个二维码，请按提示确认登录。\nAlready scanned: please confirm the login.';
 }
 
 /** Unknown, malformed or expired scene. */

@@ -1,2 +1,4 @@
 export * from './ticket.js';
 export * from './ticket-state.js';
+export * from './browser-description.js';
+export * from './confirmation-link.js';
