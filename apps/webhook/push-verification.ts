@@ -20,6 +20,7 @@ export type PushOutcome =
   | 'unknown_scene'
   | 'duplicate'
   | 'replay'
+  | 'replay_mismatch'
   | 'ignored'
   | 'timeout'
   | 'error'
@@ -170,4 +171,13 @@ export function openPush(settings: WebhookSettings, query: PushQuery, body: stri
   return foreignAppId
     ? reject(400, 'bad_ciphertext', 'decrypted message is for another AppID')
     : reject(400, 'bad_ciphertext', 'malformed ciphertext');
+}
+
+/**
+ * The whole check of one POSTed push, in the webhook's order: `signature` and freshness, then the body's
+ * shape, then (safe mode) `msg_signature`, decryption and AppID. Total: any query and any body give a
+ * verified push or a refusal, never an exception.
+ */
+export function verifyPush(settings: WebhookSettings, query: PushQuery, body: string, nowMs: number): VerifiedPush | PushRejection {
+  return verifyRequestSignature(settings, query, nowMs) ?? checkXmlShape(body) ?? openPush(settings, query, body);
 }

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import type { Engine } from '../../libs/engine/engine.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { ticketIdSchema } from '../../libs/protocol/index.js';
-import { newLoginCode, transition, type ConfirmationMode, type Ticket } from '../../libs/ticket/index.js';
+import type { ConfirmationLinkConfig } from '../../libs/config/index.js';
+import { confirmationUrl, newLoginCode, transition, type ConfirmationMode, type Ticket } from '../../libs/ticket/index.js';
 import {
   alreadyScannedByYouText,
   confirmRequestText,
@@ -32,6 +33,8 @@ export interface ScanEventDeps {
   metrics: Metrics;
   logger: Logger;
   confirmation: ConfirmationMode;
+  /** `tap` mode: signs the one-time link to the gateway's confirmation page. Unset: no link in the reply. */
+  confirmationLinks?: ConfirmationLinkConfig;
   now: () => number;
 }
 
@@ -103,7 +106,11 @@ async function applyScan(deps: ScanEventDeps, scene: string, openid: string, qrT
     return { kind: 'refused', ticketId: scene, reply: refusedText() };
   }
   if (foreignQr) return { kind: 'unknown_scene', ticketId: scene, reply: unknownCodeText() };
-  if (!result.changed) return { kind: 'ok', ticketId: scene, changed: false, reply: alreadyScannedByYouText(result.ticket.status) };
+  if (!result.changed) {
+    // The scanner lost the message: the same (still unused) link again, so they can still confirm.
+    const link = result.ticket.status === 'scanned' ? confirmLinkOf(deps, result.ticket) : undefined;
+    return { kind: 'ok', ticketId: scene, changed: false, reply: alreadyScannedByYouText(result.ticket.status, link) };
+  }
   return { kind: 'ok', ticketId: scene, changed: true, reply: await announce(deps, result.ticket, openid, at) };
 }
 
@@ -111,8 +118,18 @@ async function applyScan(deps: ScanEventDeps, scene: string, openid: string, qrT
 async function announce(deps: ScanEventDeps, ticket: Ticket, openid: string, at: number): Promise<string> {
   await deps.engine.events.publish({ ticket: ticket.id, status: ticket.status, version: ticket.version });
   deps.metrics.ticketsScanned.inc();
-  if (ticket.status !== 'confirmed') return confirmRequestText({ browser: ticket.browser, at });
+  if (ticket.status !== 'confirmed') {
+    const confirmUrl = confirmLinkOf(deps, ticket);
+    return confirmRequestText({ browser: ticket.browser, at, ...(confirmUrl !== undefined ? { confirmUrl } : {}) });
+  }
   deps.metrics.ticketsConfirmed.inc();
   const loginCount = await deps.engine.kv.increment(`wechat:logins:${openid}`);
   return loginReplyText({ browser: ticket.browser, at, loginCount });
+}
+
+/** The signed one-time link for a scanned ticket, bound to its scanner and expiring with it. */
+function confirmLinkOf(deps: ScanEventDeps, ticket: Ticket): string | undefined {
+  if (deps.confirmationLinks === undefined || ticket.openid === undefined) return undefined;
+  const { publicUrl, secret } = deps.confirmationLinks;
+  return confirmationUrl(publicUrl, { ticketId: ticket.id, openid: ticket.openid, expiresAt: ticket.expiresAt }, secret);
 }

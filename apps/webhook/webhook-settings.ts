@@ -1,7 +1,13 @@
 /**
  * What the webhook needs to know, derived once from the process configuration.
  */
-import { ConfigError, wechatCredentials, type Config } from '../../libs/config/index.js';
+import {
+  ConfigError,
+  confirmationLinkConfig,
+  wechatCredentials,
+  type Config,
+  type ConfirmationLinkConfig,
+} from '../../libs/config/index.js';
 import type { ConfirmationMode } from '../../libs/ticket/index.js';
 
 /** Settings of one webhook instance. */
@@ -22,6 +28,11 @@ export interface WebhookSettings {
   confirmation: ConfirmationMode;
   /** Externally reachable origin of the gateway, for links in replies. */
   publicUrl?: string;
+  /**
+   * `tap` mode: how to sign the one-time confirmation link put in the reply (SESSION_SECRET, PUBLIC_URL).
+   * Unset: the reply asks the scanner to confirm without a link.
+   */
+  confirmationLinks?: ConfirmationLinkConfig;
 }
 
 /** Default accepted clock skew of push timestamps, seconds. */
@@ -29,7 +40,7 @@ export const DEFAULT_MAX_SKEW_SECONDS = 300;
 
 /**
  * The webhook's settings from the configuration. Throws ConfigError naming WECHAT_TOKEN / WECHAT_APPID when
- * they are missing; the AppSecret is not needed here (the webhook never calls WeChat's API).
+ * they are missing, and SESSION_SECRET / PUBLIC_URL when `tap` mode lacks them; the AppSecret is not needed here (the webhook never calls WeChat's API).
  */
 export function webhookSettings(config: Config): WebhookSettings {
   const credentials = wechatCredentials(config);
@@ -43,6 +54,8 @@ export function webhookSettings(config: Config): WebhookSettings {
     // Every push would be refused: fail at start-up instead of at the first scan.
     throw new ConfigError(['WECHAT_REQUIRE_ENCRYPTION: needs WECHAT_AES_KEY (the 43-character EncodingAESKey)']);
   }
+  // Throws a ConfigError naming SESSION_SECRET and PUBLIC_URL in tap mode without them.
+  const links = confirmationLinkConfig(config);
   return {
     token,
     appId,
@@ -52,5 +65,6 @@ export function webhookSettings(config: Config): WebhookSettings {
     maxSkewSeconds: config.WEBHOOK_MAX_SKEW_SECONDS ?? DEFAULT_MAX_SKEW_SECONDS,
     confirmation: config.LOGIN_CONFIRMATION,
     ...(config.PUBLIC_URL !== undefined ? { publicUrl: config.PUBLIC_URL } : {}),
+    ...(links !== null ? { confirmationLinks: links } : {}),
   };
 }

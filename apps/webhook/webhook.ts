@@ -4,11 +4,11 @@
  *
  * POST /wechat pipeline, in order: raw body ≤ 64 KiB → `signature` (constant time) → timestamp freshness →
  * `<xml>` root, no DTD, no prototype element names → safe mode: `msg_signature`, decryption (current key, then
- * previous), AppID → plaintext refused if encryption is required → replayed query string answered `success`
- * → the package parses and dispatches → `scan-event.ts` under a deadline → reply (encrypted with the key that
+ * previous), AppID → plaintext refused if encryption is required → a used query string: with the same body
+ * answered `success`, with another body refused (`replay-guard.ts`) → the package parses and dispatches → `scan-event.ts` under a deadline → reply (encrypted with the key that
  * decrypted the push).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
@@ -20,14 +20,14 @@ import { buildTextReplyXml, encryptReply } from '../../libs/wechat/index.js';
 import { createWechatMiddleware, isWechatParseError, runWechat, type WechatMessageHandler, type WechatRequest } from './koa-wechat.js';
 import {
   MAX_PUSH_BYTES,
-  checkXmlShape,
-  openPush,
   readPushQuery,
+  verifyPush,
   verifyRequestSignature,
   type PushOutcome,
   type PushRejection,
   type VerifiedPush,
 } from './push-verification.js';
+import { checkReplay, replayKey } from './replay-guard.js';
 import { handleScanEvent, type PushedMessage, type ScanEventResult } from './scan-event.js';
 import type { WebhookSettings } from './webhook-settings.js';
 
@@ -116,7 +116,9 @@ export function createWebhook(deps: WebhookDeps): Koa {
 
   const answerScan = async (message: PushedMessage, res: ServerResponse, push: PendingPush): Promise<void> => {
     const { record } = push;
-    const work = handleScanEvent({ engine, metrics, logger, confirmation: settings.confirmation, now }, message).then(
+    const links = settings.confirmationLinks;
+    const deps = { engine, metrics, logger, confirmation: settings.confirmation, now, ...(links ? { confirmationLinks: links } : {}) };
+    const work = handleScanEvent(deps, message).then(
       (result): Settled => ({ ok: true, result }),
       (error: unknown): Settled => ({ ok: false, error }),
     );
@@ -201,19 +203,22 @@ export function createWebhook(deps: WebhookDeps): Koa {
   router.post(WECHAT_PATH, async (ctx) => {
     const query = readPushQuery(ctx.query);
     const body = await readBody(ctx);
-    refuseIf(ctx, verifyRequestSignature(settings, query, now()));
-    refuseIf(ctx, checkXmlShape(body));
-    const opened = openPush(settings, query, body);
+    const opened = verifyPush(settings, query, body, now());
     if (!opened.ok) refuseIf(ctx, opened);
-    else await dispatch(ctx, query, opened);
+    else await dispatch(ctx, query, body, opened);
   });
 
-  const dispatch = async (ctx: Context, query: ReturnType<typeof readPushQuery>, opened: VerifiedPush): Promise<void> => {
-    const push: PendingPush = { record: record(ctx), opened, replayMark: replayMark(query) };
+  const dispatch = async (ctx: Context, query: ReturnType<typeof readPushQuery>, body: string, opened: VerifiedPush): Promise<void> => {
+    const push: PendingPush = { record: record(ctx), opened, replayMark: replayKey(query) };
     push.record.mode = opened.mode;
-    // A plaintext signature covers no body (WECHAT.md §4.3): a captured query string is accepted once, within
-    // its freshness window, and a second use gets `success` and changes nothing (§10.4).
-    if (!(await engine.kv.setIfAbsent(push.replayMark, '1', settings.maxSkewSeconds * 2 * 1000))) {
+    // A plaintext signature covers no body (WECHAT.md §4.3): a query string is accepted once within its
+    // freshness window. WeChat re-sending it with the same body gets `success` and changes nothing; the same
+    // query string with another body is a forgery built from a captured URL, and is refused (§10.4).
+    const verdict = await checkReplay(engine.kv, query, body, settings.maxSkewSeconds * 2 * 1000);
+    if (verdict === 'mismatch') {
+      ctx.throw(401, 'replayed query string with a different body', { outcome: 'replay_mismatch' });
+    }
+    if (verdict === 'retry') {
       push.record.outcome = 'replay';
       answerSuccess(ctx);
       return;
@@ -262,9 +267,6 @@ async function readBody(ctx: Context): Promise<string> {
     ctx.throw(400, 'could not read the request body', { outcome: 'bad_body' });
   }
 }
-
-const replayMark = (query: ReturnType<typeof readPushQuery>): string =>
-  `wechat:replay:${createHash('sha256').update(`${query.timestamp}|${query.nonce}|${query.signature}`).digest('hex')}`;
 
 function refuseIf(ctx: Context, rejection: PushRejection | null): void {
   if (rejection !== null) ctx.throw(rejection.status, rejection.message, { outcome: rejection.outcome });

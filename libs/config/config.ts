@@ -48,8 +48,8 @@ const schema = z.object({
   WECHAT_API_BASE: z.url({ protocol: /^https?$/ }).default('https://api.weixin.qq.com'),
   /** Lifetime of a pending ticket and its QR code, seconds. */
   TICKET_TTL_SECONDS: int(1, 2592000).default(120),
-  /** How a scan becomes a login: `tap` (confirm on the phone) or `scan` (at once). */
-  LOGIN_CONFIRMATION: z.enum(['scan', 'tap']).default('scan'),
+  /** How a scan becomes a login: `tap` (confirm on the phone, against QRLJacking) or `scan` (at once). */
+  LOGIN_CONFIRMATION: z.enum(['scan', 'tap']).default('tap'),
   /** Secret for signing confirmation links and, without SESSION_SIGNING_KEY, nothing else. */
   SESSION_SECRET: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   /** PEM private key (EC P-256 or RSA) that signs session JWTs. Unset: a key is generated at start-up. */
@@ -116,4 +116,33 @@ export function wechatCredentials(config: Config):
   const missing = (['WECHAT_APPID', 'WECHAT_SECRET', 'WECHAT_TOKEN'] as const).filter((k) => config[k] === undefined);
   if (missing.length > 0) return { ok: false, missing };
   return { ok: true, appId: config.WECHAT_APPID!, appSecret: config.WECHAT_SECRET!, token: config.WECHAT_TOKEN! };
+}
+
+/** What signs and locates the confirmation links of `tap` mode. */
+export interface ConfirmationLinkConfig {
+  /** SESSION_SECRET: the HMAC key of the links. */
+  secret: string;
+  /** PUBLIC_URL: where the scanner's phone reaches the gateway's confirmation page. */
+  publicUrl: string;
+}
+
+/**
+ * In `tap` mode the webhook signs links that the gateway verifies, so both need the same SESSION_SECRET and
+ * the gateway's public origin. Returns null in `scan` mode; throws a ConfigError naming both variables when
+ * either is missing, so a separate gateway or webhook refuses to start instead of failing at the first scan.
+ */
+export function confirmationLinkConfig(config: Config): ConfirmationLinkConfig | null {
+  if (config.LOGIN_CONFIRMATION !== 'tap') return null;
+  const missing = (['SESSION_SECRET', 'PUBLIC_URL'] as const).filter((name) => config[name] === undefined);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      missing.map(
+        (name) =>
+          `${name}: required when LOGIN_CONFIRMATION=tap (SESSION_SECRET signs the confirmation links, at least 16 ` +
+          'characters and the same on every gateway and webhook; PUBLIC_URL is the origin the phone opens them on). ' +
+          'Set both, or LOGIN_CONFIRMATION=scan',
+      ),
+    );
+  }
+  return { secret: config.SESSION_SECRET!, publicUrl: config.PUBLIC_URL! };
 }

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readReply, buildEventXml, signPush, buildTextReplyXml } from '../../libs/wechat/index.js';
 import { BROWSER_IP, OA_ID, TOKEN, outcomeCount, scanEvent, settle, startWebhook, type Harness } from './webhook-harness.js';
+import { verifyConfirmationToken } from '../../libs/ticket/index.js';
 
 describe('scan mode', () => {
   let hook: Harness;
@@ -79,18 +80,37 @@ describe('scan mode', () => {
     expect(await outcomeCount(hook.metrics, 'duplicate')).toBe(1);
   });
 
-  it('answers a replayed query string with success and changes nothing', async () => {
+  it('answers the same query string with the same body (a retry) with success and changes nothing', async () => {
+    const ticket = await hook.createTicket();
+    const changes = await hook.watch(ticket.id);
+    const signed = signPush(scanEvent(ticket, { openid: 'o_dave' }), { token: TOKEN });
+    expect((await hook.post(signed.query, signed.body)).status).toBe(200);
+
+    const retried = await hook.post(signed.query, signed.body);
+
+    expect(retried.status).toBe(200);
+    expect(retried.body).toBe('success');
+    await settle();
+    expect(changes).toHaveLength(1);
+    expect(await outcomeCount(hook.metrics, 'replay')).toBe(1);
+  });
+
+  it('refuses a replayed query string with a different body (401) and changes nothing', async () => {
     const ticket = await hook.createTicket();
     const other = await hook.createTicket();
+    const changes = await hook.watch(other.id);
     const signed = signPush(scanEvent(ticket, { openid: 'o_dave' }), { token: TOKEN });
     expect((await hook.post(signed.query, signed.body)).status).toBe(200);
 
     // A captured plaintext URL with a different body (WECHAT.md §4.3).
     const replayed = await hook.post(signed.query, scanEvent(other, { openid: 'o_mallory' }));
 
-    expect(replayed.body).toBe('success');
+    expect(replayed.status).toBe(401);
+    expect(replayed.body).toBe('replayed query string with a different body');
     expect((await hook.engine.tickets.get(other.id))?.status).toBe('pending');
-    expect(await outcomeCount(hook.metrics, 'replay')).toBe(1);
+    await settle();
+    expect(changes).toHaveLength(0);
+    expect(await outcomeCount(hook.metrics, 'replay_mismatch')).toBe(1);
   });
 
   it('gives an unknown scene a polite reply and changes nothing', async () => {
@@ -218,6 +238,27 @@ describe('tap mode', () => {
   });
   afterEach(async () => {
     await hook.close();
+  });
+
+  it('puts a signed one-time link to the gateway in the reply, bound to the ticket and the scanner', async () => {
+    const links = { secret: 'tap-mode-test-secret-0123456789', publicUrl: 'https://login.example.com' };
+    const linked = await startWebhook({ confirmation: 'tap', confirmationLinks: links });
+    try {
+      const ticket = await linked.createTicket();
+      const content = readReply((await linked.push(scanEvent(ticket, { openid: 'o_olga' }))).body).content ?? '';
+      const url = new URL(/https:\/\/\S+/.exec(content)?.[0] ?? 'https://missing.invalid');
+      expect(url.origin).toBe('https://login.example.com');
+      expect(url.pathname).toBe('/confirm');
+      const token = url.searchParams.get('t');
+      expect(verifyConfirmationToken(token, { openid: 'o_olga', secret: links.secret, now: Date.now() }).ok).toBe(true);
+      expect(verifyConfirmationToken(token, { openid: 'o_other', secret: links.secret, now: Date.now() })).toEqual({ ok: false, reason: 'bad_signature' });
+      // The scanner lost the message: scanning again brings the same link back, and changes nothing.
+      const again = readReply((await linked.push(scanEvent(ticket, { openid: 'o_olga', createTime: 1718000999 }))).body).content ?? '';
+      expect(again).toContain(url.toString());
+      expect((await linked.engine.tickets.get(ticket.id))?.version).toBe(2);
+    } finally {
+      await linked.close();
+    }
   });
 
   it('marks the ticket scanned and asks the scanner to confirm, without a login count', async () => {
