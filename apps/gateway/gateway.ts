@@ -10,6 +10,7 @@ import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { LOGIN_NAMESPACE, type ClientToServerEvents, type ServerToClientEvents } from '../../libs/protocol/index.js';
 import type { GatewaySettings } from './gateway-settings.js';
+import { mountConfirmPage } from './confirm-page.js';
 import { createHttpApp } from './http-app.js';
 import { setUpLoginNamespace, type LoginNamespace } from './login-namespace.js';
 import { createSessionExchange } from './session-exchange.js';
@@ -26,6 +27,8 @@ export interface GatewayDeps {
   metrics: Metrics;
   /** Extra HTTP routes (e.g. the browser client bundle). */
   extendRoutes?(router: Router): void;
+  /** `tap` mode: SESSION_SECRET, which signs the confirmation links this gateway's `/confirm` page accepts. */
+  confirmationSecret?: string;
   now?: () => number;
 }
 
@@ -62,6 +65,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     points: settings.exchangesPerMinute,
     durationSeconds: 60,
   });
+  const confirmationSecret = deps.confirmationSecret;
+  if (settings.confirmation === 'tap' && confirmationSecret === undefined) {
+    // Scanned tickets could never be confirmed: refuse to build a gateway that cannot finish a login.
+    throw new Error('LOGIN_CONFIRMATION=tap needs SESSION_SECRET (confirmationSecret) to verify confirmation links');
+  }
   const issuer = createTicketIssuer({
     engine,
     wechat: deps.wechat,
@@ -81,7 +89,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     logger,
     exchangeLimiter,
     isDraining: () => draining,
-    ...(deps.extendRoutes ? { extend: deps.extendRoutes } : {}),
+    extend: (router: Router) => {
+      if (confirmationSecret !== undefined) mountConfirmPage(router, { engine, settings, secret: confirmationSecret, logger, metrics, ...(deps.now ? { now: deps.now } : {}) });
+      deps.extendRoutes?.(router);
+    },
   });
 
   return {

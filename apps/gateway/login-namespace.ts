@@ -112,9 +112,16 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
       metrics.socketsConnected.dec();
       session.close();
     });
-    socket.on('refresh', (ack: unknown) => {
+    // Types prove nothing about the wire: `refresh` carries only its acknowledgement. Without one there is no
+    // one to answer; with extra arguments the ack says INVALID_PAYLOAD and nothing is issued.
+    socket.on('refresh', (...args: unknown[]) => {
+      const ack = args[args.length - 1];
       if (typeof ack !== 'function') {
         logger.debug('refresh without acknowledgement ignored');
+        return;
+      }
+      if (args.length !== 1) {
+        (ack as (r: RefreshAck) => void)({ error: { code: 'INVALID_PAYLOAD', message: 'refresh takes no arguments' } });
         return;
       }
       session.refresh().then(

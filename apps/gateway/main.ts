@@ -2,7 +2,7 @@
  * Runs one gateway process: Socket.IO + HTTP on PORT, on Redis (standalone or cluster).
  */
 import { createServer } from 'node:http';
-import { exitOnStartupError, loadConfig, onShutdownSignal, usesRedis, wechatCredentials } from '../../libs/config/index.js';
+import { confirmationLinkConfig, exitOnStartupError, loadConfig, onShutdownSignal, usesRedis, wechatCredentials } from '../../libs/config/index.js';
 import { createEngineFromConfig } from '../../libs/engine/index.js';
 import { createLogger, createMetrics } from '../../libs/observability/index.js';
 import { createWechatClient } from '../../libs/wechat/index.js';
@@ -15,6 +15,8 @@ async function bootstrap(): Promise<void> {
   }
   const credentials = wechatCredentials(config);
   if (!credentials.ok) throw new Error(`the gateway needs WeChat credentials: set ${credentials.missing.join(', ')}`);
+  // Throws a ConfigError naming SESSION_SECRET and PUBLIC_URL in tap mode without them.
+  const links = confirmationLinkConfig(config);
   const logger = createLogger({ app: 'gateway', level: config.LOG_LEVEL });
   const metrics = createMetrics();
   const { engine, close: closeEngine } = createEngineFromConfig(
@@ -36,7 +38,15 @@ async function bootstrap(): Promise<void> {
     metrics,
     logger,
   });
-  const gateway = createGateway({ engine, wechat, settings: gatewaySettings(config), signer, logger, metrics });
+  const gateway = createGateway({
+    engine,
+    wechat,
+    settings: gatewaySettings(config),
+    signer,
+    logger,
+    metrics,
+    ...(links !== null ? { confirmationSecret: links.secret } : {}),
+  });
   const server = createServer(gateway.app.callback());
   gateway.attach(server);
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));

@@ -2,12 +2,13 @@
  * One process, one port: gateway + webhook + (without WECHAT_APPID) the WeChat simulator, on the memory
  * engine unless Redis is configured. Composes the apps through their exported factories only.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGateway, createSessionSigner, gatewaySettings, type Gateway } from '../gateway/index.js';
 import { createWebhook, webhookSettings } from '../webhook/index.js';
 import { createWechatSim, type WechatSim } from '../wechat-sim/index.js';
-import type { Config } from '../../libs/config/index.js';
+import { confirmationLinkConfig, type Config } from '../../libs/config/index.js';
 import { createEngineFromConfig, type Engine } from '../../libs/engine/index.js';
 import { createLogger, createMetrics, type Logger, type Metrics } from '../../libs/observability/index.js';
 import { createWechatClient } from '../../libs/wechat/index.js';
@@ -47,7 +48,7 @@ export async function startStandalone(config: Config, options: StandaloneOptions
   const localUrl = `http://${config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST}:${port}`;
   const url = config.PUBLIC_URL ?? localUrl;
 
-  const effective: Config = demo
+  const configured: Config = demo
     ? {
         ...config,
         WECHAT_APPID: DEMO_WECHAT.appId,
@@ -57,6 +58,16 @@ export async function startStandalone(config: Config, options: StandaloneOptions
         PUBLIC_URL: config.PUBLIC_URL ?? localUrl,
       }
     : config;
+  // One process signs and verifies the confirmation links, so a random secret is enough when none is set.
+  const effective: Config = { ...configured, SESSION_SECRET: configured.SESSION_SECRET ?? randomBytes(32).toString('base64url') };
+  let links;
+  try {
+    // In tap mode (outside the demo) the phone must reach PUBLIC_URL: refuse now rather than at the first scan.
+    links = confirmationLinkConfig(effective);
+  } catch (error) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw error;
+  }
 
   const { engine, close: closeEngine } = createEngineFromConfig(
     effective,
@@ -94,6 +105,7 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     signer,
     logger,
     metrics,
+    ...(links !== null ? { confirmationSecret: links.secret } : {}),
   });
 
   const handleGateway = gateway.app.callback();

@@ -2,7 +2,7 @@
  * Structured JSON logs (pino). Secrets never reach a log line: known secret fields are redacted, and callers
  * log ticket ids only through `ticketLogId`.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -28,15 +28,18 @@ export interface LoggerOptions {
   level?: string;
   /** Name of the app writing the log. */
   app: string;
+  /** Where the lines go. Default stdout; tests pass a stream to read what production would write. */
+  destination?: DestinationStream;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  return pino({
+  const settings = {
     level: options.level ?? 'info',
     base: { app: options.app },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
 }
 
 /** Path of a URL without its query string (WeChat's signed query strings are replayable). */
