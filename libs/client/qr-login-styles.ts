@@ -50,7 +50,7 @@ export const QR_LOGIN_CSS = `
   .qrgate-ring .qrgate-ring-bar, .qrgate-qr { transition: none; }
 }
 .qrgate-refresh {
-  position: absolute; left: 50%; top: 50%; transform: translate(-50%, -50%); max-width: 90%;
+  position: absolute; left: 50%; top: 50%; transform: translate(-50%, -50%); width: max-content; max-width: 90%;
   font: inherit; font-weight: 600; color: #fff; background: var(--qrgate-accent); border: 0; border-radius: 999px;
   padding: 10px 18px; cursor: pointer; box-shadow: 0 2px 10px rgba(0, 0, 0, .18);
 }

@@ -1,0 +1,71 @@
+/**
+ * Shared helpers of the browser tests: one real Chromium per test file, screenshots under test/artifacts/,
+ * and decoding the QR code the page shows.
+ */
+import { mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import jsQR from 'jsqr';
+import { PNG } from 'pngjs';
+
+/** Where screenshots go (gitignored). */
+export const ARTIFACTS_DIR = new URL('../artifacts/', import.meta.url).pathname;
+
+/** Headless Chromium from the system, quiet (no update checks or sync traffic during the tests). */
+export function launchChromium(): Promise<Browser> {
+  mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
+/** Save a full-page screenshot as test/artifacts/<name>.png. */
+export async function snapshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${ARTIFACTS_DIR}${name}.png`, fullPage: true });
+}
+
+/** The QR image of the login widget. */
+export const qrImage = (page: Page): Locator => page.locator('img.qrgate-qr');
+
+/** The widget's live status line. */
+export const statusLine = (page: Page): Locator => page.locator('.qrgate-status[role="status"]');
+
+/** Text of the decoded QR code on screen, or null when nothing decodes. */
+export async function decodeQr(page: Page): Promise<string | null> {
+  const png = PNG.sync.read(await qrImage(page).screenshot());
+  const result = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length), png.width, png.height);
+  return result?.data ?? null;
+}
+
+/** The ticket id and QR content the widget shows (public `data-` attributes; the secret is never in the DOM). */
+export async function shownTicket(page: Page): Promise<{ ticket: string; qrUrl: string }> {
+  const img = qrImage(page);
+  await img.and(page.locator('[data-ticket]')).waitFor();
+  const ticket = await img.getAttribute('data-ticket');
+  const qrUrl = await img.getAttribute('data-qr-url');
+  if (ticket === null || qrUrl === null) throw new Error('no ticket on the page');
+  return { ticket, qrUrl };
+}
+
+/** `qrgate_tickets_created_total` from the gateway's /metrics. */
+export async function ticketsCreated(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('qrgate_tickets_created_total'));
+  return line === undefined ? 0 : Number(line.split(/\s+/)[1]);
+}
+
+/** Poll until `check` returns true or time runs out (correctness waits only: generous deadlines). */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

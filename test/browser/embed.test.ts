@@ -1,0 +1,111 @@
+/**
+ * The embedding example (examples/embed) on another origin, in real Chromium: the client module loads
+ * cross-origin from the gateway and shows its QR code when the origin is in ALLOWED_ORIGINS, is refused with
+ * ORIGIN_NOT_ALLOWED otherwise, and the example backend verifies gateway session tokens against the JWKS.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Standalone } from '../../apps/standalone/standalone.js';
+import { LoginBrowser } from '../support/login-browser.js';
+import { scan } from '../support/phone.js';
+import { startTestStandalone } from '../support/standalone.js';
+import { decodeQr, launchChromium, shownTicket, snapshot, statusLine, ticketsCreated } from './chromium.js';
+
+const EXAMPLE = new URL('../../examples/embed/verify-session.mjs', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Start the example backend and wait for its "listening" line. */
+async function startExample(gatewayUrl: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [EXAMPLE], {
+    env: { ...process.env, GATEWAY_URL: gatewayUrl, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('embed example on') && resolve());
+    child.once('exit', (code) => reject(new Error(`example exited with ${code}: ${err}`)));
+  });
+  return child;
+}
+
+describe('embedding on another origin', () => {
+  let browser: Browser;
+  let app: Standalone;
+  let example: ChildProcess;
+  let port: number;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    port = await freePort();
+    // `localhost` and `127.0.0.1` are different origins (and sites): the gateway lives on the latter.
+    [browser, app] = await Promise.all([
+      launchChromium(),
+      startTestStandalone({ LOGIN_CONFIRMATION: 'scan', ALLOWED_ORIGINS: `http://localhost:${port}` }),
+    ]);
+    example = await startExample(app.url, port);
+  });
+  afterAll(async () => {
+    for (const c of contexts) await c.close();
+    await browser?.close();
+    example?.kill();
+    await app?.close();
+  });
+
+  async function open(url: string): Promise<Page> {
+    const context = await browser.newContext({ locale: 'en-US', viewport: { width: 800, height: 700 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(url);
+    return page;
+  }
+
+  it('loads the client module from the gateway and shows its QR code on an allowed origin', async () => {
+    const page = await open(`http://localhost:${port}/`);
+    await expect.poll(() => statusLine(page).textContent(), { timeout: 15_000 }).toBe('Waiting for you to scan…');
+    const { qrUrl } = await shownTicket(page);
+    expect(await decodeQr(page)).toBe(qrUrl);
+    await snapshot(page, 'embed-waiting');
+  });
+
+  it('shows ORIGIN_NOT_ALLOWED, and issues no ticket, for an origin not in ALLOWED_ORIGINS', async () => {
+    const before = await ticketsCreated(app.url);
+    const page = await open(`http://127.0.0.1:${port}/`);
+    await expect.poll(() => page.locator('.qrgate').getAttribute('data-state'), { timeout: 15_000 }).toBe('error');
+    expect(await statusLine(page).textContent()).toBe('Something went wrong: origin not allowed');
+    expect(await page.locator('.qrgate-refresh').textContent()).toBe('Try again');
+    expect(await ticketsCreated(app.url)).toBe(before);
+  });
+
+  it('has its backend verify a gateway session token against the JWKS, and refuse a forged one', async () => {
+    const phoneSide = await LoginBrowser.open(app.url);
+    try {
+      await scan(app.url, { scene: phoneSide.ticket.ticket, openid: 'o_embed_backend' });
+      const login = await phoneSide.waitFor('login');
+      const { body } = await phoneSide.exchange(login.code);
+      const verify = (token: string) =>
+        fetch(`http://localhost:${port}/session`, { method: 'POST', body: JSON.stringify({ token }) });
+
+      const ok = await verify(body.token);
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ openid: 'o_embed_backend' });
+
+      const [header, payload, signature] = body.token.split('.') as [string, string, string];
+      const forgedPayload = Buffer.from(
+        JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), sub: 'o_someone_else' }),
+      ).toString('base64url');
+      expect((await verify(`${header}.${forgedPayload}.${signature}`)).status).toBe(401);
+    } finally {
+      phoneSide.close();
+    }
+  });
+});
