@@ -11,6 +11,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY apps ./apps
 COPY libs ./libs
+COPY scripts ./scripts
 RUN npm run build \
  # Keep non-TypeScript assets (pages, client files) at their repo-relative paths for the runtime stage.
  && mkdir -p /assets \
