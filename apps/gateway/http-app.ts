@@ -97,7 +97,25 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     });
   });
 
+  // Sites listed in ALLOWED_ORIGINS embed the client and redeem codes cross-origin: answer their preflight
+  // and let them read the result. Same-origin pages need none of this.
+  const allowCrossOrigin = (ctx: Koa.Context): void => {
+    const origin = ctx.get('origin');
+    if (origin === '' || !deps.settings.allowedOrigins.some((o) => o === origin || o === '*')) return;
+    ctx.set('Access-Control-Allow-Origin', origin);
+    ctx.set('Access-Control-Allow-Credentials', 'true');
+    ctx.vary('Origin');
+  };
+  router.options(SESSION_ROUTE, (ctx) => {
+    allowCrossOrigin(ctx);
+    ctx.set('Access-Control-Allow-Methods', 'POST');
+    ctx.set('Access-Control-Allow-Headers', 'content-type');
+    ctx.set('Access-Control-Max-Age', '600');
+    ctx.status = 204;
+  });
+
   router.post(SESSION_ROUTE, async (ctx) => {
+    allowCrossOrigin(ctx);
     if (!originAllowed(ctx.get('origin') || undefined, ctx.get('host') || undefined, deps.settings)) {
       throw new GatewayError('ORIGIN_NOT_ALLOWED', 'origin not allowed', 403);
     }
