@@ -1,0 +1,82 @@
+/**
+ * Logs without secrets: a whole tap-mode login in safe mode, plus the refusals an attacker would provoke,
+ * captured from the product's own logger at debug level. No ticket id, browser secret, login code, session
+ * token, confirmation link, signed query string, AES key or SESSION_SECRET may appear; ticket ids appear only
+ * as `ticketLogId` hashes.
+ */
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStandalone, type Standalone } from '../../apps/standalone/standalone.js';
+import { loadConfig } from '../../libs/config/index.js';
+import { createLogger } from '../../libs/observability/index.js';
+import { ticketLogId } from '../../libs/ticket/index.js';
+import { LoginBrowser } from '../support/login-browser.js';
+import { followLink, linkIn, scan } from '../support/phone.js';
+import { AES_KEY, postPush, scanXml, signed, tokenOf } from './security-harness.js';
+
+const SESSION_SECRET = 'log-test-session-secret-5f1c2a9e';
+
+describe('structured logs of a full login', () => {
+  let app: Standalone;
+  let logged = '';
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        logged += chunk.toString();
+        callback();
+      },
+    });
+    // The production logger (same redaction), writing where the test can read it.
+    const logger = createLogger({ app: 'standalone', level: 'debug', destination: sink });
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', WECHAT_AES_KEY: AES_KEY, SESSION_SECRET });
+    app = await startStandalone(config, { logger });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('never contain ticket secrets, login codes, tokens, links, signed query strings or keys; ticket ids only hashed', async () => {
+    const browser = await LoginBrowser.open(app.url);
+    const { ticket, secret } = browser.ticket;
+    const scanned = await scan(app.url, { scene: ticket, openid: 'o_logged', encrypt: true });
+    const link = linkIn(scanned.reply)!;
+    expect((await followLink(link, 'confirm')).submitted?.status).toBe(200);
+    const { code } = await browser.waitFor('login');
+    expect((await browser.exchange(code, 'A'.repeat(43))).status).toBe(401);
+    const session = await browser.exchange(code, secret);
+    expect(session.status).toBe(200);
+    expect((await browser.exchange(code, secret)).status).toBe(401);
+    // Refusals an attacker provokes: a captured query string replayed with another body, a forged signature.
+    const captured = signed(scanXml(ticket, 'o_logged'));
+    await postPush(app, captured.query, captured.body);
+    await postPush(app, captured.query, scanXml(ticket, 'o_mallory'));
+    const forged = signed(scanXml(ticket, 'o_mallory'), { token: 'not-the-token' });
+    await postPush(app, forged.query, forged.body);
+    browser.close();
+
+    const query = new URLSearchParams(captured.query);
+    const secrets: Record<string, string> = {
+      'ticket id': ticket,
+      'browser secret': secret,
+      'login code': code,
+      'login code (random part)': code.split('.')[1]!,
+      'session token': session.body.token,
+      'confirmation link': link,
+      'confirmation token': tokenOf(link),
+      'confirmation MAC': tokenOf(link).split('.')[2]!,
+      'signed query string': captured.query,
+      signature: query.get('signature')!,
+      'forged signature': new URLSearchParams(forged.query).get('signature')!,
+      'AES key': AES_KEY,
+      SESSION_SECRET,
+    };
+    expect(logged.length).toBeGreaterThan(0);
+    const lines = logged.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const [name, value] of Object.entries(secrets)) {
+      expect(logged.includes(value), `${name} leaked into the logs`).toBe(false);
+    }
+    expect(lines.some((line) => line['ticket'] === ticketLogId(ticket))).toBe(true);
+    expect(lines.some((line) => line['outcome'] === 'replay_mismatch')).toBe(true);
+    expect(lines.some((line) => line['msg'] === 'login confirmed on the phone')).toBe(true);
+  });
+});
