@@ -4,8 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import jsQR from 'jsqr';
-import { PNG } from 'pngjs';
+import { decodeQrPng } from '../support/qr-decode.js';
 
 /** Where screenshots go (gitignored). */
 export const ARTIFACTS_DIR = new URL('../artifacts/', import.meta.url).pathname;
@@ -39,9 +38,7 @@ export const statusLine = (page: Page): Locator => page.locator('.qrgate-status[
 
 /** Text of the decoded QR code on screen, or null when nothing decodes. */
 export async function decodeQr(page: Page): Promise<string | null> {
-  const png = PNG.sync.read(await qrImage(page).screenshot());
-  const result = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length), png.width, png.height);
-  return result?.data ?? null;
+  return decodeQrPng(await qrImage(page).screenshot());
 }
 
 /** The ticket id and QR content the widget shows (public `data-` attributes; the secret is never in the DOM). */

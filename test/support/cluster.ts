@@ -3,31 +3,14 @@
  * simulator process for the API, HAProxy in front when asked, and a "WeChat server" that pushes signed scan
  * events to any webhook.
  *
- * The processes are launched here rather than with `app-process.ts` because the benchmark runs compiled from
- * `dist/test/bench/`, where that helper's repository root (two levels up) would be `dist/`; this one finds the
- * root by looking for `package.json`, so it works from the sources and from `dist/` alike.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { buildEventXml, readReply, signPush } from '../../libs/wechat/index.js';
-
-/** The repository root: the nearest directory above this file that holds `package.json`. */
-const root = ((): string => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the repository root (package.json)');
-    dir = parent;
-  }
-  return dir;
-})();
+import { REPO_ROOT, freePort, spawnTracked, startApp, waitUntilAnswers, type AppProcess } from './app-process.js';
 
 /** The HAProxy configuration that is deployed, run as is by the tests. */
-export const HAPROXY_CONFIG = join(root, 'deploy/haproxy/haproxy.cfg');
+export const HAPROXY_CONFIG = join(REPO_ROOT, 'deploy/haproxy/haproxy.cfg');
 const HAPROXY = '/usr/sbin/haproxy';
 
 /** Credentials shared by the simulator, the gateways and the webhooks (the simulator's `WeChat`). */
@@ -40,111 +23,10 @@ export const SCALE_CREDENTIALS = {
 /** The Official Account's original id, the `ToUserName` of every push. */
 const ORIGINAL_ID = 'gh_qrgatescale00';
 
-export type ScaleAppName = 'gateway' | 'webhook' | 'wechat-sim';
-
 /** One running app process. */
-export interface NodeApp {
-  readonly name: ScaleAppName;
-  readonly port: number;
-  /** `http://127.0.0.1:<port>` */
-  readonly url: string;
-  readonly child: ChildProcess;
-  /** Everything the process printed so far. */
-  output(): string;
-  /** Resolves with the exit code (null when killed by a signal). */
-  readonly exited: Promise<number | null>;
-  /** Send `signal` (default SIGTERM) and wait for the exit; SIGKILL after `graceMs`. */
-  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
-}
+export type NodeApp = AppProcess;
 
-// Last resort when a run dies without calling stop(): no child outlives the process that started it.
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
-/** A TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Spawned {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
-}
-
-function spawnTracked(command: string, args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      running.delete(child);
-      resolve(code);
-    }),
-  );
-  return {
-    child,
-    output: () => out,
-    exited,
-    async stop(signal = 'SIGTERM', graceMs = 15_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
-
-/** Poll `url` until it answers 2xx; throws (after killing the process) when it exits or takes too long. */
-async function waitUntilAnswers(spawned: Spawned, what: string, url: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (spawned.child.exitCode !== null) throw new Error(`${what} exited with ${spawned.child.exitCode}:\n${spawned.output()}`);
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await spawned.stop('SIGKILL');
-      throw new Error(`${what} did not answer ${url}:\n${spawned.output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Run `node dist/apps/<name>/main.js` with `env` (plus PATH, HOST, LOG_LEVEL) and wait for `/readyz`. */
-export async function launchApp(name: ScaleAppName, env: Record<string, string>): Promise<NodeApp> {
-  const entry = join(root, 'dist/apps', name, 'main.js');
-  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
-  const port = Number(env.PORT ?? (await freePort()));
-  const spawned = spawnTracked(process.execPath, [entry], {
-    PATH: process.env.PATH ?? '',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    ...env,
-    PORT: String(port),
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilAnswers(spawned, name, `${url}/readyz`);
-  return { name, port, url, ...spawned };
-}
+export { freePort };
 
 /** Options of {@link startScaleCluster}. */
 export interface ScaleClusterOptions {
@@ -196,13 +78,13 @@ export async function startScaleCluster(options: ScaleClusterOptions): Promise<S
     const webhookPorts = await Promise.all(Array.from({ length: options.webhooks }, () => freePort()));
     // The simulator is WeChat's API here; scans are pushed by the test itself (see `pushScan`), to any webhook.
     const [sim] = await launchAll([
-      launchApp('wechat-sim', { ...SCALE_CREDENTIALS, WEBHOOK_URL: `http://127.0.0.1:${webhookPorts[0] ?? 9}/wechat` }),
+      startApp('wechat-sim', { ...SCALE_CREDENTIALS, WEBHOOK_URL: `http://127.0.0.1:${webhookPorts[0] ?? 9}/wechat` }),
     ]);
     if (sim === undefined) throw new Error('the simulator did not start');
     const gatewayEnv = { ...common, WECHAT_API_BASE: sim.url, SESSION_SIGNING_KEY: String(signingKey), ...options.gatewayEnv };
     const apps = await launchAll([
-      ...Array.from({ length: options.gateways }, () => launchApp('gateway', gatewayEnv)),
-      ...webhookPorts.map((port) => launchApp('webhook', { ...common, PORT: String(port) })),
+      ...Array.from({ length: options.gateways }, () => startApp('gateway', gatewayEnv)),
+      ...webhookPorts.map((port) => startApp('webhook', { ...common, PORT: String(port) })),
     ]);
     return { sim, gateways: apps.slice(0, options.gateways), webhooks: apps.slice(options.gateways), stop };
   } catch (error) {
