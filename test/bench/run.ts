@@ -3,9 +3,11 @@
  * nothing here passes or fails on speed.
  */
 import { DELIVERY_FLOOR, measureDeliveries, type DeliveriesResult } from './deliveries.js';
+import { LATENCY_FLOOR_P95_MS, MEMORY_FLOOR_PER_SOCKET_KIB, measureLoginLatency } from './login-latency.js';
 
 const GATEWAY_COUNTS = [1, 2, 4];
 const BROWSERS = 120;
+const LATENCY_BROWSERS = 1000;
 
 async function main(): Promise<void> {
   const results: DeliveriesResult[] = [];
@@ -37,6 +39,23 @@ async function main(): Promise<void> {
       results.every((r) => r.perChange === DELIVERY_FLOOR)
         ? `every configuration is at the floor (${DELIVERY_FLOOR.toFixed(1)})`
         : 'some configuration is above the floor: see "per change"',
+      '',
+    ].join('\n'),
+  );
+
+  process.stdout.write(`measuring scan-to-login latency and memory with ${LATENCY_BROWSERS} browsers…\n`);
+  const latency = await measureLoginLatency(LATENCY_BROWSERS);
+  const verdict = (value: number, floor: number): string => (value <= floor ? 'within' : 'ABOVE');
+  process.stdout.write(
+    [
+      '',
+      'Scan-to-login latency (push reaches the webhook → browser holds `login`), one gateway + one webhook on Redis',
+      `  logged in          ${latency.loggedIn}/${latency.browsers}`,
+      `  p50                ${latency.p50Ms.toFixed(1)} ms`,
+      `  p95                ${latency.p95Ms.toFixed(1)} ms   (floor ${LATENCY_FLOOR_P95_MS} ms: ${verdict(latency.p95Ms, LATENCY_FLOOR_P95_MS)})`,
+      `  max                ${latency.maxMs.toFixed(1)} ms`,
+      'Gateway memory per waiting browser (resident set growth / sockets)',
+      `  per socket         ${latency.rssPerSocketKiB.toFixed(1)} KiB   (floor ${MEMORY_FLOOR_PER_SOCKET_KIB} KiB: ${verdict(latency.rssPerSocketKiB, MEMORY_FLOOR_PER_SOCKET_KIB)})`,
       '',
     ].join('\n'),
   );
