@@ -181,15 +181,15 @@ function render(ctx: Koa.Context, status: number, title: string, body: string): 
   ctx.set('X-Content-Type-Options', 'nosniff');
   // The simulator's phone shows the page in a same-origin frame; nobody else may frame it (clickjacking).
   ctx.set('X-Frame-Options', 'SAMEORIGIN');
-  // The URL carries the token: never cache it, never send it on as a Referer.
+  // The URL carries the token: never cache it, never send it to another origin as a Referer. Not
+  // `no-referrer`: under it browsers send `Origin: null` with the form's POST, which the origin check refuses.
   ctx.set('Cache-Control', 'no-store');
-  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.set('Referrer-Policy', 'same-origin');
   ctx.body = `<!doctype html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
 <title>${escapeHtml(title)}</title>
 <style nonce="${nonce}">${CSS}</style>
 </head>

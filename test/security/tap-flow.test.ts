@@ -114,7 +114,7 @@ describe.each(['memory', 'redis'] as const)('tap flow on the %s engine', (engine
     expect(csp).not.toMatch(/script-src|unsafe-inline/);
     expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('referrer-policy')).toBe('same-origin');
     const html = await res.text();
     expect(html).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/);
     expect(html).toMatch(/<meta name="viewport"/);
