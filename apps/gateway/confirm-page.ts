@@ -19,6 +19,7 @@ import {
   describeBrowser,
   displayIp,
   formatShanghaiTime,
+  loginCountKey,
   newLoginCode,
   readConfirmationToken,
   ticketLogId,
@@ -135,7 +136,13 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     if (result.ticket.status === 'confirmed') {
       deps.metrics.ticketsConfirmed.inc();
       deps.logger.info({ ticket: ticketLogId(ticket.id) }, 'login confirmed on the phone');
-      return render(ctx, 200, '已确认 · Confirmed', message('已确认登录，请回到电脑继续。', 'Sign-in confirmed. Go back to the computer.'));
+      const count = await deps.engine.kv.increment(loginCountKey(ticket.openid!));
+      return render(
+        ctx,
+        200,
+        '已确认 · Confirmed',
+        message(`已确认登录，请回到电脑继续。这是你第 ${count} 次登录。`, `Sign-in confirmed. Go back to the computer. This is your sign-in number ${count}.`),
+      );
     }
     deps.metrics.ticketsCancelled.inc();
     deps.logger.info({ ticket: ticketLogId(ticket.id) }, 'login refused on the phone');

@@ -14,22 +14,24 @@ import {
 import type { WebhookSettings } from './webhook-settings.js';
 
 /** How one push ended; the `outcome` label of `qrgate_webhook_requests_total`. */
-export type PushOutcome =
-  | 'ok'
-  | 'refused'
-  | 'unknown_scene'
-  | 'duplicate'
-  | 'replay'
-  | 'replay_mismatch'
-  | 'ignored'
-  | 'timeout'
-  | 'error'
-  | 'bad_signature'
-  | 'stale'
-  | 'too_large'
-  | 'bad_body'
-  | 'bad_ciphertext'
-  | 'encryption_required';
+export const PUSH_OUTCOMES = [
+  'ok',
+  'refused',
+  'unknown_scene',
+  'duplicate',
+  'replay',
+  'replay_mismatch',
+  'ignored',
+  'timeout',
+  'error',
+  'bad_signature',
+  'stale',
+  'too_large',
+  'bad_body',
+  'bad_ciphertext',
+  'encryption_required',
+] as const;
+export type PushOutcome = (typeof PUSH_OUTCOMES)[number];
 
 /** Why a push is refused, with the status and message the caller is shown. */
 export interface PushRejection {

@@ -7,7 +7,7 @@ import type { Engine } from '../../libs/engine/engine.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { ticketIdSchema } from '../../libs/protocol/index.js';
 import type { ConfirmationLinkConfig } from '../../libs/config/index.js';
-import { confirmationUrl, newLoginCode, transition, type ConfirmationMode, type Ticket } from '../../libs/ticket/index.js';
+import { confirmationUrl, loginCountKey, newLoginCode, transition, type ConfirmationMode, type Ticket } from '../../libs/ticket/index.js';
 import {
   alreadyScannedByYouText,
   confirmRequestText,
@@ -123,7 +123,7 @@ async function announce(deps: ScanEventDeps, ticket: Ticket, openid: string, at:
     return confirmRequestText({ browser: ticket.browser, at, ...(confirmUrl !== undefined ? { confirmUrl } : {}) });
   }
   deps.metrics.ticketsConfirmed.inc();
-  const loginCount = await deps.engine.kv.increment(`wechat:logins:${openid}`);
+  const loginCount = await deps.engine.kv.increment(loginCountKey(openid));
   return loginReplyText({ browser: ticket.browser, at, loginCount });
 }
 

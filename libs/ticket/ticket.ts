@@ -89,6 +89,9 @@ export function ticketIdOfCode(code: string): string | null {
   return match?.[1] ?? null;
 }
 
+/** Key-value key of a WeChat user's login counter (the scan reply or the confirm page shows "your Nth login"). */
+export const loginCountKey = (openid: string): string => `wechat:logins:${openid}`;
+
 /** Constant-time string comparison. */
 export function safeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PUSH_OUTCOMES } from '../../apps/webhook/push-verification.js';
 import { createMetrics } from '../../libs/observability/metrics.js';
 import { readYaml, repoRoot } from './manifests.js';
 
@@ -115,6 +116,12 @@ describe('Prometheus alert rules', () => {
       expect(names.length, where).toBeGreaterThan(0);
       for (const name of names) expect(all.has(name) || kubeStateMetrics.has(name), `${where}: ${name}`).toBe(true);
     }
+  });
+
+  it('matches only webhook outcomes the webhook really counts', () => {
+    const used = rules.flatMap((r) => [...(r.expr ?? '').matchAll(/outcome=~?"([^"]*)"/g)].flatMap((m) => (m[1] ?? '').split('|')));
+    expect(used.length).toBeGreaterThan(0);
+    for (const outcome of used) expect(PUSH_OUTCOMES as readonly string[], outcome).toContain(outcome);
   });
 
   it('the funnel alert watches created against confirmed over 10 minutes', () => {

@@ -74,6 +74,8 @@ describe.each(['memory', 'redis'] as const)('tap flow on the %s engine', (engine
     expect(followed.page.body).toMatch(/不是我/);
     expect(followed.submitted?.status).toBe(200);
     expect(followed.submitted?.body).toMatch(/已确认登录/);
+    // The scanner learns how many times they have signed in, as the scan-mode reply tells them.
+    expect(followed.submitted?.body).toMatch(/第 1 次登录/);
     const login = await browser.waitFor('login');
     expect(login.ticket).toBe(ticket);
     const session = await browser.exchange(login.code, secret);
