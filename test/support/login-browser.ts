@@ -159,3 +159,14 @@ export class LoginBrowser {
     for (const w of waiters) w();
   }
 }
+
+/**
+ * Wait until every browser holds a `login`, give a duplicate delivery a moment to show up, and return the
+ * browsers that did not get exactly one login for their own ticket (empty when all is well).
+ */
+export async function browsersWithoutExactlyOneLogin(browsers: readonly LoginBrowser[], timeoutMs = 30_000): Promise<LoginBrowser[]> {
+  await Promise.all(browsers.map((browser) => browser.waitFor('login', undefined, timeoutMs)));
+  // A duplicate delivery would arrive within moments of the first one.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return browsers.filter((b) => b.logins().length !== 1 || b.logins()[0]?.ticket !== b.ticket.ticket);
+}
