@@ -74,7 +74,13 @@ const OPENID = /^[A-Za-z0-9_-]{1,64}$/;
 export async function handleScanEvent(deps: ScanEventDeps, message: PushedMessage): Promise<ScanEventResult> {
   const scene = sceneOf(message);
   const openid = text(message, 'FromUserName') ?? '';
-  if (scene === null || !OPENID.test(openid)) return { kind: 'ignored', reply: null };
+  if (!OPENID.test(openid)) return { kind: 'ignored', reply: null };
+  if (text(message, 'Event') === 'unsubscribe') {
+    // WeChat asks that a user's data go when they unfollow (WECHAT.md §5): the login counter is all we keep.
+    await deps.engine.kv.delete(loginCountKey(openid));
+    return { kind: 'ignored', reply: null };
+  }
+  if (scene === null) return { kind: 'ignored', reply: null };
   const mark = dedupeKey(message);
   if (!(await deps.engine.kv.setIfAbsent(mark, '1', DEDUPE_TTL_MS))) return { kind: 'duplicate', reply: null };
   try {

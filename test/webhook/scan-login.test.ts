@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readReply, buildEventXml, signPush, buildTextReplyXml } from '../../libs/wechat/index.js';
 import { BROWSER_IP, OA_ID, TOKEN, outcomeCount, scanEvent, settle, startWebhook, type Harness } from './webhook-harness.js';
-import { verifyConfirmationToken } from '../../libs/ticket/index.js';
+import { loginCountKey, verifyConfirmationToken } from '../../libs/ticket/index.js';
 
 describe('scan mode', () => {
   let hook: Harness;
@@ -185,6 +185,17 @@ describe('scan mode', () => {
       expect(res.body).toBe('success');
     }
     expect(await outcomeCount(hook.metrics, 'ignored')).toBe(3);
+  });
+
+  it("forgets a user's login count when they unfollow (WeChat asks for their data to go)", async () => {
+    await hook.engine.kv.increment(loginCountKey('o_leaver'));
+    await hook.engine.kv.increment(loginCountKey('o_stayer'));
+    const res = await hook.push(
+      buildEventXml({ toUserName: OA_ID, fromUserName: 'o_leaver', createTime: 1718002000, event: 'unsubscribe', eventKey: '' }),
+    );
+    expect(res.body).toBe('success');
+    expect(await hook.engine.kv.get(loginCountKey('o_leaver'))).toBeNull();
+    expect(await hook.engine.kv.get(loginCountKey('o_stayer'))).toBe('1');
   });
 
   it('keeps the reply valid XML when the content carries ]]>', async () => {
