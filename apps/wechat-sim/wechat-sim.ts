@@ -11,6 +11,7 @@ import { pathOnly } from '../../libs/observability/index.js';
 import { buildEventXml, readReply, signPush, type SignedPush } from '../../libs/wechat/index.js';
 import { deliverPush, type DeliveryResult } from './sim-push.js';
 import { SimError, parseWith, readJson } from './sim-http.js';
+import { followLink, linkIn } from './sim-in-app-browser.js';
 import { renderPhonePage } from './sim-page.js';
 import { createApiGate, createPlatformRouter, type SimApiEndpoint } from './sim-platform-routes.js';
 import { createQrRegistry, type SimQrCode } from './sim-qrcodes.js';
@@ -111,6 +112,8 @@ const scanBody = z.object({
   qrTicket: z.string().min(1).optional(),
   openid: z.string().min(1).max(64),
   encrypt: z.boolean().optional(),
+  /** Then open the reply's link in the in-app browser and tap this button, as the user would in `tap` mode. */
+  tap: z.enum(['confirm', 'cancel']).optional(),
 });
 const openidBody = z.object({ openid: z.string().min(1).max(64), encrypt: z.boolean().optional() });
 
@@ -247,7 +250,10 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   });
 
   phone.post('/sim/api/scan', async (ctx) => {
-    ctx.body = await scan(parseWith(scanBody, await readJson(ctx)));
+    const { tap, ...input } = parseWith(scanBody, await readJson(ctx));
+    const result = await scan(input);
+    const link = tap === undefined ? undefined : linkIn(result.reply);
+    ctx.body = link === undefined || tap === undefined ? result : { ...result, tapped: await followLink(link, tap) };
   });
 
   phone.post('/sim/api/unfollow', async (ctx) => {

@@ -170,6 +170,30 @@ describe.each(cases)('login on the $engine engine, $mode mode', ({ engine, mode 
   });
 });
 
+describe('the default settings (tap to confirm)', () => {
+  let app: Standalone;
+  beforeAll(async () => {
+    app = await startTestStandalone();
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it("logs in once the simulator's phone opens the link in the reply and taps Confirm", async () => {
+    const browser = await LoginBrowser.open(app.url);
+    try {
+      const result = await scan(app.url, { scene: browser.ticket.ticket, openid: 'o_default_tap', tap: 'confirm' });
+      expect(result.tapped?.page.status).toBe(200);
+      expect(result.tapped?.submitted?.status).toBe(200);
+      await browser.waitFor('status', (s) => s.status === 'scanned');
+      const login = await browser.waitFor('login');
+      expect((await browser.exchange(login.code)).body.openid).toBe('o_default_tap');
+    } finally {
+      browser.close();
+    }
+  });
+});
+
 describe.each(['memory', 'redis'] as const)('expiry on the %s engine', (engine) => {
   let app: Standalone;
   let backing: Awaited<ReturnType<typeof engineEnv>>;

@@ -1,6 +1,8 @@
 /**
  * The WeChat user's phone: scans through the simulator's JSON API, exactly as its /sim page does.
  */
+import type { FollowedLink } from '../../apps/wechat-sim/index.js';
+
 export interface ScanResult {
   delivered: boolean;
   attempts: number;
@@ -8,9 +10,15 @@ export interface ScanResult {
   event: 'subscribe' | 'SCAN';
   reply: string | null;
   rawBody: string;
+  /** With `tap`: the confirmation page the in-app browser opened and the answer to the tapped button. */
+  tapped?: FollowedLink;
 }
 
-export async function scan(simUrl: string, input: { scene: string; openid: string; encrypt?: boolean }): Promise<ScanResult> {
+/** Scan `scene` as `openid`; with `tap`, also open the reply's link and tap that button (`tap` mode). */
+export async function scan(
+  simUrl: string,
+  input: { scene: string; openid: string; encrypt?: boolean; tap?: 'confirm' | 'cancel' },
+): Promise<ScanResult> {
   const res = await fetch(`${simUrl}/sim/api/scan`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -30,52 +38,5 @@ export async function follow(simUrl: string, openid: string): Promise<void> {
   if (!res.ok) throw new Error(`follow failed: ${res.status}`);
 }
 
-/** An HTTP answer as the phone's in-app browser got it. */
-export interface PageResult {
-  status: number;
-  body: string;
-}
-
-/** What following a confirmation link did: the page shown, and the answer to the tapped button (if any). */
-export interface FollowedLink {
-  page: PageResult;
-  /** Null when the page offered no form to tap (a refusal page). */
-  submitted: PageResult | null;
-}
-
-/** WeChat's in-app browser on an iPhone, as the gateway's confirmation page would see it. */
-export const WECHAT_IN_APP_UA =
-  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.49(0x18003129) NetType/WIFI Language/zh_CN';
-
-const decodeHtml = (s: string): string =>
-  s.replace(/&(amp|lt|gt|quot|#39);/g, (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? '');
-
-/**
- * What WeChat's in-app browser and a tap do with the link in a reply: GET the page, then submit its form with
- * the button `action` (`confirm` or `cancel`), from the page's own origin, as a browser would.
- */
-export async function followLink(url: string, action: 'confirm' | 'cancel'): Promise<FollowedLink> {
-  const headers = { 'user-agent': WECHAT_IN_APP_UA, 'accept-language': 'zh-CN,zh;q=0.9,en;q=0.8' };
-  const res = await fetch(url, { headers });
-  const page = { status: res.status, body: await res.text() };
-  const form = /<form\b[^>]*\bmethod="post"[^>]*\baction="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(page.body);
-  if (res.status !== 200 || form === null) return { page, submitted: null };
-  const [, action_, inner = ''] = form;
-  if (!new RegExp(`<button\\b[^>]*\\bname="action"[^>]*\\bvalue="${action}"`).test(inner)) {
-    throw new Error(`the confirmation page has no "${action}" button`);
-  }
-  const fields = new URLSearchParams();
-  for (const input of inner.matchAll(/<input\b[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"/g)) {
-    fields.append(decodeHtml(input[1] ?? ''), decodeHtml(input[2] ?? ''));
-  }
-  fields.append('action', action);
-  const submitted = await fetch(new URL(decodeHtml(action_ ?? ''), url), {
-    method: 'POST',
-    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded', origin: new URL(url).origin },
-    body: fields.toString(),
-  });
-  return { page, submitted: { status: submitted.status, body: await submitted.text() } };
-}
-
-/** The confirmation link in a reply text, if there is one. */
-export const linkIn = (reply: string | null): string | undefined => /https?:\/\/[^\s<>"']+/.exec(reply ?? '')?.[0];
+// The in-app browser lives in the simulator (its phone page and `tap` option use it); tests share it.
+export { WECHAT_IN_APP_UA, followLink, linkIn, type FollowedLink, type PageResult } from '../../apps/wechat-sim/index.js';
