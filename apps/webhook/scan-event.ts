@@ -69,7 +69,8 @@ const OPENID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * Handle one QR event: deduplicated on WeChat's retry key, then applied to the ticket named by its scene.
- * If handling fails the dedupe mark is removed, so WeChat's retry can succeed.
+ * If handling fails the dedupe mark is removed, so WeChat's retry can succeed: a retry that finds the ticket
+ * already moved by this scanner publishes its state again, so a publish lost after the write is made good.
  */
 export async function handleScanEvent(deps: ScanEventDeps, message: PushedMessage): Promise<ScanEventResult> {
   const scene = sceneOf(message);
@@ -113,6 +114,12 @@ async function applyScan(deps: ScanEventDeps, scene: string, openid: string, qrT
   }
   if (foreignQr) return { kind: 'unknown_scene', ticketId: scene, reply: unknownCodeText() };
   if (!result.changed) {
+    // This scanner already moved the ticket. Either they scanned again, or this is WeChat's retry of a push
+    // whose publish failed after the write (the dedupe mark was removed for exactly that retry): ring the
+    // doorbell again. It is harmless when the browser was told already — gateways deliver each version once.
+    if (result.ticket.openid === openid && (result.ticket.status === 'scanned' || result.ticket.status === 'confirmed')) {
+      await ring(deps, result.ticket);
+    }
     // The scanner lost the message: the same (still unused) link again, so they can still confirm.
     const link = result.ticket.status === 'scanned' ? confirmLinkOf(deps, result.ticket) : undefined;
     return { kind: 'ok', ticketId: scene, changed: false, reply: alreadyScannedByYouText(result.ticket.status, link) };
@@ -120,17 +127,31 @@ async function applyScan(deps: ScanEventDeps, scene: string, openid: string, qrT
   return { kind: 'ok', ticketId: scene, changed: true, reply: await announce(deps, result.ticket, openid, at) };
 }
 
-/** Ring the ticket's doorbell, count it, and word the reply. */
+/**
+ * Count the change the write made, ring the ticket's doorbell, and word the reply. Runs once per ticket (only
+ * after a write that changed it), so the counts happen before the publish: if the publish fails, WeChat's
+ * retry republishes on the unchanged path and must not count the same login again.
+ */
 async function announce(deps: ScanEventDeps, ticket: Ticket, openid: string, at: number): Promise<string> {
-  await deps.engine.events.publish({ ticket: ticket.id, status: ticket.status, version: ticket.version });
   deps.metrics.ticketsScanned.inc();
   if (ticket.status !== 'confirmed') {
+    await ring(deps, ticket);
     const confirmUrl = confirmLinkOf(deps, ticket);
     return confirmRequestText({ browser: ticket.browser, at, ...(confirmUrl !== undefined ? { confirmUrl } : {}) });
   }
   deps.metrics.ticketsConfirmed.inc();
-  const loginCount = await deps.engine.kv.increment(loginCountKey(openid));
-  return loginReplyText({ browser: ticket.browser, at, loginCount });
+  // The count is a courtesy line in the reply: failing to keep it must not keep the browser from being told.
+  const loginCount = await deps.engine.kv.increment(loginCountKey(openid)).catch((err: unknown) => {
+    deps.logger.warn({ err }, 'could not count the login; the reply goes without the count');
+    return undefined;
+  });
+  await ring(deps, ticket);
+  return loginReplyText({ browser: ticket.browser, at, ...(loginCount !== undefined ? { loginCount } : {}) });
+}
+
+/** Publish the ticket's current state: the bus is a doorbell, so ringing it again for one version is harmless. */
+async function ring(deps: ScanEventDeps, ticket: Ticket): Promise<void> {
+  await deps.engine.events.publish({ ticket: ticket.id, status: ticket.status, version: ticket.version });
 }
 
 /** The signed one-time link for a scanned ticket, bound to its scanner and expiring with it. */

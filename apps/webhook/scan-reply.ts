@@ -28,13 +28,13 @@ function attemptLines(attempt: LoginAttempt): string[] {
 const NOT_YOU =
   '如果这不是你本人的操作：请不要进行任何其他操作，并尽快联系网站撤销这次登录的会话。';
 
-/** `scan` mode: the browser is now logged in; `loginCount` is this WeChat user's Nth login. */
-export function loginReplyText(attempt: LoginAttempt & { loginCount: number }): string {
+/** `scan` mode: the browser is now logged in; `loginCount` is this WeChat user's Nth login (unset: not known). */
+export function loginReplyText(attempt: LoginAttempt & { loginCount?: number }): string {
   const { browser, os } = describeBrowser(attempt.browser.userAgent);
   return [
     '✅ 扫码登录成功',
     ...attemptLines(attempt),
-    `这是你第 ${attempt.loginCount} 次扫码登录。`,
+    ...(attempt.loginCount !== undefined ? [`这是你第 ${attempt.loginCount} 次扫码登录。`] : []),
     NOT_YOU,
     `Signed in on ${browser} (${os}). Not you? Contact the site to revoke the session.`,
   ].join('\n');

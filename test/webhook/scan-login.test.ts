@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readReply, buildEventXml, signPush, buildTextReplyXml } from '../../libs/wechat/index.js';
-import { BROWSER_IP, OA_ID, TOKEN, outcomeCount, scanEvent, settle, startWebhook, type Harness } from './webhook-harness.js';
+import { BROWSER_IP, OA_ID, TOKEN, flakyEngine, outcomeCount, scanEvent, settle, startWebhook, type Harness } from './webhook-harness.js';
 import { loginCountKey, verifyConfirmationToken } from '../../libs/ticket/index.js';
 
 describe('scan mode', () => {
@@ -154,6 +154,46 @@ describe('scan mode', () => {
     expect((await hook.engine.tickets.get(ticket.id))?.status).toBe('pending');
   });
 
+  it('makes good a publish lost after the scan was stored: WeChat\'s retry rings the doorbell, the login counts once', async () => {
+    const flaky = await startWebhook({ confirmation: 'scan' }, { engine: (real) => flakyEngine(real, { publishFailures: 1 }) });
+    try {
+      const ticket = await flaky.createTicket();
+      const changes = await flaky.watch(ticket.id);
+      const signed = signPush(scanEvent(ticket, { openid: 'o_lost', createTime: 1718000777 }), { token: TOKEN });
+
+      // The write succeeds and the publish fails; WeChat then re-sends the very same request.
+      await flaky.post(signed.query, signed.body);
+      expect((await flaky.engine.tickets.get(ticket.id))?.status).toBe('confirmed');
+      const retry = await flaky.post(signed.query, signed.body);
+
+      expect(retry.status).toBe(200);
+      await settle();
+      expect(changes).toEqual([{ ticket: ticket.id, status: 'confirmed', version: 2 }]);
+      expect(await flaky.engine.kv.get(loginCountKey('o_lost'))).toBe('1');
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it('still tells the browser when the login count cannot be kept, and leaves the count out of the reply', async () => {
+    const flaky = await startWebhook({ confirmation: 'scan' }, { engine: (real) => flakyEngine(real, { incrementFailures: 1 }) });
+    try {
+      const ticket = await flaky.createTicket();
+      const changes = await flaky.watch(ticket.id);
+
+      const res = await flaky.push(scanEvent(ticket, { openid: 'o_uncounted' }));
+
+      expect(res.status).toBe(200);
+      const content = readReply(res.body).content ?? '';
+      expect(content).toMatch(/扫码登录成功/);
+      expect(content).not.toMatch(/第 \d+ 次/);
+      await settle();
+      expect(changes).toEqual([{ ticket: ticket.id, status: 'confirmed', version: 2 }]);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it('refuses a second scan of a confirmed ticket by someone else; a re-scan by the owner is idempotent', async () => {
     const ticket = await hook.createTicket();
     const changes = await hook.watch(ticket.id);
@@ -168,7 +208,12 @@ describe('scan mode', () => {
     expect(stored?.status).toBe('confirmed');
     expect(stored?.openid).toBe('o_heidi');
     await settle();
-    expect(changes).toHaveLength(1);
+    // The owner's re-scan rings the doorbell again for the same version (harmless: gateways deliver each
+    // version once); the refused scan rings nothing.
+    expect(changes).toEqual([
+      { ticket: ticket.id, status: 'confirmed', version: 2 },
+      { ticket: ticket.id, status: 'confirmed', version: 2 },
+    ]);
     expect(await outcomeCount(hook.metrics, 'refused')).toBe(1);
   });
 
@@ -269,6 +314,25 @@ describe('tap mode', () => {
       expect((await linked.engine.tickets.get(ticket.id))?.version).toBe(2);
     } finally {
       await linked.close();
+    }
+  });
+
+  it('makes good a publish lost after the scan was stored: the retry rings the doorbell for the scanned ticket', async () => {
+    const flaky = await startWebhook({ confirmation: 'tap' }, { engine: (real) => flakyEngine(real, { publishFailures: 1 }) });
+    try {
+      const ticket = await flaky.createTicket();
+      const changes = await flaky.watch(ticket.id);
+      const signed = signPush(scanEvent(ticket, { openid: 'o_lost_tap', createTime: 1718000778 }), { token: TOKEN });
+
+      await flaky.post(signed.query, signed.body);
+      const retry = await flaky.post(signed.query, signed.body);
+
+      expect(retry.status).toBe(200);
+      expect(readReply(retry.body).content).toMatch(/确认登录/);
+      await settle();
+      expect(changes).toEqual([{ ticket: ticket.id, status: 'scanned', version: 2 }]);
+    } finally {
+      await flaky.close();
     }
   });
 

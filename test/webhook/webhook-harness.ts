@@ -67,7 +67,12 @@ export function scanEvent(ticket: Ticket, input: { openid: string; event?: 'subs
 /** WeChat's safe-mode signing options for `key`. */
 export const aes = (key = AES_KEY, appId = APP_ID): Partial<PushSigningOptions> => ({ aes: { encodingAesKey: key, appId } });
 
-export async function startWebhook(overrides: Partial<WebhookSettings> = {}): Promise<Harness> {
+/** How the harness builds the webhook; `engine` wraps the real engine the webhook gets (fault injection). */
+export interface HarnessOptions {
+  engine?: (real: Engine) => Engine;
+}
+
+export async function startWebhook(overrides: Partial<WebhookSettings> = {}, options: HarnessOptions = {}): Promise<Harness> {
   let offset = 0;
   const now = (): number => Date.now() + offset;
   const engine = createMemoryEngine({ now });
@@ -88,7 +93,8 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}): Pr
     confirmation: 'scan',
     ...overrides,
   };
-  const server: Server = createServer(createWebhook({ engine, config: settings, logger, metrics, now }).callback());
+  const webhookEngine = options.engine?.(engine) ?? engine;
+  const server: Server = createServer(createWebhook({ engine: webhookEngine, config: settings, logger, metrics, now }).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const unsubscribes: Array<() => Promise<void>> = [];
@@ -146,6 +152,27 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}): Pr
 export async function outcomeCount(metrics: Metrics, outcome: string): Promise<number> {
   const metric = await metrics.webhookRequests.get();
   return metric.values.find((v) => v.labels['outcome'] === outcome)?.value ?? 0;
+}
+
+/**
+ * `real` whose bus rejects the first `publishFailures` publishes as a broken transport would, and whose counter
+ * rejects the first `incrementFailures` increments; everything else is the real engine.
+ */
+export function flakyEngine(real: Engine, faults: { publishFailures?: number; incrementFailures?: number }): Engine {
+  let publishFailures = faults.publishFailures ?? 0;
+  let incrementFailures = faults.incrementFailures ?? 0;
+  // Spread, not listed: the wrapper stays the real engine in everything but the two injected faults.
+  return {
+    ...real,
+    kv: {
+      ...real.kv,
+      increment: (key) => (incrementFailures-- > 0 ? Promise.reject(new Error('injected: counter unavailable')) : real.kv.increment(key)),
+    },
+    events: {
+      ...real.events,
+      publish: (change) => (publishFailures-- > 0 ? Promise.reject(new Error('injected: bus unavailable')) : real.events.publish(change)),
+    },
+  };
 }
 
 /** Let bus deliveries that are already on their way arrive. */
