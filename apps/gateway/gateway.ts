@@ -132,6 +132,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     async close() {
       draining = true;
+      watchers.close();
       if (io !== undefined) {
         io.disconnectSockets(true);
         await new Promise<void>((resolve) => io!.close(() => resolve()));

@@ -139,9 +139,16 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
   });
 }
 
+/** Longest delay a Node timer honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Answer to a refresh that finished after its socket had gone (nobody reads it). */
+const CLOSED: RefreshAck = { error: { code: 'INTERNAL', message: 'connection closed' } };
+
 /** One socket's view of its ticket: delivers each version once, expires the QR on time. */
 class SocketSession implements TicketWatcher {
   private seenVersion = 0;
+  private refreshing: Promise<RefreshAck> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -176,18 +183,29 @@ class SocketSession implements TicketWatcher {
     if (ticket.status !== 'pending' && ticket.status !== 'scanned') this.clearExpiry();
   }
 
-  async refresh(): Promise<RefreshAck> {
+  /**
+   * Replace this socket's ticket. One at a time: a refresh asked for while another is under way (a double
+   * click, an auto-refresh racing a click) gets the same new ticket instead of a second one.
+   */
+  refresh(): Promise<RefreshAck> {
+    this.refreshing ??= this.replaceTicket().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async replaceTicket(): Promise<RefreshAck> {
     const { settings, issuer, watchers } = this.deps;
     if (this.socket.data.refreshes >= settings.maxRefreshesPerSocket) {
       return { error: { code: 'REFRESH_LIMIT', message: 'too many refreshes on this connection; reload the page' } };
     }
+    this.socket.data.refreshes += 1;
     try {
       await this.deps.ticketLimiter.consume(this.socket.data.browser.ip);
     } catch (rejection) {
       if (rejection instanceof Error) throw rejection;
       return { error: { code: 'RATE_LIMITED', message: 'too many new tickets from this address; retry in a minute' } };
     }
-    this.socket.data.refreshes += 1;
     let issued;
     try {
       issued = await issuer.issue(this.socket.data.browser);
@@ -195,13 +213,20 @@ class SocketSession implements TicketWatcher {
       this.deps.logger.error({ err }, 'could not create a WeChat QR code');
       return { error: { code: 'WECHAT_UNAVAILABLE', message: 'could not get a QR code from WeChat; retry shortly' } };
     }
+    // The browser left while WeChat answered: nobody will watch the new ticket, let it expire unseen.
+    if (this.closed) return CLOSED;
     const previous = this.socket.data.ticketId;
     this.clearExpiry();
     this.socket.data.ticketId = issued.ticket.id;
     this.socket.data.secret = issued.payload.secret;
     this.seenVersion = 0;
-    await watchers.unwatch(previous, this);
     await watchers.watch(issued.ticket.id, this);
+    await watchers.unwatch(previous, this);
+    if (this.closed) {
+      // close() ran meanwhile and may have missed the subscription made above: never leave it behind.
+      await watchers.unwatch(issued.ticket.id, this);
+      return CLOSED;
+    }
     this.socket.emit('ticket', issued.payload);
     this.deliver(issued.ticket);
     this.scheduleExpiry(issued.ticket);
@@ -220,9 +245,11 @@ class SocketSession implements TicketWatcher {
     if (ticket.status !== 'pending' && ticket.status !== 'scanned') return;
     this.clearExpiry();
     const delay = Math.max(0, ticket.expiresAt - this.now()) + 50;
+    // Node fires a timer of more than 2^31-1 ms at once; very long TTLs wait in steps instead.
     this.expiryTimer = setTimeout(() => {
+      if (delay > MAX_TIMER_MS) return this.scheduleExpiry(ticket);
       this.expire(ticket.id).catch((err: unknown) => this.deps.logger.warn({ err }, 'expiry failed'));
-    }, delay);
+    }, Math.min(delay, MAX_TIMER_MS));
     this.expiryTimer.unref();
   }
 

@@ -22,6 +22,8 @@ export interface TicketWatchers {
   unwatch(ticketId: string, watcher: TicketWatcher): Promise<void>;
   /** Number of tickets this process is subscribed to. */
   readonly size: number;
+  /** Stop listening for bus reconnects. */
+  close(): void;
 }
 
 export function createTicketWatchers(deps: { engine: Engine; onError(err: unknown): void }): TicketWatchers {
@@ -36,6 +38,11 @@ export function createTicketWatchers(deps: { engine: Engine; onError(err: unknow
     for (const watcher of entry.watchers) watcher.deliver(ticket);
   };
 
+  // The bus was reconnected: anything rung meanwhile is lost, so read every watched ticket once.
+  const stopResync = deps.engine.events.onResync(() => {
+    for (const ticketId of entries.keys()) onChange(ticketId).catch(deps.onError);
+  });
+
   return {
     get size() {
       return entries.size;
@@ -46,9 +53,13 @@ export function createTicketWatchers(deps: { engine: Engine; onError(err: unknow
         const subscribed = deps.engine.events.subscribe(ticketId, () => {
           onChange(ticketId).catch(deps.onError);
         });
-        entry = { watchers: new Set(), subscribed };
-        entries.set(ticketId, entry);
-        subscribed.catch(() => entries.delete(ticketId));
+        const created: Entry = { watchers: new Set(), subscribed };
+        entry = created;
+        entries.set(ticketId, created);
+        // Only this entry: a newer one for the same ticket must survive an old subscription's failure.
+        subscribed.catch(() => {
+          if (entries.get(ticketId) === created) entries.delete(ticketId);
+        });
       }
       entry.watchers.add(watcher);
       await entry.subscribed;
@@ -59,6 +70,9 @@ export function createTicketWatchers(deps: { engine: Engine; onError(err: unknow
       entries.delete(ticketId);
       const unsubscribe = await entry.subscribed.catch(() => null);
       await unsubscribe?.();
+    },
+    close() {
+      stopResync();
     },
   };
 }

@@ -7,8 +7,9 @@
  *   transitions from `pending` exactly one wins.
  * - A ticket disappears at `retainUntil(ticket)`; `get` never returns an expired record.
  * - The event bus is only a doorbell: `publish` reaches every process subscribed to that ticket, and only
- *   those; a listener reads the store for the ticket's state. Delivery is at most once; a missed message is
- *   made good by reading the store on (re)connect.
+ *   those; a listener reads the store for the ticket's state. Delivery is at most once; a message missed by a
+ *   browser is made good by reading the store when it (re)connects, one missed by a process while its bus
+ *   connection was down by the `onResync` call that follows the reconnect.
  * - `kv` holds small shared values (dedupe marks, the WeChat token, counters) with a TTL in milliseconds.
  */
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -42,6 +43,11 @@ export interface TicketEventBus {
    * Several listeners for one ticket share one underlying subscription.
    */
   subscribe(ticket: string, listener: TicketChangeListener): Promise<() => Promise<void>>;
+  /**
+   * Register `listener` for the moments when messages may have been lost: the transport reconnected (and has
+   * re-subscribed). Whoever watches tickets must then re-read the store for each of them. Returns a remover.
+   */
+  onResync(listener: () => void): () => void;
 }
 
 export interface KeyValueStore {

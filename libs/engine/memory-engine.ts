@@ -100,6 +100,10 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       const remove = listeners.add(ticket, listener);
       return async () => remove();
     },
+    onResync(): () => void {
+      // An in-process bus never drops a connection, so there is never anything to catch up on.
+      return () => undefined;
+    },
   };
 
   const kv: KeyValueStore = {

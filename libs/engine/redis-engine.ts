@@ -47,6 +47,8 @@ export interface RedisEngineOptions {
   keyPrefix?: string;
   /** How long `ping()` waits for PONG before it rejects, milliseconds. Default: 2 000. */
   pingTimeoutMs?: number;
+  /** Clock, epoch ms, that tickets' times come from. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** A Redis-backed engine, with what it knows about its connections' health. */
@@ -67,7 +69,7 @@ const COMPARE_AND_SET = `
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
 if tonumber(cjson.decode(current).version) ~= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `;
 const COMPARE_AND_SET_SHA = createHash('sha1').update(COMPARE_AND_SET).digest('hex');
@@ -80,6 +82,7 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
   const { client, subscriber, observer } = options;
   const prefix = options.keyPrefix ?? 'qrgate';
   const pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
+  const now = options.now ?? Date.now;
   if (subscriber.isCluster && !(subscriber as Cluster).options.shardedSubscribers) {
     // Without it ioredis sends SSUBSCRIBE to one arbitrary node, which answers MOVED for most channels.
     throw new Error('the subscriber Cluster needs the ioredis option shardedSubscribers: true');
@@ -116,6 +119,15 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
   };
   subscriber.on('smessage', onMessage);
 
+  // After a reconnect ioredis subscribes again, but what was published meanwhile is gone for good: tell the
+  // watchers to re-read the store. (A Cluster's sharded subscribers announce it with `subscribersReady`.)
+  const resyncListeners = new Set<() => void>();
+  const resync = (): void => {
+    for (const listener of resyncListeners) listener();
+  };
+  const readyEvent = subscriber.isCluster ? 'subscribersReady' : 'ready';
+  subscriber.on(readyEvent, resync);
+
   /** Bring the ticket's Redis subscription in line with whether it has local listeners. */
   const reconcile = (id: string): Promise<void> => {
     const run = async (): Promise<void> => {
@@ -141,13 +153,32 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     return next;
   };
 
+  /**
+   * A relative TTL from this process's clock, the clock the ticket's times come from. An absolute PXAT would be
+   * read against Redis's clock: a writer running behind it could store a confirmation that vanishes at once.
+   */
+  const ttlOf = (ticket: Ticket): number => Math.max(1, Math.ceil(retainUntil(ticket) - now()));
+
+  /** Resolves once the (non-Cluster) subscriber connection is usable, waiting up to the ping timeout. */
+  const subscriberReady = async (): Promise<void> => {
+    if (subscriber.isCluster) return;
+    const connection = subscriber as Redis;
+    const deadline = Date.now() + pingTimeoutMs;
+    while (connection.status !== 'ready') {
+      if (connection.status === 'end' || Date.now() >= deadline) {
+        throw new Error(`the subscriber connection is ${connection.status}`);
+      }
+      await sleep(25);
+    }
+  };
+
   const readTicket = async (id: string): Promise<Ticket | null> => {
     const json = await client.get(ticketKey(id));
     return json === null ? null : parseTicket(id, json);
   };
 
   const compareAndSet = async (key: string, version: number, ticket: Ticket): Promise<number> => {
-    const args = [String(version), JSON.stringify(ticket), String(Math.ceil(retainUntil(ticket)))];
+    const args = [String(version), JSON.stringify(ticket), String(ttlOf(ticket))];
     try {
       return Number(await client.evalsha(COMPARE_AND_SET_SHA, 1, key, ...args));
     } catch (error) {
@@ -162,8 +193,8 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
       const reply = await client.set(
         ticketKey(ticket.id),
         JSON.stringify(ticket),
-        'PXAT',
-        Math.ceil(retainUntil(ticket)),
+        'PX',
+        ttlOf(ticket),
         'NX',
       );
       if (reply !== 'OK') throw new Error(`ticket ${ticket.id} already exists`);
@@ -207,6 +238,10 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
         remove();
         await reconcile(ticket);
       };
+    },
+    onResync(listener: () => void): () => void {
+      resyncListeners.add(listener);
+      return () => resyncListeners.delete(listener);
     },
   };
 
@@ -252,7 +287,8 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
         timer = setTimeout(() => reject(new Error(`no PONG within ${pingTimeoutMs} ms`)), pingTimeoutMs);
       });
       try {
-        await Promise.race([client.ping(), timeout]);
+        // A gateway whose bus connection is down would never hear a scan: not ready either.
+        await Promise.race([Promise.all([client.ping(), subscriberReady()]), timeout]);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         const last = lastError === null ? '' : ` (last connection error: ${lastError.message})`;
@@ -268,6 +304,8 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
       listeners.clear();
       await Promise.allSettled([...ids].map(reconcile));
       subscriber.off('smessage', onMessage);
+      subscriber.off(readyEvent, resync);
+      resyncListeners.clear();
       client.off('error', onError);
       subscriber.off('error', onError);
     },

@@ -322,13 +322,13 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
 }
 
 /** A fresh pending ticket; `ttlSeconds` may be fractional. */
-export function aTicket(options: { secret?: string; ttlSeconds?: number } = {}): Ticket {
+export function aTicket(options: { secret?: string; ttlSeconds?: number; now?: number } = {}): Ticket {
   return newTicket({
     id: newTicketId(),
     secret: options.secret ?? newSecret(),
     qr: { url: 'http://weixin.qq.com/q/x', image: 'data:,', wechatTicket: 't' },
     browser: { userAgent: 'ua', ip: '127.0.0.1' },
-    now: Date.now(),
+    now: options.now ?? Date.now(),
     ttlSeconds: options.ttlSeconds ?? 120,
   });
 }
