@@ -40,6 +40,8 @@ export interface WebhookDeps {
   metrics: Metrics;
   /** Clock, epoch ms. Default `Date.now`. */
   now?: () => number;
+  /** Past this a scan is answered `success` and finishes in the background. Default {@link REPLY_DEADLINE_MS}. */
+  replyDeadlineMs?: number;
 }
 
 /** Past this the scan is answered `success` and finishes in the background: WeChat gives up at 5 s (§6). */
@@ -71,6 +73,7 @@ interface PendingPush {
 export function createWebhook(deps: WebhookDeps): Koa {
   const { engine, config: settings, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
+  const replyDeadlineMs = deps.replyDeadlineMs ?? REPLY_DEADLINE_MS;
   const pending = new WeakMap<WechatRequest, PendingPush>();
 
   const app = new Koa();
@@ -122,20 +125,24 @@ export function createWebhook(deps: WebhookDeps): Koa {
       (result): Settled => ({ ok: true, result }),
       (error: unknown): Settled => ({ ok: false, error }),
     );
-    const settled = await withDeadline(work, REPLY_DEADLINE_MS);
+    const settled = await withDeadline(work, replyDeadlineMs);
     try {
       if (settled === 'timeout') {
+        // The work goes on and will most likely finish: `success` keeps WeChat from running it twice.
         record.outcome = 'timeout';
-        logger.warn({ requestId: record.requestId }, `scan not handled within ${REPLY_DEADLINE_MS} ms; answered success`);
+        logger.warn({ requestId: record.requestId }, `scan not handled within ${replyDeadlineMs} ms; answered success`);
         reply(res, message, push, null);
         void work.then((late) => afterDeadline(late, push));
         return;
       }
       if (!settled.ok) {
+        // `success` would tell WeChat not to re-send (WECHAT.md §6), so the scan would be lost. Both marks are
+        // gone before we answer (the dedupe mark by handleScanEvent, the replay mark here), so the re-sent
+        // push runs again; an error status with no body is what makes WeChat re-send it.
         record.outcome = 'error';
         await forgetReplay(push);
-        logger.error({ requestId: record.requestId, err: settled.error }, 'scan handling failed; answered success');
-        reply(res, message, push, null);
+        logger.error({ requestId: record.requestId, err: settled.error }, 'scan handling failed; answered 503 so that WeChat re-sends the push');
+        answerRetryLater(res);
         return;
       }
       record.outcome = settled.result.kind;
@@ -270,6 +277,13 @@ async function readBody(ctx: Context): Promise<string> {
 
 function refuseIf(ctx: Context, rejection: PushRejection | null): void {
   if (rejection !== null) ctx.throw(rejection.status, rejection.message, { outcome: rejection.outcome });
+}
+
+/** 503 with an empty body: not an answer WeChat accepts, so it re-sends the push (WECHAT.md §6). */
+function answerRetryLater(res: ServerResponse): void {
+  if (res.headersSent) return;
+  res.writeHead(503, { 'Content-Length': '0' });
+  res.end();
 }
 
 function answerSuccess(ctx: Context): void {

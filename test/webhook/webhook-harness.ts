@@ -67,9 +67,12 @@ export function scanEvent(ticket: Ticket, input: { openid: string; event?: 'subs
 /** WeChat's safe-mode signing options for `key`. */
 export const aes = (key = AES_KEY, appId = APP_ID): Partial<PushSigningOptions> => ({ aes: { encodingAesKey: key, appId } });
 
-/** How the harness builds the webhook; `engine` wraps the real engine the webhook gets (fault injection). */
+/** How the harness builds the webhook. */
 export interface HarnessOptions {
+  /** Wraps the real engine the webhook gets (fault injection); the harness itself keeps the real one. */
   engine?: (real: Engine) => Engine;
+  /** The webhook's reply deadline, ms. Default: the product's. */
+  replyDeadlineMs?: number;
 }
 
 export async function startWebhook(overrides: Partial<WebhookSettings> = {}, options: HarnessOptions = {}): Promise<Harness> {
@@ -94,7 +97,15 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
     ...overrides,
   };
   const webhookEngine = options.engine?.(engine) ?? engine;
-  const server: Server = createServer(createWebhook({ engine: webhookEngine, config: settings, logger, metrics, now }).callback());
+  const webhook = createWebhook({
+    engine: webhookEngine,
+    config: settings,
+    logger,
+    metrics,
+    now,
+    ...(options.replyDeadlineMs !== undefined ? { replyDeadlineMs: options.replyDeadlineMs } : {}),
+  });
+  const server: Server = createServer(webhook.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const unsubscribes: Array<() => Promise<void>> = [];
