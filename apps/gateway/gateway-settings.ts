@@ -12,7 +12,8 @@ export interface GatewaySettings {
   allowedOrigins: string[];
   /** Externally reachable origin of the gateway, when known. */
   publicUrl?: string;
-  trustProxy: boolean;
+  /** Trusted proxies in front (0: none, X-Forwarded-For is ignored). */
+  trustProxy: number;
   maxRefreshesPerSocket: number;
   ticketsPerMinute: number;
   exchangesPerMinute: number;
@@ -68,11 +69,18 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   return host !== undefined && parsed.host === host;
 }
 
-/** The client's IP: the socket's peer, or the first X-Forwarded-For hop when behind a trusted proxy. */
-export function clientIp(peer: string | undefined, forwardedFor: string | string[] | undefined, trustProxy: boolean): string {
-  if (trustProxy && forwardedFor !== undefined) {
-    const first = (Array.isArray(forwardedFor) ? forwardedFor[0] : forwardedFor)?.split(',')[0]?.trim();
-    if (first) return first;
+/**
+ * The client's IP: the socket's peer, or, behind `trustedProxies` proxies, the X-Forwarded-For entry the
+ * outermost trusted proxy appended. Everything left of it was written by the client and proves nothing.
+ */
+export function clientIp(peer: string | undefined, forwardedFor: string | string[] | undefined, trustedProxies: number): string {
+  if (trustedProxies > 0 && forwardedFor !== undefined) {
+    const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)
+      .split(',')
+      .map((hop) => hop.trim())
+      .filter(Boolean);
+    const hop = hops[Math.max(0, hops.length - trustedProxies)];
+    if (hop !== undefined) return hop.replace(/^::ffff:/, '');
   }
   return (peer ?? 'unknown').replace(/^::ffff:/, '');
 }

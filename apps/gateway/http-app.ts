@@ -31,7 +31,7 @@ export interface HttpAppDeps {
 const JSON_LIMIT = '4kb';
 
 export function createHttpApp(deps: HttpAppDeps): Koa {
-  const app = new Koa({ proxy: deps.settings.trustProxy });
+  const app = new Koa({ proxy: deps.settings.trustProxy > 0, maxIpsCount: deps.settings.trustProxy });
   const router = new Router();
 
   // One error path: specific message and code for expected errors, a bare 500 otherwise.

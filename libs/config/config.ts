@@ -68,8 +68,15 @@ const schema = z.object({
   RATE_LIMIT_EXCHANGES_PER_MINUTE: int(1, 1_000_000).default(60),
   /** Refreshes allowed on one socket. */
   MAX_REFRESHES_PER_SOCKET: int(1, 10_000).default(20),
-  /** Take the client IP from X-Forwarded-For (only behind a trusted proxy). */
-  TRUST_PROXY: bool.default(false),
+  /**
+   * Take the client IP from X-Forwarded-For: `true` behind one trusted proxy (the last hop it appended), or
+   * the number of trusted proxies in front. Entries to the left of those are the client's own claims.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|yes|no|[0-9])$/, 'expected true, false or the number of trusted proxies (0-9)')
+    .optional()
+    .transform((v) => (v === undefined || v === 'false' || v === 'no' ? 0 : v === 'true' || v === 'yes' ? 1 : Number(v))),
   /** Accepted clock skew of WeChat's push timestamps, seconds. */
   WEBHOOK_MAX_SKEW_SECONDS: int(1, 86_400).default(300),
   /** Deadline for a graceful drain on SIGTERM, milliseconds. */

@@ -104,12 +104,22 @@ describe('rate limits', () => {
     const spoofed = await LoginBrowser.open(direct.url, { extraHeaders: { 'x-forwarded-for': '203.0.113.3' } }).catch((e: unknown) => e);
     expect((spoofed as ConnectError).code).toBe('RATE_LIMITED');
 
+    // Behind one trusted proxy the client is the hop it appended, last; whatever the client wrote before it is a
+    // claim, so varying it neither escapes the quota nor changes the IP the scanner is shown.
     const proxied = await start({ RATE_LIMIT_TICKETS_PER_MINUTE: '2', TRUST_PROXY: 'true' });
-    for (let i = 0; i < 2; i++) track(await LoginBrowser.open(proxied.url, { extraHeaders: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1' } }));
-    const limited = await LoginBrowser.open(proxied.url, { extraHeaders: { 'x-forwarded-for': '203.0.113.9' } }).catch((e: unknown) => e);
+    for (const claim of ['198.51.100.1', '198.51.100.2']) {
+      const browser = track(await LoginBrowser.open(proxied.url, { extraHeaders: { 'x-forwarded-for': `${claim}, 203.0.113.9` } }));
+      expect((await proxied.engine.tickets.get(browser.ticket.ticket))?.browser.ip).toBe('203.0.113.9');
+    }
+    const limited = await LoginBrowser.open(proxied.url, { extraHeaders: { 'x-forwarded-for': '198.51.100.3, 203.0.113.9' } }).catch((e: unknown) => e);
     const other = track(await LoginBrowser.open(proxied.url, { extraHeaders: { 'x-forwarded-for': '203.0.113.10' } }));
     expect((limited as ConnectError).code).toBe('RATE_LIMITED');
     expect((await proxied.engine.tickets.get(other.ticket.ticket))?.browser.ip).toBe('203.0.113.10');
+
+    // Two trusted proxies: the client is the second hop from the right.
+    const twice = await start({ TRUST_PROXY: '2' });
+    const behindTwo = track(await LoginBrowser.open(twice.url, { extraHeaders: { 'x-forwarded-for': '198.51.100.4, 203.0.113.11, 10.0.0.2' } }));
+    expect((await twice.engine.tickets.get(behindTwo.ticket.ticket))?.browser.ip).toBe('203.0.113.11');
   });
 });
 
