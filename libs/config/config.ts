@@ -7,7 +7,18 @@ import { z } from 'zod';
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/**
+ * A whole number in decimal digits, with a default when unset or empty. (`z.coerce.number()` would read an
+ * empty value as 0 and accept `0x10` or `1e6`.)
+ */
+const int = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? String(fallback) : v.trim()))
+    .pipe(z.string().regex(/^\d+$/, 'expected a whole number in decimal digits'))
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 const optionalString = z
   .string()
   .optional()
@@ -17,7 +28,7 @@ const hostPort = z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port');
 
 const schema = z.object({
   /** HTTP port of the process. */
-  PORT: int(0, 65535).default(3000),
+  PORT: int(0, 65535, 3000),
   /** Interface to listen on. */
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Redis URL (`redis://` or `rediss://`). Unset (and no cluster): the in-process memory engine. */
@@ -47,7 +58,7 @@ const schema = z.object({
   /** Base URL of WeChat's API. */
   WECHAT_API_BASE: z.url({ protocol: /^https?$/ }).default('https://api.weixin.qq.com'),
   /** Lifetime of a pending ticket and its QR code, seconds. */
-  TICKET_TTL_SECONDS: int(1, 2592000).default(120),
+  TICKET_TTL_SECONDS: int(1, 2592000, 120),
   /** How a scan becomes a login: `tap` (confirm on the phone, against QRLJacking) or `scan` (at once). */
   LOGIN_CONFIRMATION: z.enum(['scan', 'tap']).default('tap'),
   /** Secret for signing confirmation links and, without SESSION_SIGNING_KEY, nothing else. */
@@ -55,7 +66,7 @@ const schema = z.object({
   /** PEM private key (EC P-256 or RSA) that signs session JWTs. Unset: a key is generated at start-up. */
   SESSION_SIGNING_KEY: optionalString,
   /** Lifetime of a session JWT, seconds. */
-  SESSION_TTL_SECONDS: int(60, 31_536_000).default(86_400),
+  SESSION_TTL_SECONDS: int(60, 31_536_000, 86_400),
   /** Externally reachable origin of the gateway (confirmation links, cookies). */
   PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   /** Origins allowed to open sockets and call the exchange endpoint, comma separated. Unset: same origin. */
@@ -63,11 +74,11 @@ const schema = z.object({
     v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean),
   ),
   /** New tickets allowed per client IP per minute. */
-  RATE_LIMIT_TICKETS_PER_MINUTE: int(1, 1_000_000).default(60),
+  RATE_LIMIT_TICKETS_PER_MINUTE: int(1, 1_000_000, 60),
   /** Code exchanges allowed per client IP per minute. */
-  RATE_LIMIT_EXCHANGES_PER_MINUTE: int(1, 1_000_000).default(60),
+  RATE_LIMIT_EXCHANGES_PER_MINUTE: int(1, 1_000_000, 60),
   /** Refreshes allowed on one socket. */
-  MAX_REFRESHES_PER_SOCKET: int(1, 10_000).default(20),
+  MAX_REFRESHES_PER_SOCKET: int(1, 10_000, 20),
   /**
    * Take the client IP from X-Forwarded-For: `true` behind one trusted proxy (the last hop it appended), or
    * the number of trusted proxies in front. Entries to the left of those are the client's own claims.
@@ -78,9 +89,9 @@ const schema = z.object({
     .optional()
     .transform((v) => (v === undefined || v === 'false' || v === 'no' ? 0 : v === 'true' || v === 'yes' ? 1 : Number(v))),
   /** Accepted clock skew of WeChat's push timestamps, seconds. */
-  WEBHOOK_MAX_SKEW_SECONDS: int(1, 86_400).default(300),
+  WEBHOOK_MAX_SKEW_SECONDS: int(1, 86_400, 300),
   /** Deadline for a graceful drain on SIGTERM, milliseconds. */
-  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Simulator only: where it pushes WeChat events. */
@@ -88,6 +99,9 @@ const schema = z.object({
 });
 
 export type Config = z.infer<typeof schema>;
+
+/** Every environment variable qrgate reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {

@@ -4,9 +4,7 @@
  * grace period that outlasts the drain, autoscaling and disruption budgets in production, and no
  * references that point nowhere.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../libs/config/index.js';
 
 /** A rendered Kubernetes object, as far as the checks read it. */
 export interface K8sObject {
@@ -84,14 +82,8 @@ const DEFAULT_GRACE_SECONDS = 30;
  */
 const HARD_DEADLINE_MARGIN_SECONDS = 5;
 
-const configSource = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'libs', 'config', 'config.ts'), 'utf8');
-
-/** SHUTDOWN_TIMEOUT_MS's default, read from the config schema so the two cannot drift apart. */
-export const defaultShutdownTimeoutMs: number = (() => {
-  const match = /SHUTDOWN_TIMEOUT_MS:\s*int\([^)]*\)\.default\(([\d_]+)\)/.exec(configSource);
-  if (match?.[1] === undefined) throw new Error('libs/config/config.ts: cannot find the SHUTDOWN_TIMEOUT_MS default');
-  return Number(match[1].replaceAll('_', ''));
-})();
+/** SHUTDOWN_TIMEOUT_MS's default, from the config schema itself so the two cannot drift apart. */
+export const defaultShutdownTimeoutMs: number = loadConfig({}).SHUTDOWN_TIMEOUT_MS;
 
 /** A qrgate container: its image is the qrgate image (any registry, tag or digest). */
 export function isQrgateContainer(container: Container): boolean {
