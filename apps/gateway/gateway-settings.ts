@@ -64,9 +64,12 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   } catch {
     return false;
   }
-  if (settings.allowedOrigins.includes(parsed.origin) || settings.allowedOrigins.includes('*')) return true;
-  if (settings.publicUrl !== undefined && new URL(settings.publicUrl).origin === parsed.origin) return true;
-  return host !== undefined && parsed.host === host;
+  if (settings.allowedOrigins.includes(parsed.origin)) return true;
+  if (settings.publicUrl === undefined) return host !== undefined && parsed.host === host;
+  const publicOrigin = new URL(settings.publicUrl);
+  if (publicOrigin.origin === parsed.origin) return true;
+  // Same host under another name the browser used (localhost for 127.0.0.1), but never a downgraded scheme.
+  return host !== undefined && parsed.host === host && parsed.protocol === publicOrigin.protocol;
 }
 
 /**

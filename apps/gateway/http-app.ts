@@ -101,7 +101,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   // and let them read the result. Same-origin pages need none of this.
   const allowCrossOrigin = (ctx: Koa.Context): void => {
     const origin = ctx.get('origin');
-    if (origin === '' || !deps.settings.allowedOrigins.some((o) => o === origin || o === '*')) return;
+    if (origin === '' || !deps.settings.allowedOrigins.includes(origin)) return;
     ctx.set('Access-Control-Allow-Origin', origin);
     ctx.set('Access-Control-Allow-Credentials', 'true');
     ctx.vary('Origin');

@@ -70,9 +70,18 @@ const schema = z.object({
   /** Externally reachable origin of the gateway (confirmation links, cookies). */
   PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   /** Origins allowed to open sockets and call the exchange endpoint, comma separated. Unset: same origin. */
-  ALLOWED_ORIGINS: optionalString.transform((v) =>
-    v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean),
-  ),
+  ALLOWED_ORIGINS: optionalString
+    .transform((v) => (v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean)))
+    .pipe(
+      z.array(
+        z
+          .string()
+          .refine((o) => o !== '*', 'list the origins: * would let any site open sockets and redeem codes')
+          .refine((o) => URL.canParse(o) && /^https?:$/.test(new URL(o).protocol), 'expected origins like https://shop.example.com')
+          // `https://shop.example.com/` and `https://shop.example.com` are one origin: compare normalised.
+          .transform((o) => new URL(o).origin),
+      ),
+    ),
   /** New tickets allowed per client IP per minute. */
   RATE_LIMIT_TICKETS_PER_MINUTE: int(1, 1_000_000, 60),
   /** Code exchanges allowed per client IP per minute. */

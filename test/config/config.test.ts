@@ -46,6 +46,9 @@ describe('configuration', () => {
     expect(config.ALLOWED_ORIGINS).toEqual(['https://a.example', 'https://b.example']);
     expect(refusal({ REDIS_CLUSTER_NODES: 'redis-without-port' })).toMatch(/REDIS_CLUSTER_NODES/);
     expect(refusal({ REDIS_URL: 'http://redis:6379' })).toMatch(/REDIS_URL/);
+    expect(loadConfig({ ALLOWED_ORIGINS: 'https://a.example/' }).ALLOWED_ORIGINS).toEqual(['https://a.example']);
+    expect(refusal({ ALLOWED_ORIGINS: '*' })).toMatch(/ALLOWED_ORIGINS: list the origins/);
+    expect(refusal({ ALLOWED_ORIGINS: 'shop.example.com' })).toMatch(/ALLOWED_ORIGINS/);
   });
 
   it('names a bad secret without echoing it', () => {
