@@ -109,25 +109,92 @@ export function verifyRequestSignature(settings: WebhookSettings, query: PushQue
   return null;
 }
 
-// CDATA content is text to the parser, so element names inside it (a user typing "<constructor>") are harmless.
-const CDATA = /<!\[CDATA\[[\s\S]*?\]\]>/g;
 // An XML declaration, then the root element `xml`.
 const XML_ROOT = /^\s*(?:<\?xml[^>]*\?>\s*)?<xml[\s>/]/;
 // xml2js 0.4 turns `<__proto__>` into prototype pollution (CVE-2023-0842) and the package's formatMessage
 // still copies such keys into a plain object on 0.6 (WECHAT.md §10.4): refuse the names outright.
 const FORBIDDEN_ELEMENT = /<\/?\s*(?:__proto__|constructor|prototype)[\s>/]/i;
 const DTD = /<!(?:DOCTYPE|ENTITY)/i;
+const CDATA_OPEN = '<![CDATA[';
+const CDATA_CLOSE = ']]>';
+
+/**
+ * The markup of `xml` outside CDATA sections (CDATA content is text to the parser, so a user typing
+ * "<constructor>" or "<!--" in a message is harmless), read left to right as the parser reads it — a regex
+ * that strips CDATA also strips a CDATA opener written inside a comment, and with it whatever follows.
+ * WeChat sends no comments, no processing instructions and nothing after the root element, so those are
+ * refused here rather than read around: only a leading XML declaration is allowed.
+ */
+function markupOutsideCdata(xml: string): { ok: true; markup: string } | { ok: false; problem: string } {
+  let markup = '';
+  let depth = 0;
+  let rootClosed = false;
+  let i = 0;
+  while (i < xml.length) {
+    const lt = xml.indexOf('<', i);
+    const text = lt === -1 ? xml.slice(i) : xml.slice(i, lt);
+    if (rootClosed && text.trim() !== '') return { ok: false, problem: 'must not contain anything after the root element' };
+    markup += text;
+    if (lt === -1) break;
+    i = lt;
+    if (xml.startsWith(CDATA_OPEN, i)) {
+      if (rootClosed) return { ok: false, problem: 'must not contain anything after the root element' };
+      const end = xml.indexOf(CDATA_CLOSE, i + CDATA_OPEN.length);
+      // Unterminated: the rest is CDATA to the parser, which then refuses the unclosed document.
+      if (end === -1) break;
+      i = end + CDATA_CLOSE.length;
+      continue;
+    }
+    if (xml.startsWith('<!--', i)) return { ok: false, problem: 'must not contain comments' };
+    if (xml.startsWith('<?', i)) {
+      const declaration = /^<\?xml\s[^>]*\?>/.exec(xml.slice(i));
+      if (markup.trim() !== '' || declaration === null) return { ok: false, problem: 'must not contain processing instructions' };
+      markup += declaration[0];
+      i += declaration[0].length;
+      continue;
+    }
+    if (xml.startsWith('<!', i)) {
+      return { ok: false, problem: DTD.test(xml.slice(i, i + 9)) ? 'must not contain a DOCTYPE or ENTITY declaration' : 'must not contain markup declarations' };
+    }
+    // A tag: up to its `>`, skipping quoted attribute values. A `<` before it is not XML (the parser refuses
+    // it too), and would leave us unsure where CDATA starts.
+    let j = i + 1;
+    let quote: string | undefined;
+    for (; j < xml.length; j++) {
+      const c = xml[j];
+      if (c === '<') return { ok: false, problem: "is not well-formed: '<' inside a tag" };
+      if (quote !== undefined) {
+        if (c === quote) quote = undefined;
+      } else if (c === '"' || c === "'") {
+        quote = c;
+      } else if (c === '>') {
+        break;
+      }
+    }
+    const tag = xml.slice(i, j + 1);
+    markup += tag;
+    i = j + 1;
+    if (rootClosed) return { ok: false, problem: 'must not contain anything after the root element' };
+    if (tag.startsWith('</')) depth -= 1;
+    else if (!tag.endsWith('/>')) depth += 1;
+    // An unterminated tag ends the input; the parser refuses it.
+    if (depth <= 0 && j < xml.length) rootClosed = true;
+  }
+  return { ok: true, markup };
+}
 
 /**
  * A body the package can parse without throwing inside its xml2js callback (WECHAT.md §10.4: an empty body or a
- * root other than `<xml>` crashes the process): non-empty, rooted at `<xml>`, no DTD, no prototype keys.
+ * root other than `<xml>` crashes the process): non-empty, rooted at `<xml>` with nothing after it, no DTD, no
+ * comment or processing instruction, no prototype keys.
  */
 export function checkXmlShape(xml: string, what = 'body'): PushRejection | null {
   if (xml.trim() === '') return reject(400, 'bad_body', `${what} is empty`);
-  const markup = xml.replace(CDATA, '');
-  if (DTD.test(markup)) return reject(400, 'bad_body', `${what} must not contain a DOCTYPE or ENTITY declaration`);
+  const scanned = markupOutsideCdata(xml);
+  if (!scanned.ok) return reject(400, 'bad_body', `${what} ${scanned.problem}`);
+  if (DTD.test(scanned.markup)) return reject(400, 'bad_body', `${what} must not contain a DOCTYPE or ENTITY declaration`);
   if (!XML_ROOT.test(xml)) return reject(400, 'bad_body', `${what} must be an <xml> document`);
-  if (FORBIDDEN_ELEMENT.test(markup)) return reject(400, 'bad_body', `${what} contains a forbidden element name`);
+  if (FORBIDDEN_ELEMENT.test(scanned.markup)) return reject(400, 'bad_body', `${what} contains a forbidden element name`);
   return null;
 }
 

@@ -4,6 +4,7 @@
  * one ticket in twice whatever events arrive in whatever order, and a confirmation link verifies only
  * exactly as it was signed.
  */
+import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkXmlShape, verifyPush, type PushQuery } from '../../apps/webhook/push-verification.js';
@@ -37,6 +38,7 @@ const FRAGMENTS = [
   '<ToUserName>', '</ToUserName>', '<FromUserName>', '</FromUserName>', '<MsgType>event</MsgType>', '<Event>SCAN</Event>',
   '<Event>subscribe</Event>', '<EventKey>', '</EventKey>', 'qrscene_', '<Encrypt>', '</Encrypt>', '<__proto__>', '</__proto__>',
   '<constructor>', '<prototype/>', '<a/>', '<', '>', '/>', '"', "'", '\u0000', '\uFEFF', '\uD800',
+  '<!--', '-->', '<?pi x?>', '<?xml-stylesheet href="s"?>', ' a="<![CDATA["',
 ];
 const xmlish = fc.array(fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 })), {
   maxLength: 40,
@@ -53,6 +55,51 @@ const anyQuery: fc.Arbitrary<PushQuery> = fc.record(
   },
   { requiredKeys: [] },
 ) as fc.Arbitrary<PushQuery>;
+
+/**
+ * An element that must never reach the parser, inside an `<xml>` root, between runs of comment and CDATA
+ * markers in every order: the shapes that hide markup from a reader that strips CDATA with a regex.
+ */
+const MARKERS = fc.constantFrom('<!--', '-->', '<![CDATA[', ']]>', ' ');
+const hiding = fc
+  .tuple(
+    fc.array(MARKERS, { maxLength: 4 }),
+    fc.constantFrom('<__proto__>x</__proto__>', '<constructor/>', '<prototype>1</prototype>', '<!DOCTYPE xml>', '</xml><__proto__/>'),
+    fc.array(MARKERS, { maxLength: 4 }),
+  )
+  .map(([before, hidden, after]) => `<xml>${before.join('')}${hidden}${after.join('')}</xml>`);
+
+// The parser the `wechat` package runs (xml2js, pinned by the root `overrides`), as the oracle of what it sees.
+const xml2js = createRequire(import.meta.url)('xml2js') as {
+  parseString(xml: string, options: { trim: boolean }, callback: (err: unknown, result: unknown) => void): void;
+};
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** The keys xml2js produces for `xml`, all levels; null when it refuses the document. */
+function parsedKeys(xml: string): string[] | null {
+  let parsed: { err: unknown; result: unknown } | undefined;
+  try {
+    xml2js.parseString(xml, { trim: true }, (err, result) => {
+      parsed ??= { err, result };
+    });
+  } catch (err) {
+    // xml2js rethrows some errors after its parser ended instead of calling back: a refusal all the same.
+    parsed ??= { err, result: undefined };
+  }
+  // With a string and the default (synchronous) parser the callback has run by now.
+  expect(parsed).toBeDefined();
+  if (parsed === undefined || parsed.err) return null;
+  const keys: string[] = [];
+  const walk = (value: unknown): void => {
+    if (typeof value !== 'object' || value === null) return;
+    for (const key of Object.getOwnPropertyNames(value)) {
+      keys.push(key);
+      walk((value as Record<string, unknown>)[key]);
+    }
+  };
+  walk(parsed.result);
+  return keys;
+}
 
 /** A query that passes `signature` and freshness, so the body checks behind them are reached. */
 function validQuery(extra: Partial<PushQuery> = {}): PushQuery {
@@ -90,6 +137,19 @@ describe('push verification pipeline (apps/webhook/push-verification.ts)', () =>
         if (result.ok) expect(result.xml).toBe(body);
       }),
       { numRuns: 2_000 },
+    );
+  });
+
+  it('lets no forbidden element name reach the parser, however comments and CDATA markers are arranged', () => {
+    fc.assert(
+      fc.property(fc.oneof(hiding, xmlish), (body) => {
+        if (checkXmlShape(body) !== null) return;
+        const keys = parsedKeys(body);
+        if (keys === null) return;
+        expect(keys.filter((key) => FORBIDDEN_KEYS.has(key))).toEqual([]);
+        expect(keys[0]).toBe('xml');
+      }),
+      { numRuns: 5_000 },
     );
   });
 

@@ -84,6 +84,26 @@ describe('hostile pushes', () => {
     ['a <__proto__> element', '<xml><__proto__><MsgType>event</MsgType></__proto__></xml>', /forbidden element name/],
     ['a <constructor> element', '<xml><MsgType>event</MsgType><constructor>1</constructor></xml>', /forbidden element name/],
     ['a <prototype/> element', '<xml><prototype/></xml>', /forbidden element name/],
+    // A regex that strips CDATA also strips a CDATA opener written inside a comment, and what follows it.
+    [
+      'a <__proto__> between comments that hold CDATA markers',
+      '<xml><!-- <![CDATA[ --><__proto__>x</__proto__><!-- ]]> --></xml>',
+      /must not contain comments/,
+    ],
+    [
+      'a DOCTYPE between comments that hold CDATA markers',
+      '<!-- <![CDATA[ --><!DOCTYPE xml [<!ENTITY x "y">]><!-- ]]> --><xml><a>&x;</a></xml>',
+      /must not contain comments/,
+    ],
+    ['a plain comment', '<xml><MsgType>event</MsgType><!-- hi --></xml>', /must not contain comments/],
+    ['a processing instruction inside the root', '<xml><?php echo 1 ?></xml>', /must not contain processing instructions/],
+    ['a processing instruction before the root', '<?xml-stylesheet href="x"?><xml/>', /must not contain processing instructions/],
+    ['an XML declaration that is not first', '<xml/><?xml version="1.0"?>', /must not contain processing instructions/],
+    ['a second root element', '<xml><MsgType>event</MsgType></xml><__proto__>x</__proto__>', /after the root element/],
+    ['text after the root element', '<xml><MsgType>event</MsgType></xml>trailing', /after the root element/],
+    ['CDATA after the root element', '<xml/><![CDATA[x]]>', /after the root element/],
+    ['a CDATA opener inside an attribute value', '<xml a="<![CDATA["><__proto__/>"]]>"</xml>', /'<' inside a tag/],
+    ['another markup declaration', '<xml><!ELEMENT xml ANY></xml>', /must not contain markup declarations/],
   ];
 
   it.each(badBodies)('refuses %s with 400 and keeps serving', async (_name, body, message) => {
@@ -99,6 +119,16 @@ describe('hostile pushes', () => {
       '<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o_text]]></FromUserName>' +
       '<CreateTime>1718000000</CreateTime><MsgType><![CDATA[text]]></MsgType>' +
       '<Content><![CDATA[what is <constructor> in JS?]]></Content></xml>';
+    const res = await hook.post(signedQuery(), body);
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('success');
+  });
+
+  it('still handles a message whose CDATA text holds comment and processing-instruction markers', async () => {
+    const body =
+      '<?xml version="1.0" encoding="utf-8"?>\n<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o_text]]></FromUserName>' +
+      '<CreateTime>1718000000</CreateTime><MsgType><![CDATA[text]]></MsgType>' +
+      '<Content><![CDATA[a <!-- b --> c <?pi?> <!DOCTYPE x> </xml><xml>]]></Content></xml>\n';
     const res = await hook.post(signedQuery(), body);
     expect(res.status).toBe(200);
     expect(res.body).toBe('success');
