@@ -42,7 +42,13 @@ export async function startStandalone(config: Config, options: StandaloneOptions
   const metrics = createMetrics();
   const demo = config.WECHAT_APPID === undefined;
 
-  const server = createServer();
+  // Listening comes first (the simulator's URL needs the port); until everything is wired, say so.
+  let route: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const server = createServer((req, res) => {
+    if (route !== undefined) return route(req, res);
+    res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' });
+    res.end('starting');
+  });
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const { port } = server.address() as AddressInfo;
   const localUrl = `http://${config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST}:${port}`;
@@ -111,15 +117,15 @@ export async function startStandalone(config: Config, options: StandaloneOptions
   const handleGateway = gateway.app.callback();
   const handleWebhook = webhook.callback();
   const handleSim = sim?.app.callback();
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  gateway.attach(server);
+  route = (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/wechat') return void handleWebhook(req, res);
     if (handleSim !== undefined && (path.startsWith('/cgi-bin/') || path === '/sim' || path.startsWith('/sim/'))) {
       return void handleSim(req, res);
     }
     return void handleGateway(req, res);
-  });
-  gateway.attach(server);
+  };
 
   logger.info({ url, engine: engine.kind, demo }, 'qrgate standalone listening');
   return {
