@@ -60,7 +60,11 @@ export interface QrLoginState {
   autoRefreshes: number;
 }
 
-/** What `onLogin` receives once the code was exchanged (the session cookie is set by then too). */
+/**
+ * What `onLogin` receives once the code was exchanged. On the gateway's own origin (or a same-site one) the
+ * HttpOnly session cookie is set by then too; a cross-site embedding site should send `token` to its own
+ * backend and verify it there, since browsers do not store a SameSite=Lax cookie from a cross-site fetch.
+ */
 export interface QrLoginResult {
   openid: string;
   /** Session JWT; verify it against the gateway's `/.well-known/jwks.json` (audience `qrgate`). */

@@ -45,7 +45,9 @@ export function signConfirmationToken(claims: ConfirmationClaims, secret: string
 
 /** The link the scanner receives: `<publicUrl>/confirm?t=<token>`. */
 export function confirmationUrl(publicUrl: string, claims: ConfirmationClaims, secret: string): string {
-  const url = new URL(CONFIRMATION_PATH, publicUrl);
+  // Keep a path prefix (a gateway published under https://example.com/login/): resolve relative to it.
+  const base = publicUrl.endsWith('/') ? publicUrl : `${publicUrl}/`;
+  const url = new URL(CONFIRMATION_PATH.replace(/^\//, ''), base);
   url.searchParams.set('t', signConfirmationToken(claims, secret));
   return url.toString();
 }
