@@ -6,6 +6,10 @@
  * applies it. The token is verified against the openid stored with the ticket (`confirmation-link.ts`), the
  * ticket must still be `scanned`, and a kv mark makes the link single-use even while a first use is in
  * flight. No script, no external asset; every refusal is a page that says what happened.
+ *
+ * The decision is written first, then the browser's doorbell is rung. A publish that keeps failing does not
+ * undo the decision: the scanner is told it is recorded, and opening the link again rings the doorbell again
+ * (harmless when the browser heard it already: gateways deliver each version once).
  */
 import { randomBytes } from 'node:crypto';
 import type Koa from 'koa';
@@ -54,11 +58,34 @@ const REFUSAL_TEXT: Record<Refusal, { zh: string; en: string }> = {
 
 const formSchema = z.object({ t: z.string().max(256), action: z.enum(['confirm', 'cancel']) }).strict();
 const FORM_LIMIT = '2kb';
+/** Publishes tried after a decision is written, and the pause before the next try (times the try number), ms. */
+const PUBLISH_ATTEMPTS = 3;
+const PUBLISH_BACKOFF_MS = 100;
 
 /** Mount `GET|POST /confirm` on the gateway's router. */
 export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
   const now = deps.now ?? Date.now;
   const site = new URL(deps.settings.publicUrl ?? 'http://localhost').host;
+
+  /**
+   * Ring the ticket's doorbell with its current state, a few times if the transport fails. False when every
+   * try failed: the decision stands in the store, where the browser reads it when it reconnects.
+   */
+  const ring = async (ticket: Ticket): Promise<boolean> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await deps.engine.events.publish({ ticket: ticket.id, status: ticket.status, version: ticket.version });
+        return true;
+      } catch (err) {
+        if (attempt >= PUBLISH_ATTEMPTS) {
+          deps.logger.error({ err, ticket: ticketLogId(ticket.id), attempts: attempt }, 'could not publish the decision taken on the phone');
+          return false;
+        }
+        deps.logger.warn({ err, ticket: ticketLogId(ticket.id), attempt }, 'publishing the decision failed; trying again');
+        await new Promise((resolve) => setTimeout(resolve, PUBLISH_BACKOFF_MS * attempt));
+      }
+    }
+  };
 
   /** The ticket a token proves, or why it proves nothing. */
   const check = async (token: unknown): Promise<{ ok: true; ticket: Ticket } | { ok: false; refusal: Refusal }> => {
@@ -72,6 +99,12 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     const verified = verifyConfirmationToken(token, { openid: ticket.openid, secret: deps.secret, now: now() });
     if (!verified.ok) return { ok: false, refusal: verified.reason === 'expired' ? 'expired' : 'forged' };
     if (ticket.status === 'expired' || now() >= ticket.expiresAt) return { ok: false, refusal: 'expired' };
+    if (ticket.status === 'confirmed' || ticket.status === 'cancelled') {
+      // This scanner decided already (the token is bound to the ticket's openid). If the publish after that
+      // decision was lost, the browser is still waiting: opening the link again rings its doorbell again.
+      await ring(ticket);
+      return { ok: false, refusal: 'used' };
+    }
     if (ticket.status !== 'scanned' || (await deps.engine.kv.get(usedMark(ticket.id))) !== null) return { ok: false, refusal: 'used' };
     return { ok: true, ticket };
   };
@@ -131,22 +164,49 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
       deps.logger.info({ ticket: ticketLogId(ticket.id), reason: result.ok ? 'unchanged' : result.reason }, 'confirmation refused');
       return refuse(ctx, !result.ok && (result.reason === 'expired' || result.reason === 'not_found') ? 'expired' : 'used');
     }
-    // The doorbell, exactly as the webhook rings it: the browser's gateway reads the store and tells it.
-    await deps.engine.events.publish({ ticket: ticket.id, status: result.ticket.status, version: result.ticket.version });
-    if (result.ticket.status === 'confirmed') {
+    // The decision is in the store from here on: nothing below may turn it into an error page (the mark stays,
+    // so the scanner could not try again, and retrying would not be needed anyway).
+    const decided = result.ticket;
+    if (decided.status === 'confirmed') {
       deps.metrics.ticketsConfirmed.inc();
       deps.logger.info({ ticket: ticketLogId(ticket.id) }, 'login confirmed on the phone');
-      const count = await deps.engine.kv.increment(loginCountKey(ticket.openid!));
+    } else {
+      deps.metrics.ticketsCancelled.inc();
+      deps.logger.info({ ticket: ticketLogId(ticket.id) }, 'login refused on the phone');
+    }
+    // The doorbell, exactly as the webhook rings it: the browser's gateway reads the store and tells it.
+    const told = await ring(decided);
+    if (decided.status !== 'confirmed') {
       return render(
         ctx,
         200,
-        '已确认 · Confirmed',
-        message(`已确认登录，请回到电脑继续。这是你第 ${count} 次登录。`, `Sign-in confirmed. Go back to the computer. This is your sign-in number ${count}.`),
+        '已拒绝 · Refused',
+        told
+          ? message('已拒绝这次登录，电脑不会登录。', 'Sign-in refused. The computer was not signed in.')
+          : message(
+              '已记录你的拒绝，电脑不会登录；电脑上的页面稍后会更新。',
+              'Your refusal is recorded and the computer will not be signed in; its page will update shortly.',
+            ),
       );
     }
-    deps.metrics.ticketsCancelled.inc();
-    deps.logger.info({ ticket: ticketLogId(ticket.id) }, 'login refused on the phone');
-    return render(ctx, 200, '已拒绝 · Refused', message('已拒绝这次登录，电脑不会登录。', 'Sign-in refused. The computer was not signed in.'));
+    // The count is a courtesy line: failing to keep it must not hide that the sign-in was confirmed.
+    const count = await deps.engine.kv.increment(loginCountKey(ticket.openid!)).catch((err: unknown) => {
+      deps.logger.warn({ err, ticket: ticketLogId(ticket.id) }, 'could not count the login; the page goes without the count');
+      return undefined;
+    });
+    const countZh = count !== undefined ? `这是你第 ${count} 次登录。` : '';
+    const countEn = count !== undefined ? ` This is your sign-in number ${count}.` : '';
+    return render(
+      ctx,
+      200,
+      '已确认 · Confirmed',
+      told
+        ? message(`已确认登录，请回到电脑继续。${countZh}`, `Sign-in confirmed. Go back to the computer.${countEn}`)
+        : message(
+            `已记录你的确认，电脑上的页面稍后会完成登录。${countZh}`,
+            `Your confirmation is recorded; the computer will update shortly.${countEn}`,
+          ),
+    );
   });
 }
 
