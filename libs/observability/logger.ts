@@ -21,6 +21,17 @@ const REDACT = [
   'req.headers.authorization',
   'headers.cookie',
   'headers.authorization',
+  // ioredis errors carry the failed command with its arguments: a ticket CAS carries the ticket JSON, login
+  // code and all. Keep the command's name, drop its arguments — wherever the error is logged, and in the
+  // errors ioredis nests (a transaction's previousErrors, a cluster's lastNodeError). An Error's `cause` needs no
+  // path: pino's serializer keeps only its message and stack.
+  'command.args',
+  'err.command.args',
+  '*.command.args',
+  'err.previousErrors[*].command.args',
+  '*.previousErrors[*].command.args',
+  'err.lastNodeError.command.args',
+  '*.lastNodeError.command.args',
 ];
 
 export interface LoggerOptions {

@@ -14,6 +14,39 @@ import { LoginBrowser } from '../support/login-browser.js';
 import { followLink, linkIn, scan } from '../support/phone.js';
 import { AES_KEY, postPush, scanXml, signed, tokenOf } from './security-harness.js';
 
+describe('logged database errors', () => {
+  it('keep the failed command\'s name but never its arguments (a ticket CAS carries the login code)', () => {
+    let logged = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        logged += chunk.toString();
+        callback();
+      },
+    });
+    const logger = createLogger({ app: 'test', level: 'debug', destination: sink });
+    const secret = 'AAAAAAAAAAAAAAAAAAAAAA.login-code-that-must-not-leak';
+    const ticketJson = JSON.stringify({ id: 'AAAAAAAAAAAAAAAAAAAAAA', status: 'confirmed', code: secret });
+    // The shape of an ioredis ReplyError: the command, with its arguments, rides on the error.
+    const redisError = (): Error =>
+      Object.assign(new Error('ERR Error running script'), { command: { name: 'evalsha', args: ['f00d', '1', 'ticket:AAAA', ticketJson] } });
+    const transaction = Object.assign(redisError(), { previousErrors: [redisError(), redisError()] });
+    const cluster = Object.assign(new Error('Failed to refresh slots cache.'), { lastNodeError: redisError() });
+    const wrapped = new Error('store unavailable', { cause: redisError() });
+
+    logger.error({ err: redisError() }, 'apply failed');
+    logger.error({ err: transaction }, 'transaction failed');
+    logger.error({ err: cluster }, 'cluster failed');
+    logger.error({ err: wrapped }, 'wrapped failure');
+    logger.warn({ error: redisError() }, 'logged under another key');
+    logger.error(redisError(), 'logged as the object');
+
+    expect(logged.trim().split('\n')).toHaveLength(6);
+    expect(logged).not.toContain(secret);
+    expect(logged).not.toContain('login-code');
+    expect(logged).toContain('"name":"evalsha"');
+  });
+});
+
 const SESSION_SECRET = 'log-test-session-secret-5f1c2a9e';
 
 describe('structured logs of a full login', () => {
