@@ -30,8 +30,9 @@ export interface DeliveryResult {
 }
 
 /**
- * Retries only when no answer arrives (timeout or connection failure). An HTTP error status is an answer:
- * WeChat shows the user "cannot provide service" and does not resend.
+ * Resends the same request when no answer arrives (timeout or connection failure) or the answer is a server
+ * error (5xx), as WeChat is reported to do; a 4xx is final. After the last attempt the user would see
+ * "cannot provide service".
  */
 export async function deliverPush(options: DeliveryOptions): Promise<DeliveryResult> {
   const separator = options.webhookUrl.includes('?') ? '&' : '?';
@@ -59,7 +60,8 @@ export async function deliverPush(options: DeliveryOptions): Promise<DeliveryRes
         signal: attempt.signal,
       });
       const body = await response.text();
-      return { delivered: true, attempts, status: response.status, body };
+      if (response.status < 500 || attempts >= options.maxAttempts) return { delivered: true, attempts, status: response.status, body };
+      error = `answered ${response.status}`;
     } catch (err) {
       error = timedOut ? `no answer within ${options.timeoutMs} ms` : describe(err);
     } finally {

@@ -297,11 +297,25 @@ describe('retries', () => {
     expect(webhook.received).toHaveLength(3);
   });
 
-  it('does not resend when the webhook answers with an error status', async () => {
-    const webhook = await track(serveWebhook(() => ({ status: 500, body: 'oops' })));
+  it('resends the same request after a server error, and stops at maxAttempts', async () => {
+    const webhook = await track(serveWebhook((_push, index) => (index === 0 ? { status: 503, body: '' } : { body: 'success' })));
     const sim = await track(serveSim({ webhookUrl: `${webhook.url}/wechat` }));
-    await createCode(sim, strScene('lg_500'));
-    expect(await sim.sim.scan({ scene: 'lg_500', openid: 'o500' })).toMatchObject({ delivered: true, attempts: 1, status: 500, reply: null });
+    await createCode(sim, strScene('lg_503'));
+    expect(await sim.sim.scan({ scene: 'lg_503', openid: 'o503' })).toMatchObject({ delivered: true, attempts: 2, status: 200 });
+    expect(webhook.received[1]).toEqual(webhook.received[0]);
+
+    const broken = await track(serveWebhook(() => ({ status: 500, body: 'oops' })));
+    const stuck = await track(serveSim({ webhookUrl: `${broken.url}/wechat`, maxAttempts: 3 }));
+    await createCode(stuck, strScene('lg_500'));
+    expect(await stuck.sim.scan({ scene: 'lg_500', openid: 'o500' })).toMatchObject({ delivered: true, attempts: 3, status: 500, reply: null });
+  });
+
+  it('does not resend when the webhook refuses the request (4xx)', async () => {
+    const webhook = await track(serveWebhook(() => ({ status: 401, body: 'invalid signature' })));
+    const sim = await track(serveSim({ webhookUrl: `${webhook.url}/wechat` }));
+    await createCode(sim, strScene('lg_401'));
+    expect(await sim.sim.scan({ scene: 'lg_401', openid: 'o401' })).toMatchObject({ delivered: true, attempts: 1, status: 401, reply: null });
+    expect(webhook.received).toHaveLength(1);
   });
 });
 
