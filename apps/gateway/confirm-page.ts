@@ -124,7 +124,9 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
       row('IP', 'IP', displayIp(ticket.browser.ip)),
       row('时间', 'Time', formatShanghaiTime(ticket.createdAt)),
       '</dl>',
-      `<form method="post" action="${CONFIRMATION_PATH}">`,
+      // Relative, so a gateway published under a path prefix (PUBLIC_URL https://example.com/login) posts back
+      // to itself rather than to the site's root.
+      `<form method="post" action="${CONFIRMATION_PATH.slice(1)}">`,
       `<input type="hidden" name="t" value="${escapeHtml(token)}">`,
       '<button type="submit" name="action" value="confirm" class="confirm">确认登录 <span lang="en">Confirm</span></button>',
       '<button type="submit" name="action" value="cancel" class="cancel">不是我 <span lang="en">Not me</span></button>',
