@@ -2,6 +2,7 @@
  * The gateway's settings (derived from the one config schema) and the small request helpers that depend on
  * them: who may connect, and which IP a request comes from.
  */
+import { isIP } from 'node:net';
 import type { Config } from '../../libs/config/index.js';
 import type { ErrorCode } from '../../libs/protocol/index.js';
 import type { ConfirmationMode } from '../../libs/ticket/index.js';
@@ -82,8 +83,9 @@ export function clientIp(peer: string | undefined, forwardedFor: string | string
       .split(',')
       .map((hop) => hop.trim())
       .filter(Boolean);
-    const hop = hops[Math.max(0, hops.length - trustedProxies)];
-    if (hop !== undefined) return hop.replace(/^::ffff:/, '');
+    // Fewer hops than trusted proxies: the request did not come through them, so the header is all claims.
+    const hop = hops.length >= trustedProxies ? hops[hops.length - trustedProxies]?.replace(/^::ffff:/, '') : undefined;
+    if (hop !== undefined && isIP(hop) !== 0) return hop;
   }
   return (peer ?? 'unknown').replace(/^::ffff:/, '');
 }

@@ -152,7 +152,12 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
 }
 
 async function readJson(ctx: Koa.Context): Promise<unknown> {
-  if (!ctx.is('application/json')) throw new GatewayError('INVALID_PAYLOAD', 'expected Content-Type: application/json', 415);
+  // `ctx.is` answers null for an empty body; the header is what the client declared.
+  if (ctx.request.type !== 'application/json') throw new GatewayError('INVALID_PAYLOAD', 'expected Content-Type: application/json', 415);
+  const encoding = ctx.get('content-encoding').toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') {
+    throw new GatewayError('INVALID_PAYLOAD', `unsupported Content-Encoding: ${encoding.slice(0, 20)}`, 415);
+  }
   let raw: string;
   try {
     raw = await getRawBody(ctx.req, { limit: JSON_LIMIT, encoding: 'utf8' });
@@ -160,6 +165,7 @@ async function readJson(ctx: Koa.Context): Promise<unknown> {
     const status = (err as { status?: number }).status === 413 ? 413 : 400;
     throw new GatewayError('INVALID_PAYLOAD', status === 413 ? 'body too large' : 'unreadable body', status);
   }
+  if (raw.trim() === '') throw new GatewayError('INVALID_PAYLOAD', 'empty body: expected JSON { code, secret }', 400);
   try {
     return JSON.parse(raw) as unknown;
   } catch {

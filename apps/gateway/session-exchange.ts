@@ -46,7 +46,7 @@ export function createSessionExchange(deps: {
       }
       const ticket = result.ticket;
       deps.metrics.ticketsConsumed.inc();
-      deps.metrics.scanToLogin.observe((at - ticket.createdAt) / 1000);
+      deps.metrics.scanToLogin.observe((at - (ticket.scannedAt ?? ticket.createdAt)) / 1000);
       deps.logger.info({ ticket: ticketLogId(ticketId) }, 'session issued');
       const token = await deps.signer.sign(ticket.openid!);
       return { openid: ticket.openid!, token };

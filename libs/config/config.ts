@@ -68,7 +68,12 @@ const schema = z.object({
   /** Lifetime of a session JWT, seconds. */
   SESSION_TTL_SECONDS: int(60, 31_536_000, 86_400),
   /** Externally reachable origin of the gateway (confirmation links, cookies). */
-  PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  PUBLIC_URL: optionalString.pipe(
+    z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => new URL(u).search === '' && new URL(u).hash === '', 'expected an origin (and path), without ?query or #fragment')
+      .optional(),
+  ),
   /** Origins allowed to open sockets and call the exchange endpoint, comma separated. Unset: same origin. */
   ALLOWED_ORIGINS: optionalString
     .transform((v) => (v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean)))

@@ -34,7 +34,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     ticketsCancelled: counter('qrgate_tickets_cancelled_total', 'Tickets the scanner refused ("not me").'),
     scanToLogin: new Histogram({
       name: 'qrgate_scan_to_login_seconds',
-      help: 'Time from QR creation to redeemed session.',
+      help: 'Time from the scan in WeChat to the redeemed session (includes confirming on the phone in tap mode).',
       buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300],
       registers: [registry],
     }),

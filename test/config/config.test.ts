@@ -49,6 +49,8 @@ describe('configuration', () => {
     expect(loadConfig({ ALLOWED_ORIGINS: 'https://a.example/' }).ALLOWED_ORIGINS).toEqual(['https://a.example']);
     expect(refusal({ ALLOWED_ORIGINS: '*' })).toMatch(/ALLOWED_ORIGINS: list the origins/);
     expect(refusal({ ALLOWED_ORIGINS: 'shop.example.com' })).toMatch(/ALLOWED_ORIGINS/);
+    expect(refusal({ PUBLIC_URL: 'https://login.example/?next=1' })).toMatch(/PUBLIC_URL/);
+    expect(loadConfig({ PUBLIC_URL: 'https://example.com/login' }).PUBLIC_URL).toBe('https://example.com/login');
   });
 
   it('names a bad secret without echoing it', () => {
