@@ -15,8 +15,8 @@ describe('POST /api/session refusals', () => {
     await app?.close();
   });
 
-  const post = async (body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) => {
-    const res = await fetch(`${app.url}/api/session`, { method: 'POST', headers, body });
+  const post = async (body: string | Uint8Array, headers: Record<string, string> = { 'content-type': 'application/json' }) => {
+    const res = await fetch(`${app.url}/api/session`, { method: 'POST', headers, body: typeof body === 'string' ? body : new Blob([body]) });
     return { status: res.status, body: (await res.json()) as { error: string; code?: string }, cookie: res.headers.get('set-cookie') };
   };
 
