@@ -16,7 +16,7 @@ describe('POST /api/session refusals', () => {
   });
 
   const post = async (body: string | Uint8Array, headers: Record<string, string> = { 'content-type': 'application/json' }) => {
-    const res = await fetch(`${app.url}/api/session`, { method: 'POST', headers, body: typeof body === 'string' ? body : new Blob([body]) });
+    const res = await fetch(`${app.url}/api/session`, { method: 'POST', headers, body: typeof body === 'string' ? body : new Blob([new Uint8Array(body)]) });
     return { status: res.status, body: (await res.json()) as { error: string; code?: string }, cookie: res.headers.get('set-cookie') };
   };
 
