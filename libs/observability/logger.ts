@@ -9,8 +9,13 @@ export type { Logger } from 'pino';
 const REDACT = [
   'secret',
   '*.secret',
+  // A login code travels as `code` in request bodies and login payloads. Not `*.code`: that would also hide
+  // error codes (ECONNREFUSED, RATE_LIMITED), which a log exists to show.
   'code',
-  '*.code',
+  'body.code',
+  'payload.code',
+  'login.code',
+  'session.code',
   'token',
   '*.token',
   'access_token',
