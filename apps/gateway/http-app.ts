@@ -1,7 +1,7 @@
 /**
  * The gateway's HTTP side: the login page, the code exchange, keys, health and metrics.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
 import getRawBody from 'raw-body';
@@ -33,6 +33,23 @@ const JSON_LIMIT = '4kb';
 export function createHttpApp(deps: HttpAppDeps): Koa {
   const app = new Koa({ proxy: deps.settings.trustProxy > 0, maxIpsCount: deps.settings.trustProxy });
   const router = new Router();
+
+  // One line per request, with a request id (the caller's X-Request-Id when it looks like one), the path
+  // without its query string, the status and the duration. Health probes and metric scrapes log at debug.
+  app.use(async (ctx, next) => {
+    const given = ctx.get('x-request-id');
+    const requestId = /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    ctx.set('X-Request-Id', requestId);
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const line = { requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) };
+      const quiet = ctx.path === '/healthz' || ctx.path === '/readyz' || ctx.path === '/metrics';
+      if (quiet) deps.logger.debug(line, 'request');
+      else deps.logger.info(line, 'request');
+    }
+  });
 
   // One error path: specific message and code for expected errors, a bare 500 otherwise.
   app.use(async (ctx, next) => {

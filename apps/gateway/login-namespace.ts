@@ -54,7 +54,10 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
     authenticate(socket).then(
       () => next(),
       (err: unknown) => {
-        if (err instanceof GatewayError) return next(connectError(err.code, err.message));
+        if (err instanceof GatewayError) {
+          logger.info({ code: err.code }, 'socket refused');
+          return next(connectError(err.code, err.message));
+        }
         logger.error({ err }, 'socket handshake failed');
         next(connectError('INTERNAL', 'internal error'));
       },
@@ -107,9 +110,14 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
 
   nsp.on('connection', (socket: LoginSocket) => {
     metrics.socketsConnected.inc();
+    logger.info(
+      { ticket: ticketLogId(socket.data.ticketId), transport: socket.conn.transport.name },
+      'socket connected',
+    );
     const session = new SocketSession(socket, deps, now);
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
       metrics.socketsConnected.dec();
+      logger.debug({ ticket: ticketLogId(socket.data.ticketId), reason }, 'socket disconnected');
       session.close();
     });
     // Types prove nothing about the wire: `refresh` carries only its acknowledgement. Without one there is no

@@ -29,3 +29,31 @@ describe('logger', () => {
     expect(out).not.toContain('SECRET-VALUE');
   });
 });
+
+describe('gateway request log', () => {
+  it('writes one line per request with a request id, the path without its query, and the status', async () => {
+    const { startStandalone } = await import('../../apps/standalone/standalone.js');
+    const { loadConfig } = await import('../../libs/config/index.js');
+    const { lines, destination } = capture();
+    const app = await startStandalone(loadConfig({ PORT: '0', HOST: '127.0.0.1' }), {
+      logger: createLogger({ app: 'test', destination }),
+    });
+    try {
+      const res = await fetch(`${app.url}/api/session?leak=query-string-value`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'req-123' },
+        body: '{}',
+      });
+      expect(res.headers.get('x-request-id')).toBe('req-123');
+      const line = lines()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.msg === 'request' && l.requestId === 'req-123');
+      expect(line).toMatchObject({ method: 'POST', path: '/api/session', status: 400 });
+      expect(lines()).not.toContain('query-string-value');
+    } finally {
+      await app.close();
+    }
+  });
+});
