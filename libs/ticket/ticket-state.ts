@@ -3,6 +3,7 @@
  * Stores apply a transition atomically; nothing here does I/O.
  */
 import {
+  EXPIRY_GRACE_SECONDS,
   FINISHED_RETENTION_SECONDS,
   LOGIN_CODE_TTL_SECONDS,
   safeEqual,
@@ -96,7 +97,7 @@ export function retainUntil(ticket: Ticket): number {
   switch (ticket.status) {
     case 'pending':
     case 'scanned':
-      return ticket.expiresAt;
+      return ticket.expiresAt + EXPIRY_GRACE_SECONDS * 1000;
     case 'confirmed':
       return Math.max(ticket.codeExpiresAt ?? 0, ticket.expiresAt);
     default: {

@@ -60,6 +60,11 @@ export interface Ticket {
 export const DEFAULT_TICKET_TTL_SECONDS = 120;
 /** Lifetime of an unredeemed login code. */
 export const LOGIN_CODE_TTL_SECONDS = 60;
+/**
+ * How long a ticket outlives its expiry while still open, so that one gateway can record `expired` (once, for
+ * the metrics and for browsers that resume) before the store forgets it.
+ */
+export const EXPIRY_GRACE_SECONDS = 5;
 /** How long a finished ticket is kept so a reconnecting browser can still read its outcome. */
 export const FINISHED_RETENTION_SECONDS = 60;
 

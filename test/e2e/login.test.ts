@@ -23,6 +23,11 @@ async function engineEnv(kind: EngineKind): Promise<{ env: Record<string, string
   return { env: { REDIS_URL: redis.url }, stop: () => redis.stop() };
 }
 
+const expiredCount = async (url: string): Promise<number> => {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^qrgate_tickets_expired_total (\d+)/m.exec(text)?.[1] ?? 'NaN');
+};
+
 const cases: Array<{ engine: EngineKind; mode: 'plaintext' | 'safe' }> = [
   { engine: 'memory', mode: 'plaintext' },
   { engine: 'memory', mode: 'safe' },
@@ -224,6 +229,25 @@ describe.each(['memory', 'redis'] as const)('expiry on the %s engine', (engine) 
       await browser.waitFor('ticket', (t) => t.ticket === refreshed.ticket);
     } finally {
       browser.close();
+    }
+  });
+
+  it('records the expiry once however many sockets watch the ticket, and a browser resuming it is told', async () => {
+    const expiredBefore = await expiredCount(app.url);
+    const first = await LoginBrowser.open(app.url);
+    const { ticket, secret } = first.ticket;
+    const second = await LoginBrowser.open(app.url, { resume: { ticket, secret } });
+    try {
+      await first.waitFor('status', (s) => s.status === 'expired', 10_000);
+      await second.waitFor('status', (s) => s.status === 'expired', 10_000);
+      expect((await app.engine.tickets.get(ticket))?.status).toBe('expired');
+      expect((await expiredCount(app.url)) - expiredBefore).toBe(1);
+      const late = await LoginBrowser.open(app.url, { resume: { ticket, secret } });
+      await late.waitFor('status', (s) => s.status === 'expired');
+      late.close();
+    } finally {
+      first.close();
+      second.close();
     }
   });
 });

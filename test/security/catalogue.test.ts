@@ -272,8 +272,8 @@ describe('WeChat pushes', () => {
 
     expect(res.status).toBe(200);
     expect(readReply(res.body).content).toMatch(/^这个二维码已过期或无法识别/);
-    // At its TTL the store forgets a pending ticket: a late scan must not bring it back.
-    expect(before.ticket).toBeNull();
+    // At its TTL the gateway records `expired` (the store keeps it a few seconds): a late scan must not revive it.
+    expect(before.ticket?.status).toBe('expired');
     expect(browser.statuses()).toEqual(['pending', 'expired']);
     await expectUnchanged(shortLived, browser, before);
     expect(browser.logins()).toEqual([]);

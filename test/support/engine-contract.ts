@@ -160,7 +160,7 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
       });
 
       it('forgets a ticket once its retention has passed', async () => {
-        // A pending ticket is retained until it expires: here in 1.5 s.
+        // A pending ticket is retained until a short grace after it expires: here 1.5 s + 5 s.
         const ticket = aTicket({ ttlSeconds: 1.5 });
         await a.tickets.create(ticket);
         expect(await b.tickets.get(ticket.id)).not.toBeNull();
