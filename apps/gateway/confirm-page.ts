@@ -141,6 +141,7 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
       return render(ctx, 403, '无法处理 · Refused', message('请求来源不被允许。', 'This request came from another site and was refused.'));
     }
     const form = await readForm(ctx);
+    if (form === 'too_large') return render(ctx, 413, '无法处理 · Refused', message('请求过大。', 'The request is too large.'));
     if (form === null) return refuse(ctx, 'malformed');
     const checked = await check(form.t);
     if (!checked.ok) return refuse(ctx, checked.refusal);
@@ -215,13 +216,14 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
 /** Key of a link's single-use mark: one link per ticket, since only one WeChat user can scan it. */
 const usedMark = (ticketId: string): string => `confirm:used:${ticketId}`;
 
-async function readForm(ctx: Koa.Context): Promise<z.infer<typeof formSchema> | null> {
+/** The submitted form; null when it is not our form; `too_large` past FORM_LIMIT. */
+async function readForm(ctx: Koa.Context): Promise<z.infer<typeof formSchema> | null | 'too_large'> {
   if (!ctx.is('application/x-www-form-urlencoded')) return null;
   let raw: string;
   try {
     raw = await getRawBody(ctx.req, { limit: FORM_LIMIT, encoding: 'utf8' });
-  } catch {
-    return null;
+  } catch (err) {
+    return (err as { status?: number }).status === 413 ? 'too_large' : null;
   }
   const params = new URLSearchParams(raw);
   const fields: Record<string, string> = {};

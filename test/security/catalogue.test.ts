@@ -474,6 +474,8 @@ describe('confirmation links', () => {
     }
     const malformed = await postConfirmation(app, 'not-a-token', 'confirm');
     expect(malformed.status).toBe(400);
+    const oversized = await postConfirmation(app, 'x'.repeat(4096), 'confirm');
+    expect(oversized.status).toBe(413);
     await expectUnchanged(app, target, beforeForgery);
     expect(target.logins()).toEqual([]);
 
