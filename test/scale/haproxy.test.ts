@@ -17,7 +17,7 @@ import {
 } from '../support/metrics.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
-const BROWSERS = 60;
+const BROWSERS = 300;
 
 describe('login through HAProxy: sticky polling and WebSocket-only browsers', () => {
   let redis: RedisServerHandle | undefined;
