@@ -11,10 +11,15 @@ import { startRedisServer } from '../support/redis-server.js';
 /** p95 a scanner should never notice (the phone's own round trip to WeChat is slower). */
 export const LATENCY_FLOOR_P95_MS = 100;
 /**
- * From the Kubernetes sizing (deploy/README.md): up to 5,000 sockets per gateway pod within its 512 MiB limit,
- * with ~100 MiB for the process itself, leaves about 80 KiB per socket.
+ * The Kubernetes sizing (deploy/README.md, deploy/k8s/base/gateway.yaml): up to 5,000 sockets per gateway pod
+ * within its 512 MiB memory limit. Whatever the idle process itself takes is not available to sockets, so the
+ * floor per socket is (limit - measured baseline) / 5,000.
  */
-export const MEMORY_FLOOR_PER_SOCKET_KIB = 80;
+export const POD_MEMORY_LIMIT_MIB = 512;
+export const SOCKETS_PER_POD = 5_000;
+
+export const memoryFloorPerSocketKiB = (baselineBytes: number): number =>
+  (POD_MEMORY_LIMIT_MIB * 1024 * 1024 - baselineBytes) / SOCKETS_PER_POD / 1024;
 
 export interface LoginLatencyResult {
   browsers: number;
@@ -24,6 +29,8 @@ export interface LoginLatencyResult {
   maxMs: number;
   /** Resident memory the gateway grew by per connected idle browser, KiB. */
   rssPerSocketKiB: number;
+  /** Resident memory of the warmed-up gateway before the browsers connected, bytes. */
+  baselineRssBytes: number;
 }
 
 const RSS = 'process_resident_memory_bytes';
@@ -70,6 +77,7 @@ export async function measureLoginLatency(browsers: number): Promise<LoginLatenc
         p95Ms: percentile(latencies, 95),
         maxMs: latencies[latencies.length - 1] ?? Number.NaN,
         rssPerSocketKiB: (rssAfter - rssBefore) / browsers / 1024,
+        baselineRssBytes: rssBefore,
       };
     } finally {
       for (const browser of opened) browser.close();

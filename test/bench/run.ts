@@ -3,7 +3,13 @@
  * nothing here passes or fails on speed.
  */
 import { DELIVERY_FLOOR, measureDeliveries, type DeliveriesResult } from './deliveries.js';
-import { LATENCY_FLOOR_P95_MS, MEMORY_FLOOR_PER_SOCKET_KIB, measureLoginLatency } from './login-latency.js';
+import {
+  LATENCY_FLOOR_P95_MS,
+  POD_MEMORY_LIMIT_MIB,
+  SOCKETS_PER_POD,
+  measureLoginLatency,
+  memoryFloorPerSocketKiB,
+} from './login-latency.js';
 
 const GATEWAY_COUNTS = [1, 2, 4];
 const BROWSERS = 120;
@@ -46,6 +52,7 @@ async function main(): Promise<void> {
   process.stdout.write(`measuring scan-to-login latency and memory with ${LATENCY_BROWSERS} browsers…\n`);
   const latency = await measureLoginLatency(LATENCY_BROWSERS);
   const verdict = (value: number, floor: number): string => (value <= floor ? 'within' : 'ABOVE');
+  const memoryFloor = memoryFloorPerSocketKiB(latency.baselineRssBytes);
   process.stdout.write(
     [
       '',
@@ -55,7 +62,8 @@ async function main(): Promise<void> {
       `  p95                ${latency.p95Ms.toFixed(1)} ms   (floor ${LATENCY_FLOOR_P95_MS} ms: ${verdict(latency.p95Ms, LATENCY_FLOOR_P95_MS)})`,
       `  max                ${latency.maxMs.toFixed(1)} ms`,
       'Gateway memory per waiting browser (resident set growth / sockets)',
-      `  per socket         ${latency.rssPerSocketKiB.toFixed(1)} KiB   (floor ${MEMORY_FLOOR_PER_SOCKET_KIB} KiB: ${verdict(latency.rssPerSocketKiB, MEMORY_FLOOR_PER_SOCKET_KIB)})`,
+      `  idle gateway       ${(latency.baselineRssBytes / 1024 / 1024).toFixed(1)} MiB`,
+      `  per socket         ${latency.rssPerSocketKiB.toFixed(1)} KiB   (floor ${memoryFloor.toFixed(1)} KiB = (${POD_MEMORY_LIMIT_MIB} MiB pod limit - idle) / ${SOCKETS_PER_POD} sockets: ${verdict(latency.rssPerSocketKiB, memoryFloor)})`,
       '',
     ].join('\n'),
   );
