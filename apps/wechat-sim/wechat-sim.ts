@@ -5,6 +5,7 @@
  */
 import Router from '@koa/router';
 import Koa from 'koa';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from '../../libs/observability/index.js';
 import { pathOnly } from '../../libs/observability/index.js';
@@ -241,6 +242,23 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   // Liveness and readiness: the simulator has no dependency that could be down.
   phone.get(['/healthz', '/readyz'], (ctx) => {
     ctx.body = { ok: true };
+  });
+
+  // Like every app: process metrics, plus what the simulated platform was asked to do.
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'qrgate_sim_calls',
+    help: 'Calls the simulated WeChat platform answered, by kind (pushes: requests sent to the webhook).',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      for (const [kind, value] of Object.entries(stats())) this.set({ kind }, value);
+    },
+  });
+  phone.get('/metrics', async (ctx) => {
+    ctx.type = registry.contentType;
+    ctx.body = await registry.metrics();
   });
 
   phone.get('/sim', (ctx) => {

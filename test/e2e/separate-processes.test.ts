@@ -62,11 +62,12 @@ describe('separate gateway, webhook and simulator processes on Redis', () => {
     for (const app of apps) {
       expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
     }
-    for (const app of apps.filter((a) => a.name !== 'wechat-sim')) {
+    for (const app of apps) {
       expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       expect(metrics).toContain('process_cpu_user_seconds_total');
     }
+    expect(await (await fetch(`${sim.url}/metrics`)).text()).toMatch(/qrgate_sim_calls\{kind="stableTokenCalls"\} 1/);
     const gatewayMetrics = await (await fetch(`${gateway.url}/metrics`)).text();
     expect(gatewayMetrics).toMatch(/qrgate_tickets_created_total \d+/);
     expect(gatewayMetrics).toMatch(/qrgate_sockets_connected \d+/);
