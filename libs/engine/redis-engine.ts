@@ -2,7 +2,7 @@
  * The Redis engine: tickets and their change bus in Redis (standalone or Cluster), for more than one process.
  *
  * Layout (the hash tag puts all of a ticket's keys in one cluster slot):
- * - `<prefix>:{<id>}:ticket`  the ticket as JSON, expiring at `retainUntil(ticket)` (PXAT);
+ * - `<prefix>:{<id>}:ticket`  the ticket as JSON, expiring at `retainUntil(ticket)` (a relative PX);
  * - `<prefix>:{<id>}:changes` the ticket's sharded pub/sub channel (SPUBLISH / SSUBSCRIBE);
  * - `<prefix>:kv:<key>`       small shared values; `<prefix>:rl:<limiter>:<key>` rate-limit counters.
  *
