@@ -5,7 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RateLimiterRes } from 'rate-limiter-flexible';
-import type { Engine, EngineObserver, TicketChange } from '../../libs/engine/index.js';
+import {
+  createRedisClients,
+  createRedisEngine,
+  type Engine,
+  type EngineObserver,
+  type RedisClients,
+  type RedisClientsOptions,
+  type TicketChange,
+} from '../../libs/engine/index.js';
 import {
   newLoginCode,
   newSecret,
@@ -344,3 +352,39 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
 
 /** Give a message that should not arrive the time it would have needed to arrive. */
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 150));
+
+/**
+ * The contract's setup for Redis: two "processes", i.e. two engines on connection pairs of their own, over one
+ * private server or cluster that `start` brings up and whose `stop` the cleanup calls.
+ */
+export function redisEngines(
+  start: () => Promise<{ clients: RedisClientsOptions; stop(): Promise<void> }>,
+): EngineContractSetup {
+  return async (observers) => {
+    const backing = await start();
+    const clients: RedisClients[] = [];
+    const engines: Engine[] = [];
+    try {
+      for (const observer of observers) {
+        const pair = createRedisClients(backing.clients);
+        clients.push(pair);
+        engines.push(createRedisEngine({ client: pair.client, subscriber: pair.subscriber, observer }));
+      }
+    } catch (error) {
+      await Promise.all(clients.map((pair) => pair.quit()));
+      await backing.stop();
+      throw error;
+    }
+    return {
+      engines: [engines[0]!, engines[1]!],
+      async cleanup() {
+        try {
+          await Promise.all(engines.map((engine) => engine.close()));
+          await Promise.all(clients.map((pair) => pair.quit()));
+        } finally {
+          await backing.stop();
+        }
+      },
+    };
+  };
+}
