@@ -106,6 +106,8 @@ export interface QrLoginHandle {
 /** A draining gateway refuses new sockets with SHUTTING_DOWN; the next attempt reaches another instance. */
 const SHUTDOWN_RETRY_MS = 500;
 const MAX_RETRY_MS = 10_000;
+/** Automatic retries after INTERNAL or WECHAT_UNAVAILABLE before the user is asked to click. */
+const MAX_TRANSIENT_RETRIES = 3;
 const REFRESH_ACK_TIMEOUT_MS = 15_000;
 const EXCHANGE_ATTEMPTS = 3;
 
@@ -133,6 +135,8 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
   let destroyed = false;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let retryDelay = SHUTDOWN_RETRY_MS;
+  /** INTERNAL / WECHAT_UNAVAILABLE refusals in a row, retried automatically up to MAX_TRANSIENT_RETRIES. */
+  let transientFailures = 0;
   let snapshot = computeState();
 
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(`${base}${LOGIN_NAMESPACE}`, {
@@ -253,6 +257,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
   socket.on('connect', () => {
     connection = 'online';
     retryDelay = SHUTDOWN_RETRY_MS;
+    transientFailures = 0;
     publish();
   });
 
@@ -316,6 +321,20 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
         connection = 'offline';
         publish();
         retryLater();
+        return;
+      case 'INTERNAL':
+      case 'WECHAT_UNAVAILABLE':
+        // Passing trouble behind the gateway (Redis failing over, WeChat busy): try again a few times with
+        // backoff before asking the user. A resume costs nothing; a new ticket costs WeChat quota, hence the cap.
+        if (transientFailures < MAX_TRANSIENT_RETRIES) {
+          transientFailures += 1;
+          connection = 'offline';
+          publish();
+          retryLater();
+          return;
+        }
+        connection = 'idle';
+        fail({ code, message: err.message });
         return;
       default:
         connection = 'idle';
