@@ -5,8 +5,7 @@ import { createServer } from 'node:http';
 import { confirmationLinkConfig, exitOnStartupError, loadConfig, onShutdownSignal, usesRedis, wechatCredentials } from '../../libs/config/index.js';
 import { createEngineFromConfig } from '../../libs/engine/index.js';
 import { createLogger, createMetrics } from '../../libs/observability/index.js';
-import { createWechatClient } from '../../libs/wechat/index.js';
-import { createGateway, createSessionSigner, gatewaySettings } from './index.js';
+import { createGatewayFromConfig } from './index.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
@@ -15,8 +14,8 @@ async function bootstrap(): Promise<void> {
   }
   const credentials = wechatCredentials(config);
   if (!credentials.ok) throw new Error(`the gateway needs WeChat credentials: set ${credentials.missing.join(', ')}`);
-  // Throws a ConfigError naming SESSION_SECRET and PUBLIC_URL in tap mode without them.
-  const links = confirmationLinkConfig(config);
+  // Throws a ConfigError naming SESSION_SECRET and PUBLIC_URL in tap mode without them (before any connection).
+  confirmationLinkConfig(config);
   const logger = createLogger({ app: 'gateway', level: config.LOG_LEVEL });
   const metrics = createMetrics();
   const { engine, close: closeEngine } = createEngineFromConfig(
@@ -24,29 +23,13 @@ async function bootstrap(): Promise<void> {
     { busMessageReceived: () => metrics.busMessagesReceived.inc() },
     { onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error') },
   );
-  const signer = await createSessionSigner({
-    ...(config.SESSION_SIGNING_KEY !== undefined ? { privateKeyPem: config.SESSION_SIGNING_KEY } : {}),
+  const { gateway, signer } = await createGatewayFromConfig(config, {
+    engine,
+    logger,
+    metrics,
     issuer: config.PUBLIC_URL ?? 'qrgate',
-    ttlSeconds: config.SESSION_TTL_SECONDS,
   });
   if (signer.generated) logger.warn('SESSION_SIGNING_KEY is unset: using a generated key; sessions will not verify across gateways');
-  const wechat = createWechatClient({
-    apiBase: config.WECHAT_API_BASE,
-    appId: credentials.appId,
-    appSecret: credentials.appSecret,
-    kv: engine.kv,
-    metrics,
-    logger,
-  });
-  const gateway = createGateway({
-    engine,
-    wechat,
-    settings: gatewaySettings(config),
-    signer,
-    logger,
-    metrics,
-    ...(links !== null ? { confirmationSecret: links.secret } : {}),
-  });
   const server = createServer(gateway.app.callback());
   gateway.attach(server);
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));

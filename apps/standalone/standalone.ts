@@ -5,13 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGateway, createSessionSigner, gatewaySettings, type Gateway } from '../gateway/index.js';
+import { createGatewayFromConfig, type Gateway } from '../gateway/index.js';
 import { createWebhook, webhookSettings } from '../webhook/index.js';
 import { createWechatSim, type WechatSim } from '../wechat-sim/index.js';
 import { confirmationLinkConfig, type Config } from '../../libs/config/index.js';
 import { createEngineFromConfig, type Engine } from '../../libs/engine/index.js';
 import { createLogger, createMetrics, type Logger, type Metrics } from '../../libs/observability/index.js';
-import { createWechatClient } from '../../libs/wechat/index.js';
 
 /** Credentials of the built-in simulator (demo mode only; never valid at WeChat). */
 export const DEMO_WECHAT = {
@@ -66,10 +65,9 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     : config;
   // One process signs and verifies the confirmation links, so a random secret is enough when none is set.
   const effective: Config = { ...configured, SESSION_SECRET: configured.SESSION_SECRET ?? randomBytes(32).toString('base64url') };
-  let links;
   try {
     // In tap mode (outside the demo) the phone must reach PUBLIC_URL: refuse now rather than at the first scan.
-    links = confirmationLinkConfig(effective);
+    confirmationLinkConfig(effective);
   } catch (error) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw error;
@@ -91,27 +89,12 @@ export async function startStandalone(config: Config, options: StandaloneOptions
       })
     : undefined;
   const webhook = createWebhook({ engine, config: webhookSettings(effective), logger, metrics });
-  const signer = await createSessionSigner({
-    ...(effective.SESSION_SIGNING_KEY !== undefined ? { privateKeyPem: effective.SESSION_SIGNING_KEY } : {}),
-    issuer: url,
-    ttlSeconds: effective.SESSION_TTL_SECONDS,
-  });
-  const wechat = createWechatClient({
-    apiBase: effective.WECHAT_API_BASE,
-    appId: effective.WECHAT_APPID!,
-    appSecret: effective.WECHAT_SECRET!,
-    kv: engine.kv,
-    metrics,
-    logger,
-  });
-  const gateway = createGateway({
+  const { gateway } = await createGatewayFromConfig(effective, {
     engine,
-    wechat,
-    settings: gatewaySettings(effective, demo ? { simulatorUrl: '/sim' } : {}),
-    signer,
     logger,
     metrics,
-    ...(links !== null ? { confirmationSecret: links.secret } : {}),
+    issuer: url,
+    ...(demo ? { simulatorUrl: '/sim' } : {}),
   });
 
   const handleGateway = gateway.app.callback();
