@@ -17,17 +17,14 @@ import type Router from '@koa/router';
 import getRawBody from 'raw-body';
 import { z } from 'zod';
 import type { Engine } from '../../libs/engine/index.js';
+import type { LoginService } from '../../libs/login/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import {
   CONFIRMATION_PATH,
   describeBrowser,
   displayIp,
   formatShanghaiTime,
-  loginCountKey,
-  newLoginCode,
   readConfirmationToken,
-  ticketLogId,
-  transition,
   verifyConfirmationToken,
   type Ticket,
 } from '../../libs/ticket/index.js';
@@ -35,6 +32,8 @@ import { originAllowed, type GatewaySettings } from './gateway-settings.js';
 
 export interface ConfirmPageDeps {
   engine: Engine;
+  /** The use cases: `decide()` writes the decision and rings the browser's doorbell. */
+  login: LoginService;
   settings: GatewaySettings;
   /** SESSION_SECRET: the HMAC key the webhook signed the links with. */
   secret: string;
@@ -58,34 +57,11 @@ const REFUSAL_TEXT: Record<Refusal, { zh: string; en: string }> = {
 
 const formSchema = z.object({ t: z.string().max(256), action: z.enum(['confirm', 'cancel']) }).strict();
 const FORM_LIMIT = '2kb';
-/** Publishes tried after a decision is written, and the pause before the next try (times the try number), ms. */
-const PUBLISH_ATTEMPTS = 3;
-const PUBLISH_BACKOFF_MS = 100;
 
 /** Mount `GET|POST /confirm` on the gateway's router. */
 export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
   const now = deps.now ?? Date.now;
   const site = new URL(deps.settings.publicUrl ?? 'http://localhost').host;
-
-  /**
-   * Ring the ticket's doorbell with its current state, a few times if the transport fails. False when every
-   * try failed: the decision stands in the store, where the browser reads it when it reconnects.
-   */
-  const ring = async (ticket: Ticket): Promise<boolean> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await deps.engine.events.publish({ ticket: ticket.id, status: ticket.status, version: ticket.version });
-        return true;
-      } catch (err) {
-        if (attempt >= PUBLISH_ATTEMPTS) {
-          deps.logger.error({ err, ticket: ticketLogId(ticket.id), attempts: attempt }, 'could not publish the decision taken on the phone');
-          return false;
-        }
-        deps.logger.warn({ err, ticket: ticketLogId(ticket.id), attempt }, 'publishing the decision failed; trying again');
-        await new Promise((resolve) => setTimeout(resolve, PUBLISH_BACKOFF_MS * attempt));
-      }
-    }
-  };
 
   /** The ticket a token proves, or why it proves nothing. */
   const check = async (token: unknown): Promise<{ ok: true; ticket: Ticket } | { ok: false; refusal: Refusal }> => {
@@ -102,7 +78,7 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     if (ticket.status === 'confirmed' || ticket.status === 'cancelled') {
       // This scanner decided already (the token is bound to the ticket's openid). If the publish after that
       // decision was lost, the browser is still waiting: opening the link again rings its doorbell again.
-      await ring(ticket);
+      await deps.login.ring(ticket);
       return { ok: false, refusal: 'used' };
     }
     if (ticket.status !== 'scanned' || (await deps.engine.kv.get(usedMark(ticket.id))) !== null) return { ok: false, refusal: 'used' };
@@ -151,35 +127,22 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     if (!(await deps.engine.kv.setIfAbsent(mark, form.action, Math.max(1_000, ticket.expiresAt - now()) + 60_000))) {
       return refuse(ctx, 'used');
     }
-    let result;
+    let decided;
     try {
-      const at = now();
-      const openid = ticket.openid!;
-      result = await deps.engine.tickets.apply(ticket.id, (t) =>
-        transition(t, form.action === 'confirm' ? { type: 'confirm', openid, at, code: newLoginCode(t.id) } : { type: 'cancel', openid, at }),
-      );
+      decided = await deps.login.decide({ ticketId: ticket.id, openid: ticket.openid!, action: form.action });
     } catch (err) {
       // Nothing happened: let the scanner try the link again.
       await deps.engine.kv.delete(mark).catch(() => undefined);
       throw err;
     }
-    if (!result.ok || !result.changed) {
-      deps.logger.info({ ticket: ticketLogId(ticket.id), reason: result.ok ? 'unchanged' : result.reason }, 'confirmation refused');
-      return refuse(ctx, !result.ok && (result.reason === 'expired' || result.reason === 'not_found') ? 'expired' : 'used');
+    if (decided.kind === 'refused') {
+      return refuse(ctx, decided.reason === 'expired' || decided.reason === 'not_found' ? 'expired' : 'used');
     }
     // The decision is in the store from here on: nothing below may turn it into an error page (the mark stays,
-    // so the scanner could not try again, and retrying would not be needed anyway).
-    const decided = result.ticket;
-    if (decided.status === 'confirmed') {
-      deps.metrics.ticketsConfirmed.inc();
-      deps.logger.info({ ticket: ticketLogId(ticket.id) }, 'login confirmed on the phone');
-    } else {
-      deps.metrics.ticketsCancelled.inc();
-      deps.logger.info({ ticket: ticketLogId(ticket.id) }, 'login refused on the phone');
-    }
-    // The doorbell, exactly as the webhook rings it: the browser's gateway reads the store and tells it.
-    const told = await ring(decided);
-    if (decided.status !== 'confirmed') {
+    // so the scanner could not try again, and retrying would not be needed anyway). The doorbell was rung by
+    // `decide()`; `told` says whether it got through.
+    const { told } = decided;
+    if (decided.kind === 'cancelled') {
       return render(
         ctx,
         200,
@@ -192,11 +155,7 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
             ),
       );
     }
-    // The count is a courtesy line: failing to keep it must not hide that the sign-in was confirmed.
-    const count = await deps.engine.kv.increment(loginCountKey(ticket.openid!)).catch((err: unknown) => {
-      deps.logger.warn({ err, ticket: ticketLogId(ticket.id) }, 'could not count the login; the page goes without the count');
-      return undefined;
-    });
+    const count = decided.loginCount;
     const countZh = count !== undefined ? `这是你第 ${count} 次登录。` : '';
     const countEn = count !== undefined ? ` This is your sign-in number ${count}.` : '';
     return render(

@@ -7,6 +7,7 @@ import type Koa from 'koa';
 import type Router from '@koa/router';
 import { Server } from 'socket.io';
 import type { Engine } from '../../libs/engine/index.js';
+import { createLoginService } from '../../libs/login/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { LOGIN_NAMESPACE, type ClientToServerEvents, type ServerToClientEvents } from '../../libs/protocol/index.js';
 import type { GatewaySettings } from './gateway-settings.js';
@@ -70,15 +71,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     // Scanned tickets could never be confirmed: refuse to build a gateway that cannot finish a login.
     throw new Error('LOGIN_CONFIRMATION=tap needs SESSION_SECRET (confirmationSecret) to verify confirmation links');
   }
-  const issuer = createTicketIssuer({
-    engine,
-    wechat: deps.wechat,
-    metrics,
-    ttlSeconds: settings.ticketTtlSeconds,
-    ...(deps.now ? { now: deps.now } : {}),
-  });
+  // The use cases, shared by every route and socket of this gateway.
+  const login = createLoginService({ engine, metrics, logger, ...(deps.now ? { now: deps.now } : {}) });
+  const issuer = createTicketIssuer({ login, wechat: deps.wechat, logger, ttlSeconds: settings.ticketTtlSeconds });
   const watchers = createTicketWatchers({ engine, onError: (err) => logger.warn({ err }, 'ticket delivery failed') });
-  const exchange = createSessionExchange({ engine, signer: deps.signer, metrics, logger, ...(deps.now ? { now: deps.now } : {}) });
+  const exchange = createSessionExchange({ login, signer: deps.signer, logger });
 
   const app = createHttpApp({
     engine,
@@ -90,7 +87,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     exchangeLimiter,
     isDraining: () => draining,
     extend: (router: Router) => {
-      if (confirmationSecret !== undefined) mountConfirmPage(router, { engine, settings, secret: confirmationSecret, logger, metrics, ...(deps.now ? { now: deps.now } : {}) });
+      if (confirmationSecret !== undefined) mountConfirmPage(router, { engine, login, settings, secret: confirmationSecret, logger, metrics, ...(deps.now ? { now: deps.now } : {}) });
       deps.extendRoutes?.(router);
     },
   });
@@ -109,6 +106,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       nsp = io.of(LOGIN_NAMESPACE) as LoginNamespace;
       setUpLoginNamespace(nsp, {
         engine,
+        login,
         issuer,
         watchers,
         settings,

@@ -5,6 +5,7 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Engine } from '../../libs/engine/index.js';
+import type { LoginService } from '../../libs/login/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import {
   handshakeAuthSchema,
@@ -13,8 +14,8 @@ import {
   type RefreshAck,
   type ServerToClientEvents,
 } from '../../libs/protocol/index.js';
-import { secretMatches, ticketLogId, transition, wireStatus, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
-import { ticketPayload, type TicketIssuer } from './ticket-issuer.js';
+import { isOpen, secretMatches, ticketLogId, wireStatus, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
+import { ticketPayload, type IssueRefusal, type TicketIssuer } from './ticket-issuer.js';
 import type { TicketWatcher, TicketWatchers } from './ticket-watchers.js';
 import { GatewayError, clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
 
@@ -30,6 +31,8 @@ export type LoginNamespace = Namespace<ClientToServerEvents, ServerToClientEvent
 
 export interface LoginNamespaceDeps {
   engine: Engine;
+  /** The use cases; the namespace calls `expire()` when a ticket's TTL passes. */
+  login: LoginService;
   issuer: TicketIssuer;
   watchers: TicketWatchers;
   settings: GatewaySettings;
@@ -100,12 +103,12 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
   }
 
   async function issueOrExplain(browser: BrowserContext) {
-    try {
-      return await issuer.issue(browser);
-    } catch (err) {
-      logger.error({ err }, 'could not create a WeChat QR code');
-      throw new GatewayError('WECHAT_UNAVAILABLE', 'could not get a QR code from WeChat; retry shortly');
+    const issued = await issuer.issue(browser);
+    if (!issued.ok) {
+      const { code, message } = issueRefusal(issued.reason);
+      throw new GatewayError(code, message);
     }
+    return issued;
   }
 
   nsp.on('connection', (socket: LoginSocket) => {
@@ -188,7 +191,7 @@ class SocketSession implements TicketWatcher {
     if (ticket.status === 'confirmed' && ticket.code !== undefined && ticket.openid !== undefined) {
       this.socket.emit('login', { ticket: ticket.id, code: ticket.code, user: ticket.user ?? {} });
     }
-    if (ticket.status !== 'pending' && ticket.status !== 'scanned') this.clearExpiry();
+    if (!isOpen(ticket.status)) this.clearExpiry();
   }
 
   /**
@@ -214,13 +217,8 @@ class SocketSession implements TicketWatcher {
       if (rejection instanceof Error) throw rejection;
       return { error: { code: 'RATE_LIMITED', message: 'too many new tickets from this address; retry in a minute' } };
     }
-    let issued;
-    try {
-      issued = await issuer.issue(this.socket.data.browser);
-    } catch (err) {
-      this.deps.logger.error({ err }, 'could not create a WeChat QR code');
-      return { error: { code: 'WECHAT_UNAVAILABLE', message: 'could not get a QR code from WeChat; retry shortly' } };
-    }
+    const issued = await issuer.issue(this.socket.data.browser);
+    if (!issued.ok) return { error: issueRefusal(issued.reason) };
     // The browser left while WeChat answered: nobody will watch the new ticket, let it expire unseen.
     if (this.closed) return CLOSED;
     const previous = this.socket.data.ticketId;
@@ -250,7 +248,7 @@ class SocketSession implements TicketWatcher {
   }
 
   private scheduleExpiry(ticket: Ticket): void {
-    if (ticket.status !== 'pending' && ticket.status !== 'scanned') return;
+    if (!isOpen(ticket.status)) return;
     this.clearExpiry();
     const delay = Math.max(0, ticket.expiresAt - this.now()) + 50;
     // Node fires a timer of more than 2^31-1 ms at once; very long TTLs wait in steps instead.
@@ -266,22 +264,27 @@ class SocketSession implements TicketWatcher {
     this.expiryTimer = undefined;
   }
 
-  /** The TTL passed: record `expired` (once, whoever gets there first) and tell every watcher. */
+  /** The TTL passed: record `expired` (once, whoever gets there first; `login.expire()` rings every watcher). */
   private async expire(ticketId: string): Promise<void> {
-    const { engine, metrics, logger } = this.deps;
-    const result = await engine.tickets.apply(ticketId, (t) => transition(t, { type: 'expire', at: this.now() }));
+    const outcome = await this.deps.login.expire(ticketId);
     if (this.closed || ticketId !== this.socket.data.ticketId) return;
-    if (result.ok && result.changed) {
-      metrics.ticketsExpired.inc();
-      logger.info({ ticket: ticketLogId(ticketId) }, 'ticket expired');
-      await engine.events.publish({ ticket: ticketId, status: 'expired', version: result.ticket.version });
-      this.deliver(result.ticket);
-    } else if (!result.ok && result.reason === 'not_found') {
-      // Gone already (this gateway was late beyond the grace): whoever recorded it counted it.
-      this.seenVersion = Number.MAX_SAFE_INTEGER;
-      this.socket.emit('status', { ticket: ticketId, status: 'expired' });
-    } else if (result.ok) {
-      this.deliver(result.ticket);
-    }
+    // Gone already (this gateway was late beyond the grace): whoever recorded it counted it.
+    if (outcome.kind === 'gone') this.gone(ticketId);
+    else this.deliver(outcome.ticket);
   }
+
+  /** The ticket is no longer in the store: it can never log in, so the browser is told `expired` (once). */
+  gone(ticketId: string): void {
+    if (this.closed || ticketId !== this.socket.data.ticketId || this.seenVersion === Number.MAX_SAFE_INTEGER) return;
+    this.seenVersion = Number.MAX_SAFE_INTEGER;
+    this.clearExpiry();
+    this.socket.emit('status', { ticket: ticketId, status: 'expired' });
+  }
+}
+
+/** The refusal a browser is given when no ticket could be issued, by whose failure it was. */
+function issueRefusal(reason: IssueRefusal): { code: ErrorCode; message: string } {
+  return reason === 'store_unavailable'
+    ? { code: 'STORE_UNAVAILABLE', message: 'could not store a new ticket; retry shortly' }
+    : { code: 'WECHAT_UNAVAILABLE', message: 'could not get a QR code from WeChat; retry shortly' };
 }

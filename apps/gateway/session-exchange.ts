@@ -1,14 +1,16 @@
 /**
  * `POST /api/session`: a single-use login code plus the browser's secret become a fresh session credential.
+ * Validates the body, calls `login.redeem()` and signs; the refusal reasons become one 401 each.
  */
-import type { Engine } from '../../libs/engine/index.js';
-import type { Logger, Metrics } from '../../libs/observability/index.js';
+import type { LoginService } from '../../libs/login/index.js';
+import type { Logger } from '../../libs/observability/index.js';
 import { sessionRequestSchema, type SessionResponse } from '../../libs/protocol/index.js';
-import { ticketIdOfCode, ticketLogId, transition } from '../../libs/ticket/index.js';
+import { ticketLogId } from '../../libs/ticket/index.js';
 import { GatewayError } from './gateway-settings.js';
 import type { SessionSigner } from './session-signer.js';
 
 const REFUSALS: Record<string, string> = {
+  malformed: 'unknown or expired code',
   not_found: 'unknown or expired code',
   already_consumed: 'code already used',
   code_mismatch: 'unknown or expired code',
@@ -22,34 +24,16 @@ export interface SessionExchange {
   redeem(body: unknown): Promise<SessionResponse>;
 }
 
-export function createSessionExchange(deps: {
-  engine: Engine;
-  signer: SessionSigner;
-  metrics: Metrics;
-  logger: Logger;
-  now?: () => number;
-}): SessionExchange {
-  const now = deps.now ?? Date.now;
+export function createSessionExchange(deps: { login: LoginService; signer: SessionSigner; logger: Logger }): SessionExchange {
   return {
     async redeem(body) {
       const parsed = sessionRequestSchema.safeParse(body);
       if (!parsed.success) throw new GatewayError('INVALID_PAYLOAD', 'expected JSON { code, secret }', 400);
-      const { code, secret } = parsed.data;
-      const ticketId = ticketIdOfCode(code);
-      if (ticketId === null) throw new GatewayError('INVALID_CODE', REFUSALS.not_found!, 401);
-      const at = now();
-      const result = await deps.engine.tickets.apply(ticketId, (t) => transition(t, { type: 'consume', code, secret, at }));
-      if (!result.ok || !result.changed || result.ticket.openid === undefined) {
-        const reason = result.ok ? 'already_consumed' : result.reason;
-        deps.logger.info({ ticket: ticketLogId(ticketId), reason }, 'code refused');
-        throw new GatewayError('INVALID_CODE', REFUSALS[reason] ?? 'unknown or expired code', 401);
-      }
-      const ticket = result.ticket;
-      deps.metrics.ticketsConsumed.inc();
-      deps.metrics.scanToLogin.observe((at - (ticket.scannedAt ?? ticket.createdAt)) / 1000);
-      deps.logger.info({ ticket: ticketLogId(ticketId) }, 'session issued');
-      const token = await deps.signer.sign(ticket.openid!);
-      return { openid: ticket.openid!, token };
+      const redeemed = await deps.login.redeem(parsed.data);
+      if (!redeemed.ok) throw new GatewayError('INVALID_CODE', REFUSALS[redeemed.reason] ?? 'unknown or expired code', 401);
+      deps.logger.info({ ticket: ticketLogId(redeemed.ticket.id) }, 'session issued');
+      const token = await deps.signer.sign(redeemed.openid);
+      return { openid: redeemed.openid, token };
     },
   };
 }

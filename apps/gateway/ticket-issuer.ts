@@ -1,20 +1,24 @@
 /**
- * Issuing a ticket: a fresh id and secret, a WeChat QR code whose scene is the id, stored as `pending`.
+ * Issuing a ticket: a fresh id and secret, a WeChat QR code whose scene is the id, stored as `pending` by
+ * `login.issue()`. A failure says whose it was (WeChat's or the store's), so the browser is told the real cause.
  */
 import QRCode from 'qrcode';
-import type { Engine } from '../../libs/engine/index.js';
-import type { Metrics } from '../../libs/observability/index.js';
+import type { LoginService } from '../../libs/login/index.js';
+import type { Logger } from '../../libs/observability/index.js';
 import type { TicketPayload } from '../../libs/protocol/index.js';
-import { newSecret, newTicket, newTicketId, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
+import { newSecret, newTicketId, type BrowserContext, type Ticket, type TicketQr } from '../../libs/ticket/index.js';
 
 /** The part of the WeChat client the gateway needs. */
 export interface QrCodeIssuer {
   createQrCode(sceneStr: string, expireSeconds: number): Promise<{ ticket: string; url: string; imageUrl: string }>;
 }
 
+/** Why no ticket could be issued: WeChat gave no QR code, or the store would not keep the ticket. */
+export type IssueRefusal = 'wechat_unavailable' | 'store_unavailable';
+
 export interface TicketIssuer {
-  /** Create a pending ticket for a browser; returns what the browser is sent. */
-  issue(browser: BrowserContext): Promise<{ ticket: Ticket; payload: TicketPayload }>;
+  /** Create a pending ticket for a browser; returns what the browser is sent, or why it could not be made. */
+  issue(browser: BrowserContext): Promise<{ ok: true; ticket: Ticket; payload: TicketPayload } | { ok: false; reason: IssueRefusal }>;
 }
 
 /** The `ticket` payload of a stored ticket, given the browser's secret. */
@@ -26,32 +30,24 @@ export const ticketPayload = (ticket: Ticket, secret: string): TicketPayload => 
   expiresAt: ticket.expiresAt,
 });
 
-export function createTicketIssuer(deps: {
-  engine: Engine;
-  wechat: QrCodeIssuer;
-  metrics: Metrics;
-  ttlSeconds: number;
-  now?: () => number;
-}): TicketIssuer {
-  const now = deps.now ?? Date.now;
+export function createTicketIssuer(deps: { login: LoginService; wechat: QrCodeIssuer; logger: Logger; ttlSeconds: number }): TicketIssuer {
   return {
     async issue(browser) {
       const id = newTicketId();
       const secret = newSecret();
-      const qr = await deps.wechat.createQrCode(id, deps.ttlSeconds);
-      // Drawn here as a data: URL so the page never depends on reaching WeChat's image host.
-      const image = await QRCode.toDataURL(qr.url, { errorCorrectionLevel: 'M', margin: 2, width: 280 });
-      const ticket = newTicket({
-        id,
-        secret,
-        qr: { url: qr.url, image, wechatTicket: qr.ticket },
-        browser,
-        now: now(),
-        ttlSeconds: deps.ttlSeconds,
-      });
-      await deps.engine.tickets.create(ticket);
-      deps.metrics.ticketsCreated.inc();
-      return { ticket, payload: ticketPayload(ticket, secret) };
+      let qr: TicketQr;
+      try {
+        const issued = await deps.wechat.createQrCode(id, deps.ttlSeconds);
+        // Drawn here as a data: URL so the page never depends on reaching WeChat's image host.
+        const image = await QRCode.toDataURL(issued.url, { errorCorrectionLevel: 'M', margin: 2, width: 280 });
+        qr = { url: issued.url, image, wechatTicket: issued.ticket };
+      } catch (err) {
+        deps.logger.error({ err }, 'could not create a WeChat QR code');
+        return { ok: false, reason: 'wechat_unavailable' };
+      }
+      const stored = await deps.login.issue({ id, secret, qr, browser, ttlSeconds: deps.ttlSeconds });
+      if (!stored.ok) return { ok: false, reason: stored.reason };
+      return { ok: true, ticket: stored.ticket, payload: ticketPayload(stored.ticket, secret) };
     },
   };
 }

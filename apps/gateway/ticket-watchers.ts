@@ -9,6 +9,8 @@ import type { Ticket } from '../../libs/ticket/index.js';
 /** Something that can be told a ticket's current state. */
 export interface TicketWatcher {
   deliver(ticket: Ticket): void;
+  /** The ticket is no longer in the store (its retention passed, or the store lost it, e.g. Redis restarted). */
+  gone(ticketId: string): void;
 }
 
 interface Entry {
@@ -29,13 +31,16 @@ export interface TicketWatchers {
 export function createTicketWatchers(deps: { engine: Engine; onError(err: unknown): void }): TicketWatchers {
   const entries = new Map<string, Entry>();
 
-  // The bus only rings; the store says what happened (and a missed ring is made good on reconnect).
+  // The bus only rings; the store says what happened (and a missed ring is made good on reconnect). A ticket
+  // the store no longer has can never log in: its watchers are told at once, not left on a dead QR code.
   const onChange = async (ticketId: string): Promise<void> => {
     const entry = entries.get(ticketId);
     if (entry === undefined) return;
     const ticket = await deps.engine.tickets.get(ticketId);
-    if (ticket === null) return;
-    for (const watcher of entry.watchers) watcher.deliver(ticket);
+    for (const watcher of [...entry.watchers]) {
+      if (ticket === null) watcher.gone(ticketId);
+      else watcher.deliver(ticket);
+    }
   };
 
   // The bus was reconnected: anything rung meanwhile is lost, so read every watched ticket once.

@@ -2,7 +2,9 @@
  * The replay cache of signed query strings (WECHAT.md §4.3): a plaintext `signature` covers no body, so a
  * captured query string could carry any XML. Each accepted query string is remembered with the SHA-256 of the
  * body it came with, for the whole freshness window: the same query string with the same body is WeChat
- * re-sending (answered `success`, nothing changes); with another body it is a forgery and is refused.
+ * re-sending, and is handled again (the scan's delivery marks keep it from being done twice); with another
+ * body it is a forgery and is refused. The mark never stops work, so a process killed after writing it loses
+ * nothing: WeChat's re-send of that push is handled.
  */
 import { createHash } from 'node:crypto';
 import type { KeyValueStore } from '../../libs/engine/engine.js';
@@ -25,7 +27,7 @@ export const replayKey = (query: PushQuery): string =>
 export async function checkReplay(kv: KeyValueStore, query: PushQuery, body: string, ttlMs: number): Promise<ReplayVerdict> {
   const key = replayKey(query);
   const bodyHash = sha256(body);
-  // Twice at most: a failed push forgets its mark (so WeChat's retry is handled), which can happen in between.
+  // Twice at most: the mark can lapse between the two commands (the end of the freshness window).
   for (let attempt = 0; attempt < 2; attempt++) {
     if (await kv.setIfAbsent(key, bodyHash, ttlMs)) return 'first';
     const stored = await kv.get(key);

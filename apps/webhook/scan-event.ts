@@ -1,13 +1,16 @@
 /**
- * The use case behind a QR scan: find the ticket named by the event's scene, move it atomically, ring its
- * doorbell, and say what to tell the scanner. Knows nothing about HTTP or XML.
+ * A QR scan push, translated: the WeChat message becomes one `login.scan()` plus the text the scanner reads.
+ * Each delivery is handled through the delivery marks (`libs/login/delivery-marks.ts`), so WeChat's re-send
+ * of a push whose handling died half-way is handled again, and the re-send of a finished one gets the same
+ * reply without scanning twice. Knows nothing about HTTP or XML.
  */
 import { createHash } from 'node:crypto';
-import type { Engine } from '../../libs/engine/engine.js';
-import type { Logger, Metrics } from '../../libs/observability/index.js';
+import type { KeyValueStore } from '../../libs/engine/engine.js';
+import { handleDelivery, type DeliveryMarkOptions, type LoginService } from '../../libs/login/index.js';
+import type { Logger } from '../../libs/observability/index.js';
 import { ticketIdSchema } from '../../libs/protocol/index.js';
 import type { ConfirmationLinkConfig } from '../../libs/config/index.js';
-import { confirmationUrl, loginCountKey, newLoginCode, transition, type ConfirmationMode, type Ticket } from '../../libs/ticket/index.js';
+import { confirmationUrl, type ConfirmationMode, type Ticket } from '../../libs/ticket/index.js';
 import {
   alreadyScannedByYouText,
   confirmRequestText,
@@ -22,24 +25,33 @@ export type PushedMessage = Readonly<Record<string, unknown>>;
 /** What happened to one scan event, and the text to send back (`null`: answer `success`). */
 export type ScanEventResult =
   | { kind: 'ignored'; reply: null }
-  | { kind: 'duplicate'; reply: null }
+  /** An earlier delivery of this push finished: its reply again, nothing redone. */
+  | { kind: 'duplicate'; ticketId?: string; reply: string | null }
   | { kind: 'unknown_scene'; ticketId?: string; reply: string }
   | { kind: 'refused'; ticketId: string; reply: string }
   | { kind: 'ok'; ticketId: string; changed: boolean; reply: string };
 
 /** What the scan use case needs; `confirmation` decides between `scan` (log in now) and `tap`. */
 export interface ScanEventDeps {
-  engine: Engine;
-  metrics: Metrics;
+  login: LoginService;
+  /** Where the delivery marks live (shared by every webhook instance). */
+  kv: KeyValueStore;
   logger: Logger;
   confirmation: ConfirmationMode;
   /** `tap` mode: signs the one-time link to the gateway's confirmation page. Unset: no link in the reply. */
   confirmationLinks?: ConfirmationLinkConfig;
   now: () => number;
+  /** Lease and retention of the delivery marks. Default: `libs/login`'s. */
+  marks?: DeliveryMarkOptions;
 }
 
-/** How long a dedupe mark lives: longer than WeChat's retries (3 deliveries about 5 s apart, WECHAT.md §6). */
-export const DEDUPE_TTL_MS = 10 * 60 * 1000;
+/** Thrown when the ticket changed but its doorbell never rang: the push must be answered so WeChat re-sends it. */
+export class DoorbellUnansweredError extends Error {
+  constructor() {
+    super('the ticket changed but its doorbell could not be rung');
+    this.name = 'DoorbellUnansweredError';
+  }
+}
 
 const text = (message: PushedMessage, name: string): string | undefined => {
   const value = message[name];
@@ -68,9 +80,9 @@ export function dedupeKey(message: PushedMessage): string {
 const OPENID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
- * Handle one QR event: deduplicated on WeChat's retry key, then applied to the ticket named by its scene.
- * If handling fails the dedupe mark is removed, so WeChat's retry can succeed: a retry that finds the ticket
- * already moved by this scanner publishes its state again, so a publish lost after the write is made good.
+ * Handle one QR event, once per WeChat delivery key: applied to the ticket named by its scene. A failure
+ * (including a doorbell that never rang) rejects, and leaves no mark that would stop WeChat's re-send; the
+ * re-send finds the ticket moved by this scanner and rings it again.
  */
 export async function handleScanEvent(deps: ScanEventDeps, message: PushedMessage): Promise<ScanEventResult> {
   const scene = sceneOf(message);
@@ -78,80 +90,48 @@ export async function handleScanEvent(deps: ScanEventDeps, message: PushedMessag
   if (!OPENID.test(openid)) return { kind: 'ignored', reply: null };
   if (text(message, 'Event') === 'unsubscribe') {
     // WeChat asks that a user's data go when they unfollow (WECHAT.md §5): the login counter is all we keep.
-    await deps.engine.kv.delete(loginCountKey(openid));
+    await deps.login.counter.forget(openid);
     return { kind: 'ignored', reply: null };
   }
   if (scene === null) return { kind: 'ignored', reply: null };
-  const mark = dedupeKey(message);
-  if (!(await deps.engine.kv.setIfAbsent(mark, '1', DEDUPE_TTL_MS))) return { kind: 'duplicate', reply: null };
-  try {
-    return await applyScan(deps, scene, openid, text(message, 'Ticket'));
-  } catch (error) {
-    await deps.engine.kv.delete(mark).catch((cleanup: unknown) => {
-      deps.logger.warn({ err: cleanup }, 'could not remove the dedupe mark of a failed scan; WeChat retries will be ignored');
-    });
-    throw error;
-  }
+  const handled = await handleDelivery(deps.kv, dedupeKey(message), () => applyScan(deps, scene, openid, text(message, 'Ticket')), deps.marks);
+  if (handled.fresh) return handled.value;
+  const earlier = handled.value;
+  return { kind: 'duplicate', reply: earlier.reply, ...('ticketId' in earlier && earlier.ticketId !== undefined ? { ticketId: earlier.ticketId } : {}) };
 }
 
 async function applyScan(deps: ScanEventDeps, scene: string, openid: string, qrTicket: string | undefined): Promise<ScanEventResult> {
   // Only our own ids name tickets; anything else (an integer scene, a foreign code) is unknown.
   if (!ticketIdSchema.safeParse(scene).success) return { kind: 'unknown_scene', reply: unknownCodeText() };
   const at = deps.now();
-  let foreignQr = false;
-  const result = await deps.engine.tickets.apply(scene, (ticket) => {
-    // The event's QR ticket must be the one we created for this scene (WECHAT.md §0.5): a mismatch means the
-    // scene was lifted into another code, so the ticket is left exactly as it is.
-    foreignQr = qrTicket !== undefined && qrTicket !== '' && ticket.qr.wechatTicket !== '' && qrTicket !== ticket.qr.wechatTicket;
-    if (foreignQr) return { ok: true, changed: false, ticket };
-    return transition(ticket, { type: 'scan', openid, at, mode: deps.confirmation, code: newLoginCode(ticket.id) });
+  const outcome = await deps.login.scan({
+    ticketId: scene,
+    openid,
+    mode: deps.confirmation,
+    ...(qrTicket !== undefined ? { qrTicket } : {}),
   });
-  if (!result.ok) {
-    if (result.reason === 'not_found' || result.reason === 'expired') {
+  switch (outcome.kind) {
+    case 'unknown':
       return { kind: 'unknown_scene', ticketId: scene, reply: unknownCodeText() };
-    }
-    return { kind: 'refused', ticketId: scene, reply: refusedText() };
+    case 'refused':
+      return { kind: 'refused', ticketId: scene, reply: refusedText() };
+    default:
+      break;
   }
-  if (foreignQr) return { kind: 'unknown_scene', ticketId: scene, reply: unknownCodeText() };
-  if (!result.changed) {
-    // This scanner already moved the ticket. Either they scanned again, or this is WeChat's retry of a push
-    // whose publish failed after the write (the dedupe mark was removed for exactly that retry): ring the
-    // doorbell again. It is harmless when the browser was told already — gateways deliver each version once.
-    if (result.ticket.openid === openid && (result.ticket.status === 'scanned' || result.ticket.status === 'confirmed')) {
-      await ring(deps, result.ticket);
-    }
-    // The scanner lost the message: the same (still unused) link again, so they can still confirm.
-    const link = result.ticket.status === 'scanned' ? confirmLinkOf(deps, result.ticket) : undefined;
-    return { kind: 'ok', ticketId: scene, changed: false, reply: alreadyScannedByYouText(result.ticket.status, link) };
+  // The write stands, but no gateway heard of it: fail, so WeChat's re-send rings again.
+  if (!outcome.told) throw new DoorbellUnansweredError();
+  const { ticket } = outcome;
+  if (!outcome.changed) {
+    // The scanner lost the message (or this is a re-run): the same (still unused) link again, so they can confirm.
+    const link = ticket.status === 'scanned' ? confirmLinkOf(deps, ticket) : undefined;
+    return { kind: 'ok', ticketId: scene, changed: false, reply: alreadyScannedByYouText(ticket.status, link) };
   }
-  return { kind: 'ok', ticketId: scene, changed: true, reply: await announce(deps, result.ticket, openid, at) };
-}
-
-/**
- * Count the change the write made, ring the ticket's doorbell, and word the reply. Runs once per ticket (only
- * after a write that changed it), so the counts happen before the publish: if the publish fails, WeChat's
- * retry republishes on the unchanged path and must not count the same login again.
- */
-async function announce(deps: ScanEventDeps, ticket: Ticket, openid: string, at: number): Promise<string> {
-  deps.metrics.ticketsScanned.inc();
-  if (ticket.status !== 'confirmed') {
-    await ring(deps, ticket);
+  if (outcome.kind === 'scanned') {
     const confirmUrl = confirmLinkOf(deps, ticket);
-    return confirmRequestText({ browser: ticket.browser, at, ...(confirmUrl !== undefined ? { confirmUrl } : {}) });
+    return { kind: 'ok', ticketId: scene, changed: true, reply: confirmRequestText({ browser: ticket.browser, at, ...(confirmUrl !== undefined ? { confirmUrl } : {}) }) };
   }
-  deps.metrics.ticketsConfirmed.inc();
-  // The count is a courtesy line in the reply: failing to keep it must not keep the browser from being told.
-  const loginCount = await deps.engine.kv.increment(loginCountKey(openid)).catch((err: unknown) => {
-    deps.logger.warn({ err }, 'could not count the login; the reply goes without the count');
-    return undefined;
-  });
-  await ring(deps, ticket);
-  return loginReplyText({ browser: ticket.browser, at, ...(loginCount !== undefined ? { loginCount } : {}) });
-}
-
-/** Publish the ticket's current state: the bus is a doorbell, so ringing it again for one version is harmless. */
-async function ring(deps: ScanEventDeps, ticket: Ticket): Promise<void> {
-  await deps.engine.events.publish({ ticket: ticket.id, status: ticket.status, version: ticket.version });
+  const { loginCount } = outcome;
+  return { kind: 'ok', ticketId: scene, changed: true, reply: loginReplyText({ browser: ticket.browser, at, ...(loginCount !== undefined ? { loginCount } : {}) }) };
 }
 
 /** The signed one-time link for a scanned ticket, bound to its scanner and expiring with it. */

@@ -4,9 +4,10 @@
  *
  * POST /wechat pipeline, in order: raw body ≤ 64 KiB → `signature` (constant time) → timestamp freshness →
  * `<xml>` root, no DTD, no prototype element names → safe mode: `msg_signature`, decryption (current key, then
- * previous), AppID → plaintext refused if encryption is required → a used query string: with the same body
- * answered `success`, with another body refused (`replay-guard.ts`) → the package parses and dispatches → `scan-event.ts` under a deadline → reply (encrypted with the key that
- * decrypted the push).
+ * previous), AppID → plaintext refused if encryption is required → a used query string with another body
+ * refused (`replay-guard.ts`; with the same body it is WeChat re-sending, handled again) → the package parses
+ * and dispatches → `scan-event.ts` under a deadline (its delivery marks give a re-send of a finished push the
+ * same reply) → reply (encrypted with the key that decrypted the push).
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -14,6 +15,7 @@ import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
 import getRawBody from 'raw-body';
 import type { Engine } from '../../libs/engine/engine.js';
+import { createLoginService, type DeliveryMarkOptions } from '../../libs/login/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { ticketLogId } from '../../libs/ticket/index.js';
 import { buildTextReplyXml, encryptReply } from '../../libs/wechat/index.js';
@@ -27,7 +29,7 @@ import {
   type PushRejection,
   type VerifiedPush,
 } from './push-verification.js';
-import { checkReplay, replayKey } from './replay-guard.js';
+import { checkReplay } from './replay-guard.js';
 import { handleScanEvent, type PushedMessage, type ScanEventResult } from './scan-event.js';
 import type { WebhookSettings } from './webhook-settings.js';
 
@@ -42,6 +44,8 @@ export interface WebhookDeps {
   now?: () => number;
   /** Past this a scan is answered `success` and finishes in the background. Default {@link REPLY_DEADLINE_MS}. */
   replyDeadlineMs?: number;
+  /** Lease and retention of the scan delivery marks. Default: `libs/login`'s. */
+  deliveryMarks?: DeliveryMarkOptions;
 }
 
 /** Past this the scan is answered `success` and finishes in the background: WeChat gives up at 5 s (§6). */
@@ -62,19 +66,20 @@ interface PushRecord {
 interface PendingPush {
   record: PushRecord;
   opened: VerifiedPush;
-  /** Replay mark of the query string; removed again if handling fails, so WeChat's retry is not refused. */
-  replayMark: string;
+  /** This query string came before with the same body: WeChat re-sending it. */
+  resent: boolean;
 }
 
 /**
  * Build the webhook app: `GET|POST /wechat`, `/healthz`, `/readyz`, `/metrics`. Only `main.ts` listens; tests
  * and the standalone composition use `app.callback()`.
  */
-export function createWebhook(deps: WebhookDeps): Koa {
-  const { engine, config: settings, logger, metrics } = deps;
-  const now = deps.now ?? Date.now;
-  const replyDeadlineMs = deps.replyDeadlineMs ?? REPLY_DEADLINE_MS;
+export function createWebhook(deps_: WebhookDeps): Koa {
+  const { engine, config: settings, logger, metrics } = deps_;
+  const now = deps_.now ?? Date.now;
+  const replyDeadlineMs = deps_.replyDeadlineMs ?? REPLY_DEADLINE_MS;
   const pending = new WeakMap<WechatRequest, PendingPush>();
+  const login = createLoginService({ engine, metrics, logger, now });
 
   const app = new Koa();
   // Every error is answered and logged by `handleErrors`; Koa's own printer would only duplicate it.
@@ -120,7 +125,15 @@ export function createWebhook(deps: WebhookDeps): Koa {
   const answerScan = async (message: PushedMessage, res: ServerResponse, push: PendingPush): Promise<void> => {
     const { record } = push;
     const links = settings.confirmationLinks;
-    const deps = { engine, metrics, logger, confirmation: settings.confirmation, now, ...(links ? { confirmationLinks: links } : {}) };
+    const deps = {
+      login,
+      kv: engine.kv,
+      logger,
+      confirmation: settings.confirmation,
+      now,
+      ...(links ? { confirmationLinks: links } : {}),
+      ...(deps_.deliveryMarks ? { marks: deps_.deliveryMarks } : {}),
+    };
     const work = handleScanEvent(deps, message).then(
       (result): Settled => ({ ok: true, result }),
       (error: unknown): Settled => ({ ok: false, error }),
@@ -136,16 +149,16 @@ export function createWebhook(deps: WebhookDeps): Koa {
         return;
       }
       if (!settled.ok) {
-        // `success` would tell WeChat not to re-send (WECHAT.md §6), so the scan would be lost. Both marks are
-        // gone before we answer (the dedupe mark by handleScanEvent, the replay mark here), so the re-sent
-        // push runs again; an error status with no body is what makes WeChat re-send it.
+        // `success` would tell WeChat not to re-send (WECHAT.md §6), so the scan would be lost. The delivery's
+        // lease is released (or lapses), so the re-sent push runs again; an error status with no body is what
+        // makes WeChat re-send it.
         record.outcome = 'error';
-        await forgetReplay(push);
         logger.error({ requestId: record.requestId, err: settled.error }, 'scan handling failed; answered 503 so that WeChat re-sends the push');
         answerRetryLater(res);
         return;
       }
-      record.outcome = settled.result.kind;
+      // A re-sent query string answered from the delivery marks is counted as the replay it is.
+      record.outcome = push.resent && settled.result.kind === 'duplicate' ? 'replay' : settled.result.kind;
       if ('ticketId' in settled.result && settled.result.ticketId !== undefined) record.ticketId = settled.result.ticketId;
       reply(res, message, push, settled.result.reply);
     } catch (error) {
@@ -163,14 +176,7 @@ export function createWebhook(deps: WebhookDeps): Koa {
       logger.info({ requestId: push.record.requestId, outcome: late.result.kind }, 'scan finished after the deadline');
       return;
     }
-    await forgetReplay(push);
     logger.error({ requestId: push.record.requestId, err: late.error }, 'scan failed after the deadline');
-  };
-
-  const forgetReplay = async (push: PendingPush): Promise<void> => {
-    await engine.kv.delete(push.replayMark).catch((err: unknown) => {
-      logger.warn({ requestId: push.record.requestId, err }, 'could not remove the replay mark of a failed push');
-    });
   };
 
   const wechatMiddleware = createWechatMiddleware({ token: settings.token, appId: settings.appId, onEvent });
@@ -216,20 +222,16 @@ export function createWebhook(deps: WebhookDeps): Koa {
   });
 
   const dispatch = async (ctx: Context, query: ReturnType<typeof readPushQuery>, body: string, opened: VerifiedPush): Promise<void> => {
-    const push: PendingPush = { record: record(ctx), opened, replayMark: replayKey(query) };
-    push.record.mode = opened.mode;
-    // A plaintext signature covers no body (WECHAT.md §4.3): a query string is accepted once within its
-    // freshness window. WeChat re-sending it with the same body gets `success` and changes nothing; the same
-    // query string with another body is a forgery built from a captured URL, and is refused (§10.4).
+    // A plaintext signature covers no body (WECHAT.md §4.3): the same query string with another body is a
+    // forgery built from a captured URL, and is refused (§10.4). With the same body it is WeChat re-sending,
+    // handled again: the earlier delivery may have died half-way, and the scan's delivery marks answer a
+    // finished one with its reply without redoing it.
     const verdict = await checkReplay(engine.kv, query, body, settings.maxSkewSeconds * 2 * 1000);
     if (verdict === 'mismatch') {
       ctx.throw(401, 'replayed query string with a different body', { outcome: 'replay_mismatch' });
     }
-    if (verdict === 'retry') {
-      push.record.outcome = 'replay';
-      answerSuccess(ctx);
-      return;
-    }
+    const push: PendingPush = { record: record(ctx), opened, resent: verdict === 'retry' };
+    push.record.mode = opened.mode;
     const req = ctx.req as WechatRequest;
     pending.set(req, push);
     let outcome;
@@ -239,7 +241,6 @@ export function createWebhook(deps: WebhookDeps): Koa {
       const signed = { signature: query.signature ?? '', timestamp: query.timestamp ?? '', nonce: query.nonce ?? '' };
       outcome = await runWechat(ctx, wechatMiddleware, { query: signed, rawBody: Buffer.from(opened.xml, 'utf8') });
     } catch (error) {
-      await forgetReplay(push);
       if (isWechatParseError(error)) ctx.throw(400, 'malformed XML', { outcome: 'bad_body' });
       throw error;
     } finally {
@@ -247,7 +248,7 @@ export function createWebhook(deps: WebhookDeps): Koa {
     }
     if (outcome === 'unhandled') {
       // Text messages and other message types: answer `success` so WeChat does not retry (WECHAT.md §10.4).
-      push.record.outcome = 'ignored';
+      push.record.outcome = push.resent ? 'replay' : 'ignored';
       answerSuccess(ctx);
     }
   };

@@ -106,7 +106,7 @@ export interface QrLoginHandle {
 /** A draining gateway refuses new sockets with SHUTTING_DOWN; the next attempt reaches another instance. */
 const SHUTDOWN_RETRY_MS = 500;
 const MAX_RETRY_MS = 10_000;
-/** Automatic retries after INTERNAL or WECHAT_UNAVAILABLE before the user is asked to click. */
+/** Automatic retries after INTERNAL, WECHAT_UNAVAILABLE or STORE_UNAVAILABLE before the user is asked to click. */
 const MAX_TRANSIENT_RETRIES = 3;
 const REFRESH_ACK_TIMEOUT_MS = 15_000;
 const EXCHANGE_ATTEMPTS = 3;
@@ -135,7 +135,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
   let destroyed = false;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let retryDelay = SHUTDOWN_RETRY_MS;
-  /** INTERNAL / WECHAT_UNAVAILABLE refusals in a row, retried automatically up to MAX_TRANSIENT_RETRIES. */
+  /** INTERNAL / WECHAT_UNAVAILABLE / STORE_UNAVAILABLE refusals in a row, retried automatically up to MAX_TRANSIENT_RETRIES. */
   let transientFailures = 0;
   let snapshot = computeState();
 
@@ -324,6 +324,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
         return;
       case 'INTERNAL':
       case 'WECHAT_UNAVAILABLE':
+      case 'STORE_UNAVAILABLE':
         // Passing trouble behind the gateway (Redis failing over, WeChat busy): try again a few times with
         // backoff before asking the user. A resume costs nothing; a new ticket costs WeChat quota, hence the cap.
         if (transientFailures < MAX_TRANSIENT_RETRIES) {

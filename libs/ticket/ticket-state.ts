@@ -5,6 +5,7 @@
 import {
   EXPIRY_GRACE_SECONDS,
   FINISHED_RETENTION_SECONDS,
+  isOpen,
   LOGIN_CODE_TTL_SECONDS,
   safeEqual,
   secretMatches,
@@ -46,8 +47,6 @@ const done = (ticket: Ticket, patch: Partial<Ticket>): TransitionResult => ({
 });
 const same = (ticket: Ticket): TransitionResult => ({ ok: true, changed: false, ticket });
 const refuse = (ticket: Ticket, reason: TransitionRefusal): TransitionResult => ({ ok: false, reason, ticket });
-
-const isOpen = (status: TicketStatus): boolean => status === 'pending' || status === 'scanned';
 
 /** Apply one event to a ticket. Never throws; a refusal leaves the ticket as it was. */
 export function transition(ticket: Ticket, event: TicketEvent): TransitionResult {

@@ -9,7 +9,18 @@ import type { LoginUser } from '../protocol/index.js';
  * `pending → confirmed → consumed` in `scan` mode; `pending → scanned → confirmed | cancelled` in `tap` mode;
  * `expired` when the TTL passes before confirmation.
  */
-export type TicketStatus = 'pending' | 'scanned' | 'confirmed' | 'consumed' | 'cancelled' | 'expired';
+export const TICKET_STATUSES = ['pending', 'scanned', 'confirmed', 'consumed', 'cancelled', 'expired'] as const;
+export type TicketStatus = (typeof TICKET_STATUSES)[number];
+
+/** The statuses a ticket can still be scanned or confirmed in, and so can still expire. */
+const OPEN_STATUSES: ReadonlySet<TicketStatus> = new Set<TicketStatus>(['pending', 'scanned']);
+
+/** True while the ticket can still become a login (and its QR code must still expire on time). */
+export const isOpen = (status: TicketStatus): boolean => OPEN_STATUSES.has(status);
+
+/** True for a string naming a status this code knows (what a stored record or a message claims). */
+export const isTicketStatus = (value: unknown): value is TicketStatus =>
+  typeof value === 'string' && (TICKET_STATUSES as readonly string[]).includes(value);
 
 /** Who asked for the login, shown to the scanner so they can tell whether it was them. */
 export interface BrowserContext {

@@ -1,13 +1,15 @@
 /**
  * A scan whose handling fails is not answered `success` — that would tell WeChat not to re-send it (WECHAT.md
- * §6) and the browser would never log in. It is answered 503 with no body after both marks (the event's
- * dedupe mark and the query string's replay mark) are gone, so WeChat's re-sent push runs again and logs the
- * browser in. A scan past the reply deadline is still answered `success` (its work goes on), and if that work
- * fails late, its marks go too.
+ * §6) and the browser would never log in. It is answered 503 with no body and leaves no mark that stops the
+ * re-send (the delivery's lease is released), so WeChat's re-sent push runs again and logs the browser in. A
+ * scan past the reply deadline is still answered `success` (its work goes on), and if that work fails late,
+ * the re-send runs again too. The bus fails for all of the doorbell's tries (`RING_ATTEMPTS`): one failed try
+ * is absorbed by the doorbell's own retry.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_WECHAT, type Standalone } from '../../apps/standalone/standalone.js';
 import type { Engine, TicketChange } from '../../libs/engine/index.js';
+import { RING_ATTEMPTS } from '../../libs/login/index.js';
 import { loginCountKey } from '../../libs/ticket/index.js';
 import { buildEventXml, readReply, signPush } from '../../libs/wechat/index.js';
 import { LoginBrowser } from '../support/login-browser.js';
@@ -27,7 +29,7 @@ describe('a failed scan', () => {
   });
 
   it('is answered 503 with no body, not success, and the re-sent push is handled and rings the doorbell', async () => {
-    hook = await startWebhook({ confirmation: 'scan' }, { engine: (real) => flakyEngine(real, { publishFailures: 1 }) });
+    hook = await startWebhook({ confirmation: 'scan' }, { engine: (real) => flakyEngine(real, { publishFailures: RING_ATTEMPTS }) });
     const ticket = await hook.createTicket();
     const changes = await hook.watch(ticket.id);
     // WeChat re-sends the very same request: same query string, same body.
@@ -57,7 +59,7 @@ describe('a failed scan', () => {
     // One transport failure on the product's own bus, for this ticket's login only.
     const events = app.engine.events;
     const publish = events.publish.bind(events);
-    let failures = 1;
+    let failures = RING_ATTEMPTS;
     events.publish = (change: TicketChange) =>
       change.ticket === ticketId && failures-- > 0 ? Promise.reject(new Error('injected: bus unavailable')) : publish(change);
     const xml = buildEventXml({
@@ -88,12 +90,14 @@ describe('a failed scan', () => {
     let rejectPublish: ((error: Error) => void) | undefined;
     const slowFailingBus = (real: Engine): Engine => {
       let first = true;
+      // The first try hangs (and fails late), the doorbell's other tries fail at once, then the bus is back.
+      let failuresLeft = RING_ATTEMPTS - 1;
       return {
         ...real,
         events: {
           ...real.events,
           publish: (change) => {
-            if (!first) return real.events.publish(change);
+            if (!first) return failuresLeft-- > 0 ? Promise.reject(new Error('injected: bus unavailable')) : real.events.publish(change);
             first = false;
             return new Promise<void>((_resolve, reject) => {
               rejectPublish = reject;
@@ -115,7 +119,8 @@ describe('a failed scan', () => {
     // The publish is in flight (the write is done); now it fails, long after the answer went out.
     while (rejectPublish === undefined) await settle();
     rejectPublish(new Error('injected: bus unavailable'));
-    await settle();
+    // The doorbell's remaining tries come after its backoff (100 ms, then 200 ms).
+    for (let waited = 0; waited < 40 && !hook.logs().includes('scan failed after the deadline'); waited++) await settle();
     expect(hook.logs()).toContain('scan failed after the deadline');
 
     const again = await hook.post(signed.query, signed.body);

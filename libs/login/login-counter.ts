@@ -1,0 +1,29 @@
+/**
+ * The login counter: how many times a WeChat user logged in, shown as a courtesy line ("your Nth login") in
+ * the scan reply or on the confirmation page. The only personal data kept past a ticket's life, so it goes
+ * when the user unfollows (WECHAT.md §5).
+ */
+import type { KeyValueStore } from '../engine/index.js';
+import type { Logger } from '../observability/index.js';
+import { loginCountKey } from '../ticket/index.js';
+
+export interface LoginCounter {
+  /** Count one login; the new count, or undefined when the store failed (logged: a courtesy must not block a login). */
+  count(openid: string): Promise<number | undefined>;
+  /** Forget the user's count. */
+  forget(openid: string): Promise<void>;
+}
+
+export function createLoginCounter(deps: { kv: KeyValueStore; logger: Logger }): LoginCounter {
+  return {
+    count(openid) {
+      return deps.kv.increment(loginCountKey(openid)).catch((err: unknown) => {
+        deps.logger.warn({ err }, 'could not count the login; the reply goes without the count');
+        return undefined;
+      });
+    },
+    forget(openid) {
+      return deps.kv.delete(loginCountKey(openid));
+    },
+  };
+}

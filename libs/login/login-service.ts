@@ -1,0 +1,226 @@
+/**
+ * The login use cases: every way a ticket changes, each in one place. A use case applies one pure transition
+ * to the store, counts what changed (metrics, the login counter), rings the ticket's doorbell, and returns a
+ * discriminated union that the app translates into its own words (a WeChat reply, a page, an ack, an HTTP
+ * body). Nothing here knows about HTTP, sockets or WeChat's XML.
+ */
+import type { Engine } from '../engine/index.js';
+import type { Logger, Metrics } from '../observability/index.js';
+import type { LoginUser } from '../protocol/index.js';
+import {
+  newLoginCode,
+  newTicket,
+  ticketIdOfCode,
+  ticketLogId,
+  transition,
+  type BrowserContext,
+  type ConfirmationMode,
+  type Ticket,
+  type TicketEvent,
+  type TicketQr,
+  type TransitionRefusal,
+} from '../ticket/index.js';
+import { createDoorbell, type Doorbell } from './doorbell.js';
+import { createLoginCounter, type LoginCounter } from './login-counter.js';
+
+export interface LoginServiceDeps {
+  engine: Engine;
+  metrics: Metrics;
+  logger: Logger;
+  /** Clock, epoch ms. Default `Date.now`. */
+  now?: () => number;
+  /** Pause between the doorbell's tries (times the try number), ms. Default {@link RING_BACKOFF_MS}. */
+  ringBackoffMs?: number;
+}
+
+export interface IssueInput {
+  id: string;
+  secret: string;
+  qr: TicketQr;
+  browser: BrowserContext;
+  ttlSeconds: number;
+}
+export type IssueOutcome = { ok: true; ticket: Ticket } | { ok: false; reason: 'store_unavailable'; error: unknown };
+
+export interface ScanInput {
+  ticketId: string;
+  openid: string;
+  mode: ConfirmationMode;
+  /** WeChat's own ticket of the scanned QR code; when given it must be the ticket's (WECHAT.md §0.5). */
+  qrTicket?: string;
+  user?: LoginUser;
+}
+/**
+ * `unknown`: no such open ticket (gone, expired, or the scene was lifted into another QR code). `refused`:
+ * someone else scanned it, or the login ended. Otherwise the ticket is `scanned` (tap mode) or `confirmed`, by
+ * this scanner: `changed` says whether this call moved it, `told` whether the doorbell got through.
+ */
+export type ScanOutcome =
+  | { kind: 'unknown' }
+  | { kind: 'refused'; reason: TransitionRefusal }
+  | { kind: 'scanned'; ticket: Ticket; changed: boolean; told: boolean }
+  | { kind: 'confirmed'; ticket: Ticket; changed: boolean; told: boolean; loginCount?: number };
+
+export interface DecideInput {
+  ticketId: string;
+  openid: string;
+  action: 'confirm' | 'cancel';
+}
+export type DecideOutcome =
+  | { kind: 'refused'; reason: TransitionRefusal | 'not_found' | 'unchanged' }
+  | { kind: 'confirmed'; ticket: Ticket; told: boolean; loginCount?: number }
+  | { kind: 'cancelled'; ticket: Ticket; told: boolean };
+
+export interface RedeemInput {
+  code: string;
+  secret: string;
+}
+export type RedeemOutcome =
+  | { ok: true; ticket: Ticket; openid: string }
+  | { ok: false; reason: TransitionRefusal | 'not_found' | 'malformed' };
+
+/** `expired`: this call recorded it (and rang). `open`/`finished`: not for expiry yet, or it ended otherwise. `gone`: not in the store. */
+export type ExpireOutcome =
+  | { kind: 'expired'; ticket: Ticket; told: boolean }
+  | { kind: 'unchanged'; ticket: Ticket }
+  | { kind: 'gone' };
+
+export interface LoginService {
+  /** Store a new `pending` ticket for a QR code WeChat issued. */
+  issue(input: IssueInput): Promise<IssueOutcome>;
+  /** A WeChat user scanned the ticket's QR code. Idempotent: a repeat by the same scanner rings again. */
+  scan(input: ScanInput): Promise<ScanOutcome>;
+  /** The scanner confirmed or refused on the confirmation page (`tap` mode). */
+  decide(input: DecideInput): Promise<DecideOutcome>;
+  /** Redeem a login code with the browser's secret; the ticket becomes `consumed`. */
+  redeem(input: RedeemInput): Promise<RedeemOutcome>;
+  /** The ticket's TTL passed: record `expired`, once, whoever gets there first. */
+  expire(ticketId: string): Promise<ExpireOutcome>;
+  /** Ring a ticket's doorbell again, e.g. when a decided link is opened again after a lost ring. */
+  ring(ticket: Ticket): Promise<boolean>;
+  /** The login counter (also forgotten when a user unfollows). */
+  readonly counter: LoginCounter;
+}
+
+export function createLoginService(deps: LoginServiceDeps): LoginService {
+  const { engine, metrics, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const doorbell: Doorbell = createDoorbell({
+    events: engine.events,
+    logger,
+    ...(deps.ringBackoffMs !== undefined ? { backoffMs: deps.ringBackoffMs } : {}),
+  });
+  const counter = createLoginCounter({ kv: engine.kv, logger });
+
+  /** The one place a login code is minted: at the transition that confirms the ticket it names. */
+  const confirming = (ticket: Ticket): string => newLoginCode(ticket.id);
+
+  /** A confirmation this call wrote: count it (before the ring, so a re-run on the unchanged path cannot count twice). */
+  const confirmed = async (ticket: Ticket): Promise<number | undefined> => {
+    metrics.ticketsConfirmed.inc();
+    return ticket.openid === undefined ? undefined : counter.count(ticket.openid);
+  };
+
+  return {
+    counter,
+    ring: (ticket) => doorbell.ring(ticket),
+
+    async issue(input) {
+      const ticket = newTicket({ ...input, now: now() });
+      try {
+        await engine.tickets.create(ticket);
+      } catch (error) {
+        logger.error({ err: error, ticket: ticketLogId(ticket.id) }, 'could not store a new ticket');
+        return { ok: false, reason: 'store_unavailable', error };
+      }
+      metrics.ticketsCreated.inc();
+      return { ok: true, ticket };
+    },
+
+    async scan(input) {
+      const at = now();
+      let foreignQr = false;
+      const result = await engine.tickets.apply(input.ticketId, (ticket) => {
+        // The event's QR ticket must be the one we created for this scene (WECHAT.md §0.5): a mismatch means
+        // the scene was lifted into another code, so the ticket is left exactly as it is.
+        const qrTicket = input.qrTicket ?? '';
+        foreignQr = qrTicket !== '' && ticket.qr.wechatTicket !== '' && qrTicket !== ticket.qr.wechatTicket;
+        if (foreignQr) return { ok: true, changed: false, ticket };
+        const event: TicketEvent = {
+          type: 'scan',
+          openid: input.openid,
+          at,
+          mode: input.mode,
+          code: confirming(ticket),
+          ...(input.user !== undefined ? { user: input.user } : {}),
+        };
+        return transition(ticket, event);
+      });
+      if (!result.ok) {
+        return result.reason === 'not_found' || result.reason === 'expired' ? { kind: 'unknown' } : { kind: 'refused', reason: result.reason };
+      }
+      if (foreignQr) return { kind: 'unknown' };
+      const ticket = result.ticket;
+      if (ticket.status !== 'scanned' && ticket.status !== 'confirmed') return { kind: 'refused', reason: 'finished' };
+      if (!result.changed) {
+        // This scanner moved the ticket already: they scanned again, or this is a re-run after the write whose
+        // ring was lost (a crash, a failed publish). Ring again; it is harmless if the browser heard it.
+        return { kind: ticket.status, ticket, changed: false, told: await doorbell.ring(ticket) };
+      }
+      metrics.ticketsScanned.inc();
+      if (ticket.status === 'scanned') return { kind: 'scanned', ticket, changed: true, told: await doorbell.ring(ticket) };
+      const loginCount = await confirmed(ticket);
+      const told = await doorbell.ring(ticket);
+      return { kind: 'confirmed', ticket, changed: true, told, ...(loginCount !== undefined ? { loginCount } : {}) };
+    },
+
+    async decide(input) {
+      const at = now();
+      const { openid } = input;
+      const result = await engine.tickets.apply(input.ticketId, (t) =>
+        transition(t, input.action === 'confirm' ? { type: 'confirm', openid, at, code: confirming(t) } : { type: 'cancel', openid, at }),
+      );
+      if (!result.ok || !result.changed) {
+        const reason = result.ok ? 'unchanged' : result.reason;
+        logger.info({ ticket: ticketLogId(input.ticketId), reason }, 'confirmation refused');
+        return { kind: 'refused', reason };
+      }
+      const ticket = result.ticket;
+      if (ticket.status === 'confirmed') {
+        logger.info({ ticket: ticketLogId(ticket.id) }, 'login confirmed on the phone');
+        const loginCount = await confirmed(ticket);
+        const told = await doorbell.ring(ticket);
+        return { kind: 'confirmed', ticket, told, ...(loginCount !== undefined ? { loginCount } : {}) };
+      }
+      metrics.ticketsCancelled.inc();
+      logger.info({ ticket: ticketLogId(ticket.id) }, 'login refused on the phone');
+      return { kind: 'cancelled', ticket, told: await doorbell.ring(ticket) };
+    },
+
+    async redeem(input) {
+      const ticketId = ticketIdOfCode(input.code);
+      if (ticketId === null) return { ok: false, reason: 'malformed' };
+      const at = now();
+      const result = await engine.tickets.apply(ticketId, (t) => transition(t, { type: 'consume', code: input.code, secret: input.secret, at }));
+      if (!result.ok || !result.changed || result.ticket.openid === undefined) {
+        const reason = result.ok ? 'already_consumed' : result.reason;
+        logger.info({ ticket: ticketLogId(ticketId), reason }, 'code refused');
+        return { ok: false, reason };
+      }
+      const ticket = result.ticket;
+      metrics.ticketsConsumed.inc();
+      metrics.scanToLogin.observe((at - (ticket.scannedAt ?? ticket.createdAt)) / 1000);
+      // No doorbell: `consumed` shows as `confirmed`, which every watcher was told already.
+      return { ok: true, ticket, openid: result.ticket.openid };
+    },
+
+    async expire(ticketId) {
+      const result = await engine.tickets.apply(ticketId, (t) => transition(t, { type: 'expire', at: now() }));
+      if (!result.ok) return result.reason === 'not_found' ? { kind: 'gone' } : { kind: 'unchanged', ticket: result.ticket };
+      if (!result.changed) return { kind: 'unchanged', ticket: result.ticket };
+      metrics.ticketsExpired.inc();
+      logger.info({ ticket: ticketLogId(ticketId) }, 'ticket expired');
+      return { kind: 'expired', ticket: result.ticket, told: await doorbell.ring(result.ticket) };
+    },
+  };
+}
