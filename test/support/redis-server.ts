@@ -23,6 +23,11 @@ export interface RedisServerHandle {
   port: number;
   /** Kill the server, wait for it to exit and remove its directory. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Kill the server and start a new one on the same port. Nothing is persisted, so the new server is empty:
+   * what a Redis restarted without persistence looks like to its clients.
+   */
+  restart(): Promise<void>;
 }
 
 /** A private six-node Redis Cluster (three masters, one replica each). */
@@ -43,14 +48,19 @@ process.on('exit', () => {
 export async function startRedisServer(): Promise<RedisServerHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'qrgate-redis-'));
   try {
-    const node = await spawnNode(dir, []);
+    let node = await spawnNode(dir, []);
+    const port = node.port;
     return {
-      url: `redis://${HOST}:${node.port}`,
-      port: node.port,
+      url: `redis://${HOST}:${port}`,
+      port,
       stop: once(async () => {
         await node.stop();
         await rm(dir, { recursive: true, force: true });
       }),
+      async restart() {
+        await node.stop();
+        node = await spawnNode(dir, [], port);
+      },
     };
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
@@ -111,10 +121,12 @@ async function spawnClusterNode(root: string, index: number): Promise<SpawnedNod
  * Spawn one server on a free port. A port found free can be taken by someone else before redis binds it, so a
  * server that exits during start-up is retried on another port.
  */
-async function spawnNode(dir: string, extra: string[] | (() => Promise<string[]>)): Promise<SpawnedNode> {
+async function spawnNode(dir: string, extra: string[] | (() => Promise<string[]>), fixedPort?: number): Promise<SpawnedNode> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    // A restart reuses its port (the clients reconnect to it); the old server may need a moment to release it.
+    if (fixedPort !== undefined && attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    const port = fixedPort ?? (await freePort());
     const args = [
       '--port',
       String(port),
