@@ -1,7 +1,9 @@
 /**
- * Which local sockets watch which ticket. The first watcher of a ticket subscribes this process to the
- * ticket's doorbell on the bus; the last one to leave unsubscribes, so a gateway only ever hears about
- * tickets it holds a socket for.
+ * The gateway's hub: which local sockets watch which ticket. The one place that counts a ticket's watchers
+ * (the engine's bus only subscribes, unsubscribes and rings, as centrifuge's node counts and its broker
+ * does not): the first watcher of a ticket subscribes this process to the ticket's doorbell, the last one to
+ * leave unsubscribes, so a gateway only ever hears about tickets it holds a socket for. A doorbell names the
+ * ticket only; the hub reads the store for what happened.
  */
 import type { Engine } from '../../libs/engine/index.js';
 import type { Ticket } from '../../libs/ticket/index.js';
@@ -15,7 +17,7 @@ export interface TicketWatcher {
 
 interface Entry {
   watchers: Set<TicketWatcher>;
-  subscribed: Promise<() => Promise<void>>;
+  subscribed: Promise<void>;
 }
 
 export interface TicketWatchers {
@@ -43,6 +45,9 @@ export function createTicketWatchers(deps: { engine: Engine; onError(err: unknow
     }
   };
 
+  const stopRings = deps.engine.events.onRing((change) => {
+    if (entries.has(change.ticket)) onChange(change.ticket).catch(deps.onError);
+  });
   // The bus was reconnected: anything rung meanwhile is lost, so read every watched ticket once.
   const stopResync = deps.engine.events.onResync(() => {
     for (const ticketId of entries.keys()) onChange(ticketId).catch(deps.onError);
@@ -55,9 +60,7 @@ export function createTicketWatchers(deps: { engine: Engine; onError(err: unknow
     async watch(ticketId, watcher) {
       let entry = entries.get(ticketId);
       if (entry === undefined) {
-        const subscribed = deps.engine.events.subscribe(ticketId, () => {
-          onChange(ticketId).catch(deps.onError);
-        });
+        const subscribed = deps.engine.events.subscribe(ticketId);
         const created: Entry = { watchers: new Set(), subscribed };
         entry = created;
         entries.set(ticketId, created);
@@ -73,10 +76,16 @@ export function createTicketWatchers(deps: { engine: Engine; onError(err: unknow
       const entry = entries.get(ticketId);
       if (entry === undefined || !entry.watchers.delete(watcher) || entry.watchers.size > 0) return;
       entries.delete(ticketId);
-      const unsubscribe = await entry.subscribed.catch(() => null);
-      await unsubscribe?.();
+      const wasSubscribed = await entry.subscribed.then(
+        () => true,
+        () => false,
+      );
+      // A watcher that came meanwhile made a new entry and subscribed again: the subscription is its now.
+      if (!wasSubscribed || entries.has(ticketId)) return;
+      await deps.engine.events.unsubscribe(ticketId);
     },
     close() {
+      stopRings();
       stopResync();
     },
   };

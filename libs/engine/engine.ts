@@ -7,13 +7,15 @@
  *   transitions from `pending` exactly one wins.
  * - A ticket disappears at `retainUntil(ticket)`; `get` never returns an expired record.
  * - The event bus is only a doorbell: `publish` reaches every process subscribed to that ticket, and only
- *   those; a listener reads the store for the ticket's state. Delivery is at most once; a message missed by a
+ *   those; the message names the ticket and its version, never its state, which a listener reads from the
+ *   store (so a state this code does not know yet can never make a message undeliverable). The bus does not
+ *   count who in a process listens: the process's hub subscribes a ticket once and unsubscribes it once. Delivery is at most once; a message missed by a
  *   browser is made good by reading the store when it (re)connects, one missed by a process while its bus
  *   connection was down by the `onResync` call that follows the reconnect.
  * - `kv` holds small shared values (dedupe marks, the WeChat token, counters) with a TTL in milliseconds.
  */
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Ticket, TicketStatus, TransitionResult } from '../ticket/index.js';
+import type { Ticket, TransitionResult } from '../ticket/index.js';
 
 export type ApplyResult = TransitionResult | { ok: false; reason: 'not_found' };
 
@@ -26,10 +28,9 @@ export interface TicketStore {
   apply(id: string, transition: (ticket: Ticket) => TransitionResult): Promise<ApplyResult>;
 }
 
-/** What travels on the bus: which ticket changed, to what, at which version. */
+/** What travels on the bus: which ticket changed, and the version it changed to. */
 export interface TicketChange {
   ticket: string;
-  status: TicketStatus;
   version: number;
 }
 
@@ -39,10 +40,17 @@ export interface TicketEventBus {
   /** Ring the doorbell of one ticket. Resolves once the message is handed to the transport. */
   publish(change: TicketChange): Promise<void>;
   /**
-   * Listen to one ticket. Resolves once the subscription is active, with a function that removes it.
-   * Several listeners for one ticket share one underlying subscription.
+   * Subscribe this process to one ticket's doorbell. Resolves once the subscription is active. Idempotent:
+   * subscribing twice is one subscription, ended by one `unsubscribe`.
    */
-  subscribe(ticket: string, listener: TicketChangeListener): Promise<() => Promise<void>>;
+  subscribe(ticket: string): Promise<void>;
+  /** End this process's subscription to the ticket (idempotent). */
+  unsubscribe(ticket: string): Promise<void>;
+  /**
+   * Register `listener` for every doorbell this process receives, of any subscribed ticket. A listener that
+   * throws does not keep the message from the others. Returns a remover.
+   */
+  onRing(listener: TicketChangeListener): () => void;
   /**
    * Register `listener` for the moments when messages may have been lost: the transport reconnected (and has
    * re-subscribed). Whoever watches tickets must then re-read the store for each of them. Returns a remover.

@@ -15,7 +15,7 @@ import type {
   TicketEventBus,
   TicketStore,
 } from './engine.js';
-import { LocalListeners } from './local-listeners.js';
+import { deliverChange } from './ticket-change.js';
 import { ttlMilliseconds } from './ttl.js';
 
 /** Options of {@link createMemoryEngine}. */
@@ -44,7 +44,9 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const observer = options.observer;
   const tickets = new Map<string, Expiring<Ticket>>();
   const values = new Map<string, Expiring<string>>();
-  const listeners = new LocalListeners();
+  /** Tickets this process is subscribed to, and who hears their doorbells. */
+  const subscribed = new Set<string>();
+  const ringListeners = new Set<TicketChangeListener>();
 
   const live = <T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined => {
     const record = map.get(key);
@@ -88,17 +90,23 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
 
   const events: TicketEventBus = {
     async publish(change: TicketChange): Promise<void> {
-      // Like a Redis server, route at publish time: a process with no listener for the ticket gets nothing.
-      if (!listeners.has(change.ticket)) return;
-      const message: TicketChange = { ticket: change.ticket, status: change.status, version: change.version };
+      // Like a Redis server, route at publish time: a process not subscribed to the ticket gets nothing.
+      if (!subscribed.has(change.ticket)) return;
+      const message: TicketChange = { ticket: change.ticket, version: change.version };
       setImmediate(() => {
         observer?.busMessageReceived?.();
-        listeners.deliver(message);
+        deliverChange(ringListeners, message);
       });
     },
-    async subscribe(ticket: string, listener: TicketChangeListener): Promise<() => Promise<void>> {
-      const remove = listeners.add(ticket, listener);
-      return async () => remove();
+    async subscribe(ticket: string): Promise<void> {
+      subscribed.add(ticket);
+    },
+    async unsubscribe(ticket: string): Promise<void> {
+      subscribed.delete(ticket);
+    },
+    onRing(listener: TicketChangeListener): () => void {
+      ringListeners.add(listener);
+      return () => ringListeners.delete(listener);
     },
     onResync(): () => void {
       // An in-process bus never drops a connection, so there is never anything to catch up on.
@@ -146,7 +154,8 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     },
     async close(): Promise<void> {
       clearInterval(sweeper);
-      listeners.clear();
+      subscribed.clear();
+      ringListeners.clear();
     },
   };
 }

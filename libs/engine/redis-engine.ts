@@ -25,8 +25,7 @@ import type {
   TicketEventBus,
   TicketStore,
 } from './engine.js';
-import { LocalListeners } from './local-listeners.js';
-import { decodeTicketChange, encodeTicketChange } from './ticket-change.js';
+import { decodeTicketChange, deliverChange, encodeTicketChange } from './ticket-change.js';
 import { ttlMilliseconds } from './ttl.js';
 
 /** A connection the engine accepts: one Redis server or a Redis Cluster. */
@@ -102,7 +101,9 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
   client.on('error', onError);
   subscriber.on('error', onError);
 
-  const listeners = new LocalListeners();
+  /** Tickets this process wants to hear; the hub above decides (it counts its own watchers). */
+  const wanted = new Set<string>();
+  const ringListeners = new Set<TicketChangeListener>();
   /** Channels this engine has SSUBSCRIBEd (per ticket id). */
   const subscribed = new Set<string>();
   /** Per-ticket queue of subscription changes, so SSUBSCRIBE and SUNSUBSCRIBE never race. */
@@ -115,7 +116,7 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     const change = decodeTicketChange(message);
     // Another writer's garbage (or a channel of another prefix) must not reach the listeners nor crash us.
     if (id === undefined || change === null || change.ticket !== id) return;
-    listeners.deliver(change);
+    deliverChange(ringListeners, change);
   };
   subscriber.on('smessage', onMessage);
 
@@ -128,14 +129,14 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
   const readyEvent = subscriber.isCluster ? 'subscribersReady' : 'ready';
   subscriber.on(readyEvent, resync);
 
-  /** Bring the ticket's Redis subscription in line with whether it has local listeners. */
+  /** Bring the ticket's Redis subscription in line with whether this process wants it. */
   const reconcile = (id: string): Promise<void> => {
     const run = async (): Promise<void> => {
-      const wanted = listeners.has(id) && !closed;
-      if (wanted && !subscribed.has(id)) {
+      const want = wanted.has(id) && !closed;
+      if (want && !subscribed.has(id)) {
         await subscriber.ssubscribe(channelOf(id));
         subscribed.add(id);
-      } else if (!wanted && subscribed.has(id)) {
+      } else if (!want && subscribed.has(id)) {
         // Forget it first: if SUNSUBSCRIBE fails, the worst case is a stray subscription, never a missed one.
         subscribed.delete(id);
         await subscriber.sunsubscribe(channelOf(id));
@@ -221,23 +222,25 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     async publish(change: TicketChange): Promise<void> {
       await client.spublish(channelOf(change.ticket), encodeTicketChange(change));
     },
-    async subscribe(ticket: string, listener: TicketChangeListener): Promise<() => Promise<void>> {
+    async subscribe(ticket: string): Promise<void> {
       if (closed) throw new Error('engine is closed');
-      const remove = listeners.add(ticket, listener);
+      wanted.add(ticket);
       try {
         await reconcile(ticket);
       } catch (error) {
-        remove();
+        // Not subscribed after all: do not leave a wish behind that a later reconcile would act on.
+        wanted.delete(ticket);
         await reconcile(ticket).catch(() => undefined);
         throw error;
       }
-      let removed = false;
-      return async () => {
-        if (removed) return;
-        removed = true;
-        remove();
-        await reconcile(ticket);
-      };
+    },
+    async unsubscribe(ticket: string): Promise<void> {
+      wanted.delete(ticket);
+      await reconcile(ticket);
+    },
+    onRing(listener: TicketChangeListener): () => void {
+      ringListeners.add(listener);
+      return () => ringListeners.delete(listener);
     },
     onResync(listener: () => void): () => void {
       resyncListeners.add(listener);
@@ -300,8 +303,9 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      const ids = new Set([...listeners.tickets(), ...subscribed]);
-      listeners.clear();
+      const ids = new Set([...wanted, ...subscribed]);
+      wanted.clear();
+      ringListeners.clear();
       await Promise.allSettled([...ids].map(reconcile));
       subscriber.off('smessage', onMessage);
       subscriber.off(readyEvent, resync);

@@ -27,7 +27,7 @@ export function createDoorbell(deps: { events: TicketEventBus; logger: Logger; b
     async ring(ticket) {
       for (let attempt = 1; ; attempt++) {
         try {
-          await deps.events.publish({ ticket: ticket.id, status: ticket.status, version: ticket.version });
+          await deps.events.publish({ ticket: ticket.id, version: ticket.version });
           return true;
         } catch (err) {
           const log = { err, ticket: ticketLogId(ticket.id), attempt };

@@ -43,7 +43,7 @@ describe('a waiting browser whose ticket vanished from the store', () => {
       raw.disconnect();
     }
     // Any ring (here an unrelated process re-announcing version 1) makes the gateway read the store.
-    await app.engine.events.publish({ ticket, status: 'pending', version: 1 });
+    await app.engine.events.publish({ ticket, version: 1 });
 
     const status = await browser!.waitFor('status', (s) => s.status === 'expired', 5_000);
     expect(status.ticket).toBe(ticket);

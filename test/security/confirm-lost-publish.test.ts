@@ -24,7 +24,8 @@ describe('a lost publish after the decision on the confirmation page', () => {
     const events = app.engine.events;
     const publish = events.publish.bind(events);
     events.publish = (change: TicketChange) => {
-      if (change.ticket !== fault.ticket || change.status === 'scanned') return publish(change);
+      // Version 2 is the scan (pending 1 → scanned 2); the decision is version 3.
+      if (change.ticket !== fault.ticket || change.version < 3) return publish(change);
       fault.calls += 1;
       return fault.failures-- > 0 ? Promise.reject(new Error('injected: bus unavailable')) : publish(change);
     };

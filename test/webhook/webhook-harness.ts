@@ -7,9 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createWebhook, type WebhookSettings } from '../../apps/webhook/index.js';
-import { createMemoryEngine, type Engine, type TicketChange } from '../../libs/engine/index.js';
+import { createMemoryEngine, type Engine } from '../../libs/engine/index.js';
 import { createMetrics, type Metrics } from '../../libs/observability/index.js';
-import { newSecret, newTicket, newTicketId, type Ticket } from '../../libs/ticket/index.js';
+import { newSecret, newTicket, newTicketId, type Ticket, type TicketStatus } from '../../libs/ticket/index.js';
 import { buildEventXml, signPush, type PushSigningOptions, type ScanEventInput } from '../../libs/wechat/index.js';
 
 export const TOKEN = 'webhook-test-token';
@@ -40,8 +40,11 @@ export interface Harness {
   now(): number;
   /** A pending ticket in the store, shown with WeChat QR ticket `wechatTicket`. */
   createTicket(options?: { ttlSeconds?: number; userAgent?: string; ip?: string }): Promise<Ticket>;
-  /** Changes the bus delivers for one ticket. */
-  watch(ticketId: string): Promise<TicketChange[]>;
+  /**
+   * What a gateway learns from each doorbell of one ticket: the version rung, with the status the store then
+   * holds (the bus carries no status; a watcher reads it, as the gateway's hub does).
+   */
+  watch(ticketId: string): Promise<WatchedChange[]>;
   /** POST a raw body with a raw query string. */
   post(query: string, body: string): Promise<Reply>;
   /** Sign (and encrypt with `aes`) a message as WeChat does, then POST it. */
@@ -109,6 +112,15 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const unsubscribes: Array<() => Promise<void>> = [];
+  const watched = new Map<string, WatchedChange[]>();
+  unsubscribes.push(async () => stopRings());
+  const stopRings = engine.events.onRing((change) => {
+    const changes = watched.get(change.ticket);
+    if (changes === undefined) return;
+    void engine.tickets.get(change.ticket).then((ticket) => {
+      changes.push({ ticket: change.ticket, status: ticket?.status ?? 'gone', version: change.version });
+    });
+  });
 
   const request = async (path: string, init?: RequestInit): Promise<Reply> => {
     const res = await fetch(`${url}${path}`, init);
@@ -141,8 +153,10 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
       return ticket;
     },
     async watch(ticketId) {
-      const changes: TicketChange[] = [];
-      unsubscribes.push(await engine.events.subscribe(ticketId, (change) => changes.push(change)));
+      const changes: WatchedChange[] = [];
+      watched.set(ticketId, changes);
+      await engine.events.subscribe(ticketId);
+      unsubscribes.push(() => engine.events.unsubscribe(ticketId));
       return changes;
     },
     post,
@@ -157,6 +171,13 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
       await engine.close();
     },
   };
+}
+
+/** One doorbell as a watcher sees it: the version rung and the status then in the store (`gone`: not there). */
+export interface WatchedChange {
+  ticket: string;
+  status: TicketStatus | 'gone';
+  version: number;
 }
 
 /** The value of `qrgate_webhook_requests_total{outcome}`. */
