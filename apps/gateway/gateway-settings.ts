@@ -1,10 +1,9 @@
 /**
  * The gateway's settings (derived from the one config schema) and the small request helpers that depend on
- * them: who may connect, and which IP a request comes from.
+ * them: who may connect, and which IP a request comes from. Errors live in `gateway-error.ts`.
  */
 import { isIP } from 'node:net';
 import type { Config } from '../../libs/config/index.js';
-import type { ErrorCode } from '../../libs/protocol/index.js';
 import type { ConfirmationMode } from '../../libs/ticket/index.js';
 
 export interface GatewaySettings {
@@ -37,20 +36,6 @@ export function gatewaySettings(config: Config, extra: { simulatorUrl?: string }
     sessionTtlSeconds: config.SESSION_TTL_SECONDS,
     ...(extra.simulatorUrl !== undefined ? { simulatorUrl: extra.simulatorUrl } : {}),
   };
-}
-
-/** An error with its meaning for the browser (`code`) and for HTTP (`status`). */
-export class GatewayError extends Error {
-  override name = 'GatewayError';
-  readonly expose = true;
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly status = 400,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
-  }
 }
 
 /**

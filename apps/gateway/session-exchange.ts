@@ -5,16 +5,16 @@ import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { sessionRequestSchema, type SessionResponse } from '../../libs/protocol/index.js';
 import { ticketIdOfCode, ticketLogId, transition } from '../../libs/ticket/index.js';
-import { GatewayError } from './gateway-settings.js';
+import type { ErrorDetail } from '../../libs/protocol/index.js';
+import type { TransitionRefusal } from '../../libs/ticket/index.js';
+import { GatewayError } from './gateway-error.js';
 import type { SessionSigner } from './session-signer.js';
 
-const REFUSALS: Record<string, string> = {
-  not_found: 'unknown or expired code',
-  already_consumed: 'code already used',
-  code_mismatch: 'unknown or expired code',
-  not_confirmed: 'unknown or expired code',
-  secret_mismatch: 'code does not belong to this browser',
-  code_expired: 'code expired',
+/** What the browser is told for each refusal; anything not listed reads as "unknown or expired code". */
+const REFUSALS: Partial<Record<TransitionRefusal | 'not_found', ErrorDetail<'INVALID_CODE'>>> = {
+  already_consumed: 'used',
+  secret_mismatch: 'wrong_browser',
+  code_expired: 'expired',
 };
 
 export interface SessionExchange {
@@ -33,16 +33,17 @@ export function createSessionExchange(deps: {
   return {
     async redeem(body) {
       const parsed = sessionRequestSchema.safeParse(body);
-      if (!parsed.success) throw new GatewayError('INVALID_PAYLOAD', 'expected JSON { code, secret }', 400);
+      if (!parsed.success) throw GatewayError.of('INVALID_PAYLOAD', { detail: 'session' });
       const { code, secret } = parsed.data;
       const ticketId = ticketIdOfCode(code);
-      if (ticketId === null) throw new GatewayError('INVALID_CODE', REFUSALS.not_found!, 401);
+      if (ticketId === null) throw GatewayError.of('INVALID_CODE');
       const at = now();
       const result = await deps.engine.tickets.apply(ticketId, (t) => transition(t, { type: 'consume', code, secret, at }));
       if (!result.ok || !result.changed || result.ticket.openid === undefined) {
         const reason = result.ok ? 'already_consumed' : result.reason;
         deps.logger.info({ ticket: ticketLogId(ticketId), reason }, 'code refused');
-        throw new GatewayError('INVALID_CODE', REFUSALS[reason] ?? 'unknown or expired code', 401);
+        const detail = REFUSALS[reason];
+        throw GatewayError.of('INVALID_CODE', detail !== undefined ? { detail } : {});
       }
       const ticket = result.ticket;
       deps.metrics.ticketsConsumed.inc();

@@ -10,6 +10,7 @@ export type {
   TicketEventBus,
   TicketStore,
 } from './engine.js';
+export type { RateLimiter, RateLimitVerdict } from './rate-limiter.js';
 export { createMemoryEngine, type MemoryEngineOptions } from './memory-engine.js';
 export {
   createRedisEngine,
