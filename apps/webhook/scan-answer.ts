@@ -1,0 +1,76 @@
+/**
+ * The last step of a push: hand the event to `scan-event.ts` and answer within WeChat's 5 s (WECHAT.md §6).
+ * The policy: the reply text when the scan is handled in time; `success` past the deadline (the work goes on
+ * and will most likely finish, and `success` keeps WeChat from running it twice); 503 with no body when the
+ * scan failed (`success` would tell WeChat not to re-send, and the scan would be lost).
+ */
+import type { Engine } from '../../libs/engine/engine.js';
+import type { Logger, Metrics } from '../../libs/observability/index.js';
+import { TIMED_OUT, withTimeout } from '../../libs/runtime/with-timeout.js';
+import { forgetReplay, type PushStep } from './push-steps.js';
+import { stepOutput } from './push-state.js';
+import { handleScanEvent, type ScanEventResult } from './scan-event.js';
+import { answerRetryLater, answerSuccess, answerText } from './wechat-reply.js';
+import type { WebhookSettings } from './webhook-settings.js';
+
+export interface ScanAnswerDeps {
+  engine: Engine;
+  settings: WebhookSettings;
+  logger: Logger;
+  metrics: Metrics;
+  now: () => number;
+  /** Past this a scan is answered `success` and finishes in the background, ms. */
+  replyDeadlineMs: number;
+}
+
+type Settled = { ok: true; result: ScanEventResult } | { ok: false; error: unknown };
+
+export function answerScan(deps: ScanAnswerDeps): PushStep {
+  const { engine, settings, logger, metrics, now, replyDeadlineMs } = deps;
+  const links = settings.confirmationLinks;
+  const scanDeps = { engine, metrics, logger, confirmation: settings.confirmation, now, ...(links ? { confirmationLinks: links } : {}) };
+
+  return async (ctx) => {
+    const message = stepOutput(ctx, 'message');
+    const { push, requestId } = ctx.state;
+    const work = handleScanEvent(scanDeps, message).then(
+      (result): Settled => ({ ok: true, result }),
+      (error: unknown): Settled => ({ ok: false, error }),
+    );
+    const settled = await withTimeout(work, replyDeadlineMs);
+    if (settled === TIMED_OUT) {
+      push.outcome = 'timeout';
+      logger.warn({ requestId }, `scan not handled within ${replyDeadlineMs} ms; answered success`);
+      answerSuccess(ctx);
+      const mark = ctx.state.replayMark;
+      void work.then(async (late) => {
+        if (late.ok) {
+          logger.info({ requestId, outcome: late.result.kind }, 'scan finished after the deadline');
+          return;
+        }
+        if (mark !== undefined) await forgetReplay(engine, logger, mark, requestId);
+        logger.error({ requestId, err: late.error }, 'scan failed after the deadline');
+      });
+      return;
+    }
+    if (!settled.ok) {
+      // The dedupe mark is gone (handleScanEvent removes it) and the replay guard removes the replay mark on
+      // this outcome before the answer goes out, so the re-sent push runs again.
+      push.outcome = 'error';
+      ctx.state.resendExpected = true;
+      logger.error({ requestId, err: settled.error }, 'scan handling failed; answered 503 so that WeChat re-sends the push');
+      answerRetryLater(ctx);
+      return;
+    }
+    push.outcome = settled.result.kind;
+    if ('ticketId' in settled.result && settled.result.ticketId !== undefined) push.ticketId = settled.result.ticketId;
+    try {
+      answerText(ctx, { settings, opened: stepOutput(ctx, 'opened'), message, text: settled.result.reply, nowMs: now() });
+    } catch (error) {
+      // The scan is recorded; a reply we cannot build must not make WeChat run it again.
+      push.outcome = 'error';
+      logger.error({ requestId, err: error }, 'could not write the reply');
+      answerSuccess(ctx);
+    }
+  };
+}
