@@ -3,8 +3,7 @@
  * them: who may connect, and which IP a request comes from. Errors live in `gateway-error.ts`.
  */
 import { isIP } from 'node:net';
-import type { Config } from '../../libs/config/index.js';
-import type { ConfirmationMode } from '../../libs/ticket/index.js';
+import { resolveConfirmation, type Config, type Confirmation } from '../../libs/config/index.js';
 
 export interface GatewaySettings {
   ticketTtlSeconds: number;
@@ -17,7 +16,8 @@ export interface GatewaySettings {
   maxRefreshesPerSocket: number;
   ticketsPerMinute: number;
   exchangesPerMinute: number;
-  confirmation: ConfirmationMode;
+  /** `tap` carries the links' secret and public URL: a tap gateway cannot be built without them. */
+  confirmation: Confirmation;
   sessionTtlSeconds: number;
   /** Demo mode: link to the phone simulator from the login page. */
   simulatorUrl?: string;
@@ -32,7 +32,7 @@ export function gatewaySettings(config: Config, extra: { simulatorUrl?: string }
     maxRefreshesPerSocket: config.MAX_REFRESHES_PER_SOCKET,
     ticketsPerMinute: config.RATE_LIMIT_TICKETS_PER_MINUTE,
     exchangesPerMinute: config.RATE_LIMIT_EXCHANGES_PER_MINUTE,
-    confirmation: config.LOGIN_CONFIRMATION,
+    confirmation: resolveConfirmation(config),
     sessionTtlSeconds: config.SESSION_TTL_SECONDS,
     ...(extra.simulatorUrl !== undefined ? { simulatorUrl: extra.simulatorUrl } : {}),
   };

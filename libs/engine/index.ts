@@ -19,10 +19,7 @@ export {
   type RedisEngineOptions,
 } from './redis-engine.js';
 export {
-  createEngineFromConfig,
   createRedisClients,
-  type ConfiguredEngine,
-  type EngineFromConfigOptions,
   type RedisClients,
   type RedisClientsOptions,
   type RedisConnectionRole,
