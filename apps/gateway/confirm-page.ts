@@ -11,13 +11,12 @@
  * undo the decision: the scanner is told it is recorded, and opening the link again rings the doorbell again
  * (harmless when the browser heard it already: gateways deliver each version once).
  */
-import { randomBytes } from 'node:crypto';
 import type Koa from 'koa';
 import type Router from '@koa/router';
-import getRawBody from 'raw-body';
 import { z } from 'zod';
 import type { Engine } from '../../libs/engine/index.js';
 import type { LoginService } from '../../libs/login/index.js';
+import { readForm as readFormFields, sendPage } from '../../libs/http/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import {
   CONFIRMATION_PATH,
@@ -29,6 +28,7 @@ import {
   type Ticket,
 } from '../../libs/ticket/index.js';
 import { originAllowed, type GatewaySettings } from './gateway-settings.js';
+import { confirmDocument, confirmPageCsp, messageView as message, refusalView, requestView, type Refusal } from './confirm-view.js';
 
 export interface ConfirmPageDeps {
   engine: Engine;
@@ -43,20 +43,10 @@ export interface ConfirmPageDeps {
   now?: () => number;
 }
 
-/** How a link can fail, each with its own status and page. */
-type Refusal = 'malformed' | 'forged' | 'expired' | 'used';
-
 const REFUSAL_STATUS: Record<Refusal, number> = { malformed: 400, forged: 403, used: 409, expired: 410 };
 
-const REFUSAL_TEXT: Record<Refusal, { zh: string; en: string }> = {
-  malformed: { zh: '链接无效。', en: 'This link is not valid.' },
-  forged: { zh: '链接无效或已被篡改，未进行任何操作。', en: 'This link is not valid or was altered. Nothing was changed.' },
-  expired: { zh: '链接已过期，请在电脑上刷新二维码后重新扫码。', en: 'This link has expired. Refresh the QR code on the computer and scan again.' },
-  used: { zh: '这个链接已经使用过，不能再次使用。', en: 'This link has already been used.' },
-};
-
 const formSchema = z.object({ t: z.string().max(256), action: z.enum(['confirm', 'cancel']) }).strict();
-const FORM_LIMIT = '2kb';
+const FORM_LIMIT = 2 * 1024;
 
 /** Mount `GET|POST /confirm` on the gateway's router. */
 export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
@@ -91,24 +81,12 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     const token = ctx.query.t as string;
     const { ticket } = checked;
     const { browser, os } = describeBrowser(ticket.browser.userAgent);
-    render(ctx, 200, '确认登录 · Confirm sign-in', [
-      `<h1>确认登录？<span lang="en">Sign in on this computer?</span></h1>`,
-      '<p>有浏览器请求使用你的微信登录。请确认是你本人在操作。<span lang="en">A browser asked to sign in with your WeChat. Confirm only if it is you.</span></p>',
-      '<dl>',
-      row('网站', 'Site', site),
-      row('浏览器', 'Browser', `${browser}（${os}）`),
-      row('IP', 'IP', displayIp(ticket.browser.ip)),
-      row('时间', 'Time', formatShanghaiTime(ticket.createdAt)),
-      '</dl>',
-      // Relative, so a gateway published under a path prefix (PUBLIC_URL https://example.com/login) posts back
-      // to itself rather than to the site's root.
-      `<form method="post" action="${CONFIRMATION_PATH.slice(1)}">`,
-      `<input type="hidden" name="t" value="${escapeHtml(token)}">`,
-      '<button type="submit" name="action" value="confirm" class="confirm">确认登录 <span lang="en">Confirm</span></button>',
-      '<button type="submit" name="action" value="cancel" class="cancel">不是我 <span lang="en">Not me</span></button>',
-      '</form>',
-      '<p class="note">如果你没有在电脑上扫码登录，请点“不是我”。<span lang="en">If you did not just scan a code on a computer, tap “Not me”.</span></p>',
-    ].join(''));
+    render(
+      ctx,
+      200,
+      '确认登录 · Confirm sign-in',
+      requestView({ site, browser: `${browser}（${os}）`, ip: displayIp(ticket.browser.ip), time: formatShanghaiTime(ticket.createdAt), token }),
+    );
   });
 
   router.post(CONFIRMATION_PATH, async (ctx) => {
@@ -177,91 +155,33 @@ const usedMark = (ticketId: string): string => `confirm:used:${ticketId}`;
 
 /** The submitted form; null when it is not our form; `too_large` past FORM_LIMIT. */
 async function readForm(ctx: Koa.Context): Promise<z.infer<typeof formSchema> | null | 'too_large'> {
-  if (!ctx.is('application/x-www-form-urlencoded')) return null;
-  let raw: string;
+  let fields;
   try {
-    raw = await getRawBody(ctx.req, { limit: FORM_LIMIT, encoding: 'utf8' });
+    fields = await readFormFields(ctx, { limit: FORM_LIMIT });
   } catch (err) {
-    return (err as { status?: number }).status === 413 ? 'too_large' : null;
+    // Anything else unreadable (a broken stream, a body that never finishes) is not our form either.
+    return (err as { status?: unknown }).status === 413 ? 'too_large' : null;
   }
-  const params = new URLSearchParams(raw);
-  const fields: Record<string, string> = {};
-  for (const [name, value] of params) {
-    // A repeated field is not something our form sends.
-    if (Object.hasOwn(fields, name)) return null;
-    fields[name] = value;
-  }
-  const parsed = formSchema.safeParse(fields);
+  const parsed = formSchema.safeParse(fields ?? undefined);
   return parsed.success ? parsed.data : null;
 }
 
 function refuse(ctx: Koa.Context, refusal: Refusal): void {
-  const text = REFUSAL_TEXT[refusal];
-  render(ctx, REFUSAL_STATUS[refusal], '无法确认 · Cannot confirm', message(text.zh, text.en));
+  render(ctx, REFUSAL_STATUS[refusal], '无法确认 · Cannot confirm', refusalView(refusal));
 }
 
-const message = (zh: string, en: string): string =>
-  `<h1>${escapeHtml(zh)}</h1><p lang="en">${escapeHtml(en)}</p><p class="note">可以关闭这个页面。<span lang="en">You can close this page.</span></p>`;
-
+/** Answer with one of this page's documents (`confirm-view.ts`) under the shared nonce-CSP shell. */
 function render(ctx: Koa.Context, status: number, title: string, body: string): void {
-  const nonce = randomBytes(16).toString('base64');
-  ctx.status = status;
-  ctx.type = 'html';
-  ctx.set('Content-Security-Policy', confirmPageCsp(nonce));
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  // The simulator's phone shows the page in a same-origin frame; nobody else may frame it (clickjacking).
-  ctx.set('X-Frame-Options', 'SAMEORIGIN');
-  // The URL carries the token: never cache it, never send it to another origin as a Referer. Not
-  // `no-referrer`: under it browsers send `Origin: null` with the form's POST, which the origin check refuses.
-  ctx.set('Cache-Control', 'no-store');
-  ctx.set('Referrer-Policy', 'same-origin');
-  ctx.body = `<!doctype html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style nonce="${nonce}">${CSS}</style>
-</head>
-<body><main>${body}</main></body>
-</html>
-`;
+  sendPage(ctx, {
+    status,
+    csp: confirmPageCsp,
+    render: (nonce) => confirmDocument({ nonce, title, body }),
+    headers: {
+      // The simulator's phone shows the page in a same-origin frame; nobody else may frame it (clickjacking).
+      'X-Frame-Options': 'SAMEORIGIN',
+      // The URL carries the token: never send it to another origin as a Referer. Not `no-referrer`: under it
+      // browsers send `Origin: null` with the form's POST, which the origin check refuses.
+      'Referrer-Policy': 'same-origin',
+    },
+  });
 }
-
-/** No script at all; the nonce admits only this page's stylesheet; the form may post only to us. */
-export function confirmPageCsp(nonce: string): string {
-  return [
-    "default-src 'none'",
-    `style-src 'nonce-${nonce}'`,
-    "form-action 'self'",
-    "base-uri 'none'",
-    "frame-ancestors 'self'",
-  ].join('; ');
-}
-
-const row = (zh: string, en: string, value: string): string =>
-  `<div><dt>${escapeHtml(zh)} <span lang="en">${escapeHtml(en)}</span></dt><dd>${escapeHtml(value)}</dd></div>`;
-
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-
-const CSS = `
-:root { color-scheme: light dark; --fg:#1d1d1f; --bg:#f2f3f5; --card:#fff; --muted:#5f5f64; --green:#07c160; }
-@media (prefers-color-scheme: dark) { :root { --fg:#f5f5f7; --bg:#111113; --card:#2c2c2e; --muted:#b4b4ba; } }
-* { box-sizing: border-box; }
-body { margin: 0; padding: 16px; background: var(--bg); color: var(--fg);
-  font: 17px/1.5 system-ui, -apple-system, "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", sans-serif; }
-main { max-width: 440px; margin: 0 auto; background: var(--card); border-radius: 16px; padding: 20px; }
-h1 { font-size: 1.25rem; margin: 0 0 12px; }
-h1 span, p span { display: block; font-size: .9rem; font-weight: 400; color: var(--muted); }
-dl { margin: 16px 0; }
-dl div { display: flex; justify-content: space-between; gap: 12px; padding: 8px 0; border-top: 1px solid rgba(127,127,127,.2); }
-dt { color: var(--muted); } dt span { font-size: .8rem; } dd { margin: 0; text-align: right; word-break: break-all; }
-form { display: grid; gap: 12px; margin-top: 16px; }
-button { min-height: 48px; border: 0; border-radius: 10px; font: inherit; font-weight: 600; cursor: pointer; }
-button span { font-weight: 400; }
-button.confirm { background: var(--green); color: #fff; }
-button.cancel { background: rgba(127,127,127,.15); color: var(--fg); }
-button:focus-visible { outline: 3px solid #0a64d6; outline-offset: 2px; }
-.note { color: var(--muted); font-size: .9rem; }
-`;

@@ -3,7 +3,7 @@
  * cache, and its settings. The gateway's own `main.ts` and apps/standalone both build it here, so the two
  * cannot drift apart.
  */
-import { confirmationLinkConfig, wechatCredentials, type Config } from '../../libs/config/index.js';
+import { resolveGatewayRole, type Config, type RoleOptions } from '../../libs/config/index.js';
 import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { createWechatClient } from '../../libs/wechat/index.js';
@@ -19,16 +19,16 @@ export interface GatewayFromConfigOptions {
   issuer: string;
   /** Demo mode: the login page links to the phone simulator here. Default: no link. */
   simulatorUrl?: string;
+  /** How the configuration is checked (apps/standalone: one process, any engine). */
+  role?: RoleOptions;
 }
 
-/** Throws (naming the variables) when WeChat credentials or, in tap mode, SESSION_SECRET/PUBLIC_URL are missing. */
+/** Throws one ConfigError naming every missing variable (`resolveGatewayRole`). */
 export async function createGatewayFromConfig(
   config: Config,
   options: GatewayFromConfigOptions,
 ): Promise<{ gateway: Gateway; signer: SessionSigner }> {
-  const credentials = wechatCredentials(config);
-  if (!credentials.ok) throw new Error(`the gateway needs WeChat credentials: set ${credentials.missing.join(', ')}`);
-  const links = confirmationLinkConfig(config);
+  const { wechat: credentials } = resolveGatewayRole(config, options.role ?? {});
   const { engine, logger, metrics } = options;
   const signer = await createSessionSigner({
     ...(config.SESSION_SIGNING_KEY !== undefined ? { privateKeyPem: config.SESSION_SIGNING_KEY } : {}),
@@ -50,7 +50,6 @@ export async function createGatewayFromConfig(
     signer,
     logger,
     metrics,
-    ...(links !== null ? { confirmationSecret: links.secret } : {}),
   });
   return { gateway, signer };
 }

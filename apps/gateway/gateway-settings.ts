@@ -1,11 +1,9 @@
 /**
  * The gateway's settings (derived from the one config schema) and the small request helpers that depend on
- * them: who may connect, and which IP a request comes from.
+ * them: who may connect, and which IP a request comes from. Errors live in `gateway-error.ts`.
  */
 import { isIP } from 'node:net';
-import type { Config } from '../../libs/config/index.js';
-import type { ErrorCode } from '../../libs/protocol/index.js';
-import type { ConfirmationMode } from '../../libs/ticket/index.js';
+import { resolveConfirmation, type Config, type Confirmation } from '../../libs/config/index.js';
 
 export interface GatewaySettings {
   ticketTtlSeconds: number;
@@ -18,7 +16,8 @@ export interface GatewaySettings {
   maxRefreshesPerSocket: number;
   ticketsPerMinute: number;
   exchangesPerMinute: number;
-  confirmation: ConfirmationMode;
+  /** `tap` carries the links' secret and public URL: a tap gateway cannot be built without them. */
+  confirmation: Confirmation;
   sessionTtlSeconds: number;
   /** Demo mode: link to the phone simulator from the login page. */
   simulatorUrl?: string;
@@ -33,24 +32,10 @@ export function gatewaySettings(config: Config, extra: { simulatorUrl?: string }
     maxRefreshesPerSocket: config.MAX_REFRESHES_PER_SOCKET,
     ticketsPerMinute: config.RATE_LIMIT_TICKETS_PER_MINUTE,
     exchangesPerMinute: config.RATE_LIMIT_EXCHANGES_PER_MINUTE,
-    confirmation: config.LOGIN_CONFIRMATION,
+    confirmation: resolveConfirmation(config),
     sessionTtlSeconds: config.SESSION_TTL_SECONDS,
     ...(extra.simulatorUrl !== undefined ? { simulatorUrl: extra.simulatorUrl } : {}),
   };
-}
-
-/** An error with its meaning for the browser (`code`) and for HTTP (`status`). */
-export class GatewayError extends Error {
-  override name = 'GatewayError';
-  readonly expose = true;
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly status = 400,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
-  }
 }
 
 /**

@@ -28,8 +28,6 @@ export interface GatewayDeps {
   metrics: Metrics;
   /** Extra HTTP routes (e.g. the browser client bundle). */
   extendRoutes?(router: Router): void;
-  /** `tap` mode: SESSION_SECRET, which signs the confirmation links this gateway's `/confirm` page accepts. */
-  confirmationSecret?: string;
   now?: () => number;
 }
 
@@ -66,11 +64,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     points: settings.exchangesPerMinute,
     durationSeconds: 60,
   });
-  const confirmationSecret = deps.confirmationSecret;
-  if (settings.confirmation === 'tap' && confirmationSecret === undefined) {
-    // Scanned tickets could never be confirmed: refuse to build a gateway that cannot finish a login.
-    throw new Error('LOGIN_CONFIRMATION=tap needs SESSION_SECRET (confirmationSecret) to verify confirmation links');
-  }
+  const { confirmation } = settings;
   // The use cases, shared by every route and socket of this gateway.
   const login = createLoginService({ engine, metrics, logger, ...(deps.now ? { now: deps.now } : {}) });
   const issuer = createTicketIssuer({ login, wechat: deps.wechat, logger, ttlSeconds: settings.ticketTtlSeconds });
@@ -87,7 +81,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     exchangeLimiter,
     isDraining: () => draining,
     extend: (router: Router) => {
-      if (confirmationSecret !== undefined) mountConfirmPage(router, { engine, login, settings, secret: confirmationSecret, logger, metrics, ...(deps.now ? { now: deps.now } : {}) });
+      // `tap` mode: the page that accepts the links signed with SESSION_SECRET (the settings carry it).
+      if (confirmation.mode === 'tap') {
+        mountConfirmPage(router, { engine, login, settings, secret: confirmation.secret, logger, metrics, ...(deps.now ? { now: deps.now } : {}) });
+      }
       deps.extendRoutes?.(router);
     },
   });

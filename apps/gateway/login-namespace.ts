@@ -3,21 +3,20 @@
  * one with `auth: { ticket, secret }`), then hears every change of that ticket, from whichever process made it.
  */
 import type { Namespace, Socket } from 'socket.io';
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Engine } from '../../libs/engine/index.js';
+import type { Engine, RateLimiter } from '../../libs/engine/index.js';
 import type { LoginService } from '../../libs/login/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import {
   handshakeAuthSchema,
   type ClientToServerEvents,
-  type ErrorCode,
   type RefreshAck,
   type ServerToClientEvents,
 } from '../../libs/protocol/index.js';
 import { isOpen, secretMatches, ticketLogId, wireStatus, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
 import { ticketPayload, type IssueRefusal, type TicketIssuer } from './ticket-issuer.js';
 import type { TicketWatcher, TicketWatchers } from './ticket-watchers.js';
-import { GatewayError, clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
+import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
+import { GatewayError, ackError } from './gateway-error.js';
 
 interface SocketData {
   ticketId: string;
@@ -38,15 +37,10 @@ export interface LoginNamespaceDeps {
   settings: GatewaySettings;
   logger: Logger;
   metrics: Metrics;
-  ticketLimiter: RateLimiterAbstract;
+  ticketLimiter: RateLimiter;
   /** True once the gateway is draining: new sockets are refused. */
   isDraining(): boolean;
   now?: () => number;
-}
-
-/** A connect_error the browser can act on: `err.data.code`. */
-function connectError(code: ErrorCode, message: string): Error & { data: { code: ErrorCode } } {
-  return Object.assign(new Error(message), { data: { code } });
 }
 
 export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDeps): void {
@@ -59,19 +53,19 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
       (err: unknown) => {
         if (err instanceof GatewayError) {
           logger.info({ code: err.code }, 'socket refused');
-          return next(connectError(err.code, err.message));
+          return next(err.toConnectError());
         }
         logger.error({ err }, 'socket handshake failed');
-        next(connectError('INTERNAL', 'internal error'));
+        next(GatewayError.of('INTERNAL').toConnectError());
       },
     );
   });
 
   async function authenticate(socket: LoginSocket): Promise<void> {
-    if (deps.isDraining()) throw new GatewayError('SHUTTING_DOWN', 'this gateway is shutting down; reconnect');
+    if (deps.isDraining()) throw GatewayError.of('SHUTTING_DOWN');
     const headers = socket.handshake.headers;
     if (!originAllowed(headers.origin, headers.host, settings)) {
-      throw new GatewayError('ORIGIN_NOT_ALLOWED', 'origin not allowed');
+      throw GatewayError.of('ORIGIN_NOT_ALLOWED');
     }
     const browser: BrowserContext = {
       userAgent: String(headers['user-agent'] ?? '').slice(0, 512),
@@ -81,10 +75,10 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
     const wantsResume = typeof auth === 'object' && auth !== null && Object.keys(auth).length > 0;
     if (wantsResume) {
       const parsed = handshakeAuthSchema.safeParse(auth);
-      if (!parsed.success) throw new GatewayError('INVALID_PAYLOAD', 'auth must be { ticket, secret }');
+      if (!parsed.success) throw GatewayError.of('INVALID_PAYLOAD', { detail: 'auth' });
       const ticket = await engine.tickets.get(parsed.data.ticket);
-      if (ticket === null) throw new GatewayError('TICKET_NOT_FOUND', 'unknown or expired ticket');
-      if (!secretMatches(ticket, parsed.data.secret)) throw new GatewayError('TICKET_SECRET_MISMATCH', 'wrong ticket secret');
+      if (ticket === null) throw GatewayError.of('TICKET_NOT_FOUND');
+      if (!secretMatches(ticket, parsed.data.secret)) throw GatewayError.of('TICKET_SECRET_MISMATCH');
       socket.data = { ticketId: ticket.id, secret: parsed.data.secret, browser, refreshes: 0 };
       return;
     }
@@ -94,20 +88,13 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
   }
 
   async function consumeTicketQuota(ip: string): Promise<void> {
-    try {
-      await deps.ticketLimiter.consume(ip);
-    } catch (rejection) {
-      if (rejection instanceof Error) throw rejection;
-      throw new GatewayError('RATE_LIMITED', 'too many new tickets from this address; retry in a minute');
-    }
+    const verdict = await deps.ticketLimiter.take(ip);
+    if (!verdict.ok) throw GatewayError.of('RATE_LIMITED', { detail: 'tickets' });
   }
 
   async function issueOrExplain(browser: BrowserContext) {
     const issued = await issuer.issue(browser);
-    if (!issued.ok) {
-      const { code, message } = issueRefusal(issued.reason);
-      throw new GatewayError(code, message);
-    }
+    if (!issued.ok) throw GatewayError.of(issueRefusalCode(issued.reason));
     return issued;
   }
 
@@ -132,7 +119,7 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
         return;
       }
       if (args.length !== 1) {
-        (ack as (r: RefreshAck) => void)({ error: { code: 'INVALID_PAYLOAD', message: 'refresh takes no arguments' } });
+        (ack as (r: RefreshAck) => void)(ackError('INVALID_PAYLOAD', 'refresh'));
         return;
       }
       session.refresh().then(
@@ -208,17 +195,13 @@ class SocketSession implements TicketWatcher {
   private async replaceTicket(): Promise<RefreshAck> {
     const { settings, issuer, watchers } = this.deps;
     if (this.socket.data.refreshes >= settings.maxRefreshesPerSocket) {
-      return { error: { code: 'REFRESH_LIMIT', message: 'too many refreshes on this connection; reload the page' } };
+      return ackError('REFRESH_LIMIT');
     }
     this.socket.data.refreshes += 1;
-    try {
-      await this.deps.ticketLimiter.consume(this.socket.data.browser.ip);
-    } catch (rejection) {
-      if (rejection instanceof Error) throw rejection;
-      return { error: { code: 'RATE_LIMITED', message: 'too many new tickets from this address; retry in a minute' } };
-    }
+    const verdict = await this.deps.ticketLimiter.take(this.socket.data.browser.ip);
+    if (!verdict.ok) return ackError('RATE_LIMITED', 'tickets');
     const issued = await issuer.issue(this.socket.data.browser);
-    if (!issued.ok) return { error: issueRefusal(issued.reason) };
+    if (!issued.ok) return ackError(issueRefusalCode(issued.reason));
     // The browser left while WeChat answered: nobody will watch the new ticket, let it expire unseen.
     if (this.closed) return CLOSED;
     const previous = this.socket.data.ticketId;
@@ -283,8 +266,6 @@ class SocketSession implements TicketWatcher {
 }
 
 /** The refusal a browser is given when no ticket could be issued, by whose failure it was. */
-function issueRefusal(reason: IssueRefusal): { code: ErrorCode; message: string } {
-  return reason === 'store_unavailable'
-    ? { code: 'STORE_UNAVAILABLE', message: 'could not store a new ticket; retry shortly' }
-    : { code: 'WECHAT_UNAVAILABLE', message: 'could not get a QR code from WeChat; retry shortly' };
+function issueRefusalCode(reason: IssueRefusal): 'STORE_UNAVAILABLE' | 'WECHAT_UNAVAILABLE' {
+  return reason === 'store_unavailable' ? 'STORE_UNAVAILABLE' : 'WECHAT_UNAVAILABLE';
 }

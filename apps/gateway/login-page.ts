@@ -2,6 +2,7 @@
  * The login page served at `/`: the browser client (`/client/qrgate.js`) rendered in a card, in English or
  * Chinese, light or dark. Scripts and styles run under a per-response CSP nonce; nothing else inline runs.
  */
+import { escapeHtml } from '../../libs/http/index.js';
 import { CLIENT_BUNDLE_ROUTE } from './client-bundle.js';
 import { MESSAGES, pickLocale, type Locale } from '../../libs/client/messages.js';
 import { QR_LOGIN_CSS } from '../../libs/client/qr-login-styles.js';
@@ -35,9 +36,6 @@ export function loginPageCsp(nonce: string): string {
     "frame-ancestors 'none'",
   ].join('; ');
 }
-
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 const PAGE_CSS = `
 :root { color-scheme: light dark; --fg:#1d1d1f; --bg:#f2f3f5; --card:#fff; --muted:#5f5f64; --link:#067a3c; --focus:#0a64d6; }

@@ -2,27 +2,16 @@
  * Runs one gateway process: Socket.IO + HTTP on PORT, on Redis (standalone or cluster).
  */
 import { createServer } from 'node:http';
-import { confirmationLinkConfig, exitOnStartupError, loadConfig, onShutdownSignal, usesRedis, wechatCredentials } from '../../libs/config/index.js';
-import { createEngineFromConfig } from '../../libs/engine/index.js';
-import { createLogger, createMetrics } from '../../libs/observability/index.js';
+import { loadConfig, resolveGatewayRole } from '../../libs/config/index.js';
+import { exitOnStartupError, listen, onShutdownSignal, openRuntime } from '../../libs/runtime/index.js';
 import { createGatewayFromConfig } from './index.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
-  if (!usesRedis(config)) {
-    throw new Error('the gateway needs Redis: set REDIS_URL (or REDIS_CLUSTER_NODES). For a single-process demo run `npm start`.');
-  }
-  const credentials = wechatCredentials(config);
-  if (!credentials.ok) throw new Error(`the gateway needs WeChat credentials: set ${credentials.missing.join(', ')}`);
-  // Throws a ConfigError naming SESSION_SECRET and PUBLIC_URL in tap mode without them (before any connection).
-  confirmationLinkConfig(config);
-  const logger = createLogger({ app: 'gateway', level: config.LOG_LEVEL });
-  const metrics = createMetrics();
-  const { engine, close: closeEngine } = createEngineFromConfig(
-    config,
-    { busMessageReceived: () => metrics.busMessagesReceived.inc() },
-    { onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error') },
-  );
+  // One ConfigError naming every missing variable (Redis, WeChat credentials, tap mode's secret and URL),
+  // before any connection is opened.
+  const role = resolveGatewayRole(config);
+  const { logger, metrics, engine, close: closeEngine } = openRuntime({ app: 'gateway', logLevel: config.LOG_LEVEL, engine: role.engine });
   const { gateway, signer } = await createGatewayFromConfig(config, {
     engine,
     logger,
@@ -32,7 +21,7 @@ async function bootstrap(): Promise<void> {
   if (signer.generated) logger.warn('SESSION_SIGNING_KEY is unset: using a generated key; sessions will not verify across gateways');
   const server = createServer(gateway.app.callback());
   gateway.attach(server);
-  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
+  await listen(server, config.HOST, config.PORT);
   logger.info({ port: config.PORT, engine: engine.kind }, 'gateway listening');
 
   onShutdownSignal(

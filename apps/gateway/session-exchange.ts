@@ -4,19 +4,16 @@
  */
 import type { LoginService } from '../../libs/login/index.js';
 import type { Logger } from '../../libs/observability/index.js';
-import { sessionRequestSchema, type SessionResponse } from '../../libs/protocol/index.js';
-import { ticketLogId } from '../../libs/ticket/index.js';
-import { GatewayError } from './gateway-settings.js';
+import { sessionRequestSchema, type ErrorDetail, type SessionResponse } from '../../libs/protocol/index.js';
+import { ticketLogId, type TransitionRefusal } from '../../libs/ticket/index.js';
+import { GatewayError } from './gateway-error.js';
 import type { SessionSigner } from './session-signer.js';
 
-const REFUSALS: Record<string, string> = {
-  malformed: 'unknown or expired code',
-  not_found: 'unknown or expired code',
-  already_consumed: 'code already used',
-  code_mismatch: 'unknown or expired code',
-  not_confirmed: 'unknown or expired code',
-  secret_mismatch: 'code does not belong to this browser',
-  code_expired: 'code expired',
+/** What the browser is told for each refusal; anything not listed reads as "unknown or expired code". */
+const REFUSALS: Partial<Record<TransitionRefusal | 'not_found' | 'malformed', ErrorDetail<'INVALID_CODE'>>> = {
+  already_consumed: 'used',
+  secret_mismatch: 'wrong_browser',
+  code_expired: 'expired',
 };
 
 export interface SessionExchange {
@@ -28,9 +25,12 @@ export function createSessionExchange(deps: { login: LoginService; signer: Sessi
   return {
     async redeem(body) {
       const parsed = sessionRequestSchema.safeParse(body);
-      if (!parsed.success) throw new GatewayError('INVALID_PAYLOAD', 'expected JSON { code, secret }', 400);
+      if (!parsed.success) throw GatewayError.of('INVALID_PAYLOAD', { detail: 'session' });
       const redeemed = await deps.login.redeem(parsed.data);
-      if (!redeemed.ok) throw new GatewayError('INVALID_CODE', REFUSALS[redeemed.reason] ?? 'unknown or expired code', 401);
+      if (!redeemed.ok) {
+        const detail = REFUSALS[redeemed.reason];
+        throw GatewayError.of('INVALID_CODE', detail !== undefined ? { detail } : {});
+      }
       deps.logger.info({ ticket: ticketLogId(redeemed.ticket.id) }, 'session issued');
       const token = await deps.signer.sign(redeemed.openid);
       return { openid: redeemed.openid, token };

@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole product in one process. Without WECHAT_APPID it runs the built-in WeChat simulator.
  */
-import { exitOnStartupError, loadConfig, onShutdownSignal } from '../../libs/config/index.js';
+import { loadConfig } from '../../libs/config/index.js';
+import { exitOnStartupError, onShutdownSignal } from '../../libs/runtime/index.js';
 import { createLogger } from '../../libs/observability/index.js';
 import { startStandalone } from './standalone.js';
 

@@ -4,20 +4,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createGatewayFromConfig, type Gateway } from '../gateway/index.js';
 import { createWebhook, webhookSettings } from '../webhook/index.js';
-import { createWechatSim, type WechatSim } from '../wechat-sim/index.js';
-import { confirmationLinkConfig, type Config } from '../../libs/config/index.js';
-import { createEngineFromConfig, type Engine } from '../../libs/engine/index.js';
-import { createLogger, createMetrics, type Logger, type Metrics } from '../../libs/observability/index.js';
+import { SIM_DEMO_CREDENTIALS, createWechatSim, type WechatSim } from '../wechat-sim/index.js';
+import { engineChoice, resolveConfirmation, type Config } from '../../libs/config/index.js';
+import type { Engine } from '../../libs/engine/index.js';
+import type { Logger, Metrics } from '../../libs/observability/index.js';
+import { listen, localUrl as localUrlOf, openRuntime } from '../../libs/runtime/index.js';
 
-/** Credentials of the built-in simulator (demo mode only; never valid at WeChat). */
-export const DEMO_WECHAT = {
-  appId: 'wxqrgatedemo00000',
-  appSecret: 'qrgate-demo-secret-not-for-production',
-  token: 'qrgate-demo-token',
-} as const;
+/** Credentials of the built-in simulator (demo mode only; never valid at WeChat): the simulator's own. */
+export const DEMO_WECHAT = SIM_DEMO_CREDENTIALS;
 
 export interface Standalone {
   readonly server: Server;
@@ -37,8 +33,6 @@ export interface StandaloneOptions {
 
 /** Start listening on `config.PORT` (0 for any free port) and wire everything. */
 export async function startStandalone(config: Config, options: StandaloneOptions = {}): Promise<Standalone> {
-  const logger = options.logger ?? createLogger({ app: 'standalone', level: config.LOG_LEVEL });
-  const metrics = createMetrics();
   const demo = config.WECHAT_APPID === undefined;
 
   // Listening comes first (the simulator's URL needs the port); until everything is wired, say so.
@@ -48,9 +42,8 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' });
     res.end('starting');
   });
-  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
-  const { port } = server.address() as AddressInfo;
-  const localUrl = `http://${config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST}:${port}`;
+  const port = await listen(server, config.HOST, config.PORT);
+  const localUrl = localUrlOf(config.HOST, port);
   const url = config.PUBLIC_URL ?? localUrl;
 
   const configured: Config = demo
@@ -67,17 +60,19 @@ export async function startStandalone(config: Config, options: StandaloneOptions
   const effective: Config = { ...configured, SESSION_SECRET: configured.SESSION_SECRET ?? randomBytes(32).toString('base64url') };
   try {
     // In tap mode (outside the demo) the phone must reach PUBLIC_URL: refuse now rather than at the first scan.
-    confirmationLinkConfig(effective);
+    resolveConfirmation(effective);
   } catch (error) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw error;
   }
 
-  const { engine, close: closeEngine } = createEngineFromConfig(
-    effective,
-    { busMessageReceived: () => metrics.busMessagesReceived.inc() },
-    { onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error') },
-  );
+  // One process: the memory engine is enough, Redis when configured.
+  const { logger, metrics, engine, close: closeEngine } = openRuntime({
+    app: 'standalone',
+    logLevel: config.LOG_LEVEL,
+    engine: engineChoice(effective),
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  });
   const sim = demo
     ? createWechatSim({
         appId: DEMO_WECHAT.appId,
@@ -88,12 +83,13 @@ export async function startStandalone(config: Config, options: StandaloneOptions
         logger,
       })
     : undefined;
-  const webhook = createWebhook({ engine, config: webhookSettings(effective), logger, metrics });
+  const webhook = createWebhook({ engine, config: webhookSettings(effective, { inProcess: true }), logger, metrics });
   const { gateway } = await createGatewayFromConfig(effective, {
     engine,
     logger,
     metrics,
     issuer: url,
+    role: { inProcess: true },
     ...(demo ? { simulatorUrl: '/sim' } : {}),
   });
 

@@ -16,13 +16,15 @@ import type { PushedMessage } from './scan-event.js';
 export interface WechatRequest extends IncomingMessage {
   query?: Record<string, string>;
   rawBody?: Buffer;
+  /** Set by our `event` handler: the parsed event message (the package parses; Koa answers). */
+  qrgateEvent?: PushedMessage;
 }
 
 /** The package's `next`: called with the xml2js error on malformed XML, without one for unhandled types. */
 export type WechatNext = (error?: unknown) => void;
 
-/** A per-type handler. The package does not await it: it must answer (or call `next`) and never reject. */
-export type WechatMessageHandler = (message: PushedMessage, req: WechatRequest, res: ServerResponse, next: WechatNext) => void;
+/** A per-type handler, as the package calls it (it does not await it). */
+type WechatMessageHandler = (message: PushedMessage, req: WechatRequest, res: ServerResponse, next: WechatNext) => void;
 
 /** The middleware `middlewarify()` returns. */
 export type WechatMiddleware = (req: WechatRequest, res: ServerResponse, next: WechatNext) => void;
@@ -43,20 +45,27 @@ type WechatPackage = (config: WechatPackageConfig) => WechatHandlerBuilder;
 const require = createRequire(import.meta.url);
 const wechat = require('wechat') as WechatPackage;
 
-/** The package's middleware with one handler for `event` messages; other message types fall through to `next`. */
-export function createWechatMiddleware(options: { token: string; appId: string; onEvent: WechatMessageHandler }): WechatMiddleware {
+/**
+ * The package's middleware. Its `event` handler only hands the parsed message back (on the request, then
+ * `next`): the package never writes the response, Koa does. Other message types fall through to `next` too.
+ */
+export function createWechatMiddleware(options: { token: string; appId: string }): WechatMiddleware {
+  const onEvent: WechatMessageHandler = (message, req, _res, next) => {
+    req.qrgateEvent = message;
+    next();
+  };
   // checkSignature:false — we verified `signature` in constant time before calling it (WECHAT.md §10.4).
-  return wechat({ token: options.token, appid: options.appId, checkSignature: false }).event(options.onEvent).middlewarify();
+  return wechat({ token: options.token, appid: options.appId, checkSignature: false }).event(onEvent).middlewarify();
 }
 
-/** How the package left the request. */
-export type WechatOutcome = 'answered' | 'unhandled';
+/** What the package made of the message: an event to answer, or a type we do not handle. */
+export type WechatOutcome = { kind: 'event'; message: PushedMessage } | { kind: 'unhandled' };
 
 /**
  * Run the package on one Koa request (WECHAT.md §10.3): `req.query` and a Buffer `req.rawBody` (an empty value
- * would make it read the consumed stream and hang), `ctx.respond = false` while it owns the response, settled
- * on `finish`/`close` or when it calls `next`, which hands the response back to Koa. Rejects with the package's
- * error (malformed XML) after restoring `ctx.respond`.
+ * would make it read the consumed stream and hang). `ctx.respond` is off while the package runs, in case it ever
+ * wrote the response itself; it is on again once the package calls `next`, which it does for every message
+ * (our event handler included). Rejects with the package's error (malformed XML).
  */
 export function runWechat(
   ctx: Context,
@@ -67,28 +76,19 @@ export function runWechat(
     const req = ctx.req as WechatRequest;
     req.query = input.query;
     req.rawBody = input.rawBody;
-    const res = ctx.res;
-    const answered = (): void => {
-      cleanup();
-      resolve('answered');
-    };
-    const cleanup = (): void => {
-      res.off('finish', answered);
-      res.off('close', answered);
-    };
+    delete req.qrgateEvent;
     const next: WechatNext = (error) => {
-      cleanup();
       // Koa must own the response again, or an error here leaves the request hanging (WECHAT.md §10.3 step 5).
       ctx.respond = true;
-      if (error === undefined || error === null) resolve('unhandled');
-      else reject(error);
+      const message = req.qrgateEvent;
+      delete req.qrgateEvent;
+      if (error !== undefined && error !== null) reject(error);
+      else resolve(message !== undefined ? { kind: 'event', message } : { kind: 'unhandled' });
     };
-    res.once('finish', answered);
-    res.once('close', answered);
     ctx.respond = false;
     try {
       // With rawBody set, parsing and dispatch run synchronously: a throw from inside xml2js lands here.
-      middleware(req, res, next);
+      middleware(req, ctx.res, next);
     } catch (error) {
       next(error);
     }

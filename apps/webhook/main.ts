@@ -3,29 +3,19 @@
  * webhook instances share dedupe marks and reach every gateway through the bus.
  */
 import { createServer } from 'node:http';
-import { exitOnStartupError, loadConfig, onShutdownSignal, usesRedis } from '../../libs/config/index.js';
-import { createEngineFromConfig } from '../../libs/engine/index.js';
-import { createLogger, createMetrics } from '../../libs/observability/index.js';
+import { engineChoice, loadConfig } from '../../libs/config/index.js';
+import { exitOnStartupError, listen, onShutdownSignal, openRuntime } from '../../libs/runtime/index.js';
 import { createWebhook, REPLY_DEADLINE_MS, webhookSettings } from './index.js';
 
 /** Read the configuration, refuse to start without Redis or WeChat credentials, listen, and drain on SIGTERM. */
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
-  if (!usesRedis(config)) {
-    // In memory the webhook's tickets would be invisible to every gateway.
-    throw new Error('the webhook needs Redis: set REDIS_URL (or REDIS_CLUSTER_NODES). For a single-process demo run `npm start`.');
-  }
-  // Throws a ConfigError naming WECHAT_TOKEN / WECHAT_APPID when they are missing.
+  // One ConfigError naming every problem: Redis (in memory the webhook's tickets would be invisible to every
+  // gateway), WECHAT_TOKEN / WECHAT_APPID, tap mode's SESSION_SECRET and PUBLIC_URL.
   const settings = webhookSettings(config);
-  const logger = createLogger({ app: 'webhook', level: config.LOG_LEVEL });
-  const metrics = createMetrics();
-  const { engine, close: closeEngine } = createEngineFromConfig(
-    config,
-    { busMessageReceived: () => metrics.busMessagesReceived.inc() },
-    { onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error') },
-  );
+  const { logger, metrics, engine, close: closeEngine } = openRuntime({ app: 'webhook', logLevel: config.LOG_LEVEL, engine: engineChoice(config) });
   const server = createServer(createWebhook({ engine, config: settings, logger, metrics }).callback());
-  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
+  await listen(server, config.HOST, config.PORT);
   logger.info(
     { port: config.PORT, engine: engine.kind, safeMode: settings.aesKey !== undefined, confirmation: settings.confirmation },
     'webhook listening',

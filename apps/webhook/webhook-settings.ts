@@ -1,13 +1,7 @@
 /**
  * What the webhook needs to know, derived once from the process configuration.
  */
-import {
-  ConfigError,
-  confirmationLinkConfig,
-  wechatCredentials,
-  type Config,
-  type ConfirmationLinkConfig,
-} from '../../libs/config/index.js';
+import { resolveWebhookRole, type Config, type ConfirmationLinkConfig, type RoleOptions } from '../../libs/config/index.js';
 import type { ConfirmationMode } from '../../libs/ticket/index.js';
 
 /** Settings of one webhook instance. */
@@ -39,32 +33,22 @@ export interface WebhookSettings {
 export const DEFAULT_MAX_SKEW_SECONDS = 300;
 
 /**
- * The webhook's settings from the configuration. Throws ConfigError naming WECHAT_TOKEN / WECHAT_APPID when
- * they are missing, and SESSION_SECRET / PUBLIC_URL when `tap` mode lacks them; the AppSecret is not needed here (the webhook never calls WeChat's API).
+ * The webhook's settings from the configuration. Throws one ConfigError naming every problem
+ * (`resolveWebhookRole`): WECHAT_TOKEN / WECHAT_APPID missing, SESSION_SECRET / PUBLIC_URL in `tap` mode, Redis
+ * outside one process.
  */
-export function webhookSettings(config: Config): WebhookSettings {
-  const credentials = wechatCredentials(config);
-  const missing = credentials.ok ? [] : credentials.missing.filter((name) => name !== 'WECHAT_SECRET');
-  const token = config.WECHAT_TOKEN;
-  const appId = config.WECHAT_APPID;
-  if (missing.length > 0 || token === undefined || appId === undefined) {
-    throw new ConfigError(missing.map((name) => `${name}: required by the webhook`));
-  }
-  if (config.WECHAT_REQUIRE_ENCRYPTION && config.WECHAT_AES_KEY === undefined) {
-    // Every push would be refused: fail at start-up instead of at the first scan.
-    throw new ConfigError(['WECHAT_REQUIRE_ENCRYPTION: needs WECHAT_AES_KEY (the 43-character EncodingAESKey)']);
-  }
-  // Throws a ConfigError naming SESSION_SECRET and PUBLIC_URL in tap mode without them.
-  const links = confirmationLinkConfig(config);
+export function webhookSettings(config: Config, options: RoleOptions = {}): WebhookSettings {
+  const role = resolveWebhookRole(config, options);
+  const { confirmation } = role;
   return {
-    token,
-    appId,
+    token: role.token,
+    appId: role.appId,
     ...(config.WECHAT_AES_KEY !== undefined ? { aesKey: config.WECHAT_AES_KEY } : {}),
     ...(config.WECHAT_AES_KEY_PREVIOUS !== undefined ? { aesKeyPrevious: config.WECHAT_AES_KEY_PREVIOUS } : {}),
     requireEncryption: config.WECHAT_REQUIRE_ENCRYPTION,
     maxSkewSeconds: config.WEBHOOK_MAX_SKEW_SECONDS ?? DEFAULT_MAX_SKEW_SECONDS,
-    confirmation: config.LOGIN_CONFIRMATION,
+    confirmation: confirmation.mode,
     ...(config.PUBLIC_URL !== undefined ? { publicUrl: config.PUBLIC_URL } : {}),
-    ...(links !== null ? { confirmationLinks: links } : {}),
+    ...(confirmation.mode === 'tap' ? { confirmationLinks: { secret: confirmation.secret, publicUrl: confirmation.publicUrl } } : {}),
   };
 }

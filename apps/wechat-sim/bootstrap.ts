@@ -2,9 +2,9 @@
  * Run the simulator as its own process: read the configuration, serve the simulator, drain on SIGTERM.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../libs/config/index.js';
 import { createLogger } from '../../libs/observability/index.js';
+import { listen, localUrl } from '../../libs/runtime/index.js';
 import { createWechatSim, type WechatSim } from './wechat-sim.js';
 
 /** Credentials used when WECHAT_APPID/WECHAT_SECRET/WECHAT_TOKEN are unset; never valid at WeChat. */
@@ -47,10 +47,7 @@ export async function bootstrap(env: Record<string, string | undefined> = proces
   });
   const server = createServer(sim.app.callback());
   const port = env.PORT === undefined ? DEFAULT_PORT : config.PORT;
-  await new Promise<void>((resolve) => server.listen(port, config.HOST, resolve));
-  const bound = (server.address() as AddressInfo).port;
-  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  const url = `http://${host}:${bound}`;
+  const url = localUrl(config.HOST, await listen(server, config.HOST, port));
   logger.info({ url, phone: `${url}/sim`, webhook: config.WEBHOOK_URL ?? DEFAULT_WEBHOOK_URL }, 'WeChat simulator listening');
 
   let closed: Promise<void> | undefined;

@@ -1,7 +1,6 @@
 /** The WeChat simulator's public surface: other apps compose it only through `createWechatSim`. */
 export {
   createWechatSim,
-  SimError,
   type PushOutcome,
   type ScanInput,
   type ScanResult,

@@ -7,11 +7,12 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
+import { errorPath, httpError, mountProbes, requestLog } from '../../libs/http/index.js';
 import type { Logger } from '../../libs/observability/index.js';
-import { pathOnly } from '../../libs/observability/index.js';
+import { createLogger, pathOnly } from '../../libs/observability/index.js';
 import { buildEventXml, readReply, signPush, type SignedPush } from '../../libs/wechat/index.js';
 import { deliverPush, type DeliveryResult } from './sim-push.js';
-import { SimError, parseWith, readJson } from './sim-http.js';
+import { parseWith, readJson } from './sim-http.js';
 import { followLink, linkIn } from './sim-in-app-browser.js';
 import { renderPhonePage } from './sim-page.js';
 import { createApiGate, createPlatformRouter, type SimApiEndpoint } from './sim-platform-routes.js';
@@ -37,7 +38,6 @@ export interface WechatSimOptions {
   logger?: Logger;
 }
 
-export { SimError } from './sim-http.js';
 export type { SimApiEndpoint } from './sim-platform-routes.js';
 
 export interface SimStats {
@@ -92,11 +92,11 @@ export interface WechatSim {
   readonly app: Koa;
   stats(): SimStats;
   resetStats(): void;
-  /** Scan a code as a phone would (what `POST /sim/api/scan` does). Throws SimError 404 for no live code. */
+  /** Scan a code as a phone would (what `POST /sim/api/scan` does). Throws an HTTP error (404) for no live code. */
   scan(input: ScanInput): Promise<ScanResult>;
   /** Follow without a push, so that the next scan is a `SCAN`. */
   follow(openid: string): void;
-  /** Unfollow and push `unsubscribe`. Throws SimError 409 when the user does not follow. */
+  /** Unfollow and push `unsubscribe`. Throws an HTTP error (409) when the user does not follow. */
   unfollow(openid: string, options?: { encrypt?: boolean }): Promise<PushOutcome>;
   /** Live codes, newest first. */
   codes(): SimCodeView[];
@@ -146,7 +146,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
 
   function shouldEncrypt(encrypt: boolean | undefined): boolean {
     if (encrypt === true && options.encodingAesKey === undefined) {
-      throw new SimError(400, 'the simulator has no encodingAesKey, so it cannot encrypt');
+      throw httpError(400, 'the simulator has no encodingAesKey, so it cannot encrypt');
     }
     return encrypt ?? options.encodingAesKey !== undefined;
   }
@@ -208,8 +208,8 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
         : input.scene !== undefined
           ? qrcodes.byScene(input.scene)
           : null;
-    if (input.qrTicket === undefined && input.scene === undefined) throw new SimError(400, 'give scene or qrTicket');
-    if (code === null) throw new SimError(404, 'no live QR code with that scene or ticket (unknown or expired)');
+    if (input.qrTicket === undefined && input.scene === undefined) throw httpError(400, 'give scene or qrTicket');
+    if (code === null) throw httpError(404, 'no live QR code with that scene or ticket (unknown or expired)');
     const encrypt = shouldEncrypt(input.encrypt);
     const user = users.ensure(input.openid);
     // WeChat pushes `subscribe` (prefixed key) to a new follower, once they tap Follow; `SCAN` otherwise.
@@ -227,7 +227,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   }
 
   async function unfollow(openid: string, pushOptions: { encrypt?: boolean } = {}): Promise<PushOutcome> {
-    if (users.get(openid)?.following !== true) throw new SimError(409, 'this user does not follow the account');
+    if (users.get(openid)?.following !== true) throw httpError(409, 'this user does not follow the account');
     const encrypt = shouldEncrypt(pushOptions.encrypt);
     users.unfollow(openid);
     const xml = buildEventXml({ toUserName: originalId, fromUserName: openid, createTime: now(), event: 'unsubscribe', eventKey: '' });
@@ -238,11 +238,6 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
     qrcodes.live().map((c) => ({ scene: c.scene, qrTicket: c.ticket, url: c.url, createdAt: c.createdAt, expiresAt: c.expiresAt }));
 
   const phone = new Router();
-
-  // Liveness and readiness: the simulator has no dependency that could be down.
-  phone.get(['/healthz', '/readyz'], (ctx) => {
-    ctx.body = { ok: true };
-  });
 
   // Like every app: process metrics, plus what the simulated platform was asked to do.
   const registry = new Registry();
@@ -256,10 +251,8 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
       for (const [kind, value] of Object.entries(stats())) this.set({ kind }, value);
     },
   });
-  phone.get('/metrics', async (ctx) => {
-    ctx.type = registry.contentType;
-    ctx.body = await registry.metrics();
-  });
+  // Readiness has nothing to ping: the simulator depends on nothing that could be down.
+  mountProbes(phone, { registry });
 
   phone.get('/sim', (ctx) => {
     ctx.type = 'text/html; charset=utf-8';
@@ -314,16 +307,10 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   });
 
   const app = new Koa();
-  app.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      const status = err instanceof SimError ? err.status : 500;
-      ctx.status = status;
-      ctx.body = { error: err instanceof SimError ? err.message : 'internal error' };
-      if (status >= 500) logger?.error({ err, path: ctx.path }, 'simulator error');
-    }
-  });
+  // Without a logger (tests), nothing is logged, but errors are answered the same way.
+  const log = logger ?? createLogger({ app: 'wechat-sim', level: 'silent' });
+  app.use(requestLog({ logger: log }));
+  app.use(errorPath({ render: 'json', logger: log, logMessage: 'simulator error' }));
   app.use(platform.routes());
   app.use(platform.allowedMethods());
   app.use(phone.routes());

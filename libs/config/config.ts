@@ -140,44 +140,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return result.data;
 }
 
-/** True when a Redis engine is configured. */
-export const usesRedis = (config: Config): boolean =>
-  config.REDIS_URL !== undefined || config.REDIS_CLUSTER_NODES !== undefined;
-
-/** WeChat credentials, or the missing variables' names. */
-export function wechatCredentials(config: Config):
-  | { ok: true; appId: string; appSecret: string; token: string }
-  | { ok: false; missing: string[] } {
-  const missing = (['WECHAT_APPID', 'WECHAT_SECRET', 'WECHAT_TOKEN'] as const).filter((k) => config[k] === undefined);
-  if (missing.length > 0) return { ok: false, missing };
-  return { ok: true, appId: config.WECHAT_APPID!, appSecret: config.WECHAT_SECRET!, token: config.WECHAT_TOKEN! };
-}
-
-/** What signs and locates the confirmation links of `tap` mode. */
+/** What signs and locates the confirmation links of `tap` mode (the `tap` branch of `Confirmation`, `roles.ts`). */
 export interface ConfirmationLinkConfig {
   /** SESSION_SECRET: the HMAC key of the links. */
   secret: string;
   /** PUBLIC_URL: where the scanner's phone reaches the gateway's confirmation page. */
   publicUrl: string;
-}
-
-/**
- * In `tap` mode the webhook signs links that the gateway verifies, so both need the same SESSION_SECRET and
- * the gateway's public origin. Returns null in `scan` mode; throws a ConfigError naming both variables when
- * either is missing, so a separate gateway or webhook refuses to start instead of failing at the first scan.
- */
-export function confirmationLinkConfig(config: Config): ConfirmationLinkConfig | null {
-  if (config.LOGIN_CONFIRMATION !== 'tap') return null;
-  const missing = (['SESSION_SECRET', 'PUBLIC_URL'] as const).filter((name) => config[name] === undefined);
-  if (missing.length > 0) {
-    throw new ConfigError(
-      missing.map(
-        (name) =>
-          `${name}: required when LOGIN_CONFIRMATION=tap (SESSION_SECRET signs the confirmation links, at least 16 ` +
-          'characters and the same on every gateway and webhook; PUBLIC_URL is the origin the phone opens them on). ' +
-          'Set both, or LOGIN_CONFIRMATION=scan',
-      ),
-    );
-  }
-  return { secret: config.SESSION_SECRET!, publicUrl: config.PUBLIC_URL! };
 }

@@ -1,2 +1,2 @@
 export * from './config.js';
-export * from "./lifecycle.js";
+export * from './roles.js';

@@ -14,8 +14,8 @@
  *   connection was down by the `onResync` call that follows the reconnect.
  * - `kv` holds small shared values (dedupe marks, the WeChat token, counters) with a TTL in milliseconds.
  */
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Ticket, TransitionResult } from '../ticket/index.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 export type ApplyResult = TransitionResult | { ok: false; reason: 'not_found' };
 
@@ -88,7 +88,8 @@ export interface Engine {
   readonly tickets: TicketStore;
   readonly events: TicketEventBus;
   readonly kv: KeyValueStore;
-  createRateLimiter(options: RateLimitOptions): RateLimiterAbstract;
+  /** A limiter whose counters every process on the same store shares. */
+  createRateLimiter(options: RateLimitOptions): RateLimiter;
   /** Resolves when the backing store answers; used by `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -10,6 +10,7 @@ export type {
   TicketEventBus,
   TicketStore,
 } from './engine.js';
+export type { RateLimiter, RateLimitVerdict } from './rate-limiter.js';
 export { createMemoryEngine, type MemoryEngineOptions } from './memory-engine.js';
 export {
   createRedisEngine,
@@ -18,10 +19,7 @@ export {
   type RedisEngineOptions,
 } from './redis-engine.js';
 export {
-  createEngineFromConfig,
   createRedisClients,
-  type ConfiguredEngine,
-  type EngineFromConfigOptions,
   type RedisClients,
   type RedisClientsOptions,
   type RedisConnectionRole,

@@ -2,7 +2,8 @@
  * The memory engine: everything in this process. The default when no Redis is configured; correct for one
  * process only, since nothing here is shared with another.
  */
-import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { rateLimiterOver, type RateLimiter } from './rate-limiter.js';
 import { retainUntil, type Ticket, type TransitionResult } from '../ticket/index.js';
 import type {
   ApplyResult,
@@ -146,8 +147,8 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     tickets: ticketStore,
     events,
     kv,
-    createRateLimiter(limit: RateLimitOptions): RateLimiterAbstract {
-      return new RateLimiterMemory({ keyPrefix: limit.keyPrefix, points: limit.points, duration: limit.durationSeconds });
+    createRateLimiter(limit: RateLimitOptions): RateLimiter {
+      return rateLimiterOver(new RateLimiterMemory({ keyPrefix: limit.keyPrefix, points: limit.points, duration: limit.durationSeconds }));
     },
     async ping(): Promise<void> {
       // Nothing to reach: the store is this process's own memory.

@@ -1,12 +1,9 @@
 /**
- * Opening Redis connections and choosing the engine from the configuration: composition-root helpers for the
- * apps' `main.ts`. Libraries never open connections themselves; they take the ones made here.
+ * Opening the Redis connections the Redis engine runs on: a helper for the composition root (`libs/runtime`
+ * chooses the engine). Libraries never open connections themselves; they take the ones made here.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { usesRedis, type Config } from '../config/index.js';
-import type { Engine, EngineObserver } from './engine.js';
-import { createMemoryEngine } from './memory-engine.js';
-import { createRedisEngine, type RedisConnection } from './redis-engine.js';
+import type { RedisConnection } from './redis-engine.js';
 
 /** Which of the two connections an error came from. */
 export type RedisConnectionRole = 'client' | 'subscriber';
@@ -75,54 +72,6 @@ export function createRedisClients(options: RedisClientsOptions): RedisClients {
     subscriber,
     async quit(): Promise<void> {
       await Promise.all([client, subscriber].map(quitOrDisconnect));
-    },
-  };
-}
-
-/** Further options of {@link createEngineFromConfig}. */
-export interface EngineFromConfigOptions {
-  /** Where Redis connection errors go. Default: one line on stderr per error. */
-  onConnectionError?: RedisErrorHandler;
-}
-
-/** An engine and the function that closes it together with any connections opened for it. */
-export interface ConfiguredEngine {
-  engine: Engine;
-  close(): Promise<void>;
-}
-
-/**
- * The engine the configuration asks for: Redis Cluster when `REDIS_CLUSTER_NODES` is set, else Redis when
- * `REDIS_URL` is set, else memory (one process only).
- */
-export function createEngineFromConfig(
-  config: Config,
-  observer?: EngineObserver,
-  options: EngineFromConfigOptions = {},
-): ConfiguredEngine {
-  if (!usesRedis(config)) {
-    const engine = createMemoryEngine(observer === undefined ? {} : { observer });
-    return { engine, close: () => engine.close() };
-  }
-  const clients = createRedisClients({
-    ...(config.REDIS_CLUSTER_NODES !== undefined ? { clusterNodes: config.REDIS_CLUSTER_NODES } : {}),
-    ...(config.REDIS_URL !== undefined ? { url: config.REDIS_URL } : {}),
-    ...(options.onConnectionError !== undefined ? { onError: options.onConnectionError } : {}),
-  });
-  const engine = createRedisEngine({
-    client: clients.client,
-    subscriber: clients.subscriber,
-    ...(observer !== undefined ? { observer } : {}),
-  });
-  return {
-    engine,
-    async close(): Promise<void> {
-      // The engine first, so it can still SUNSUBSCRIBE over the connections it is about to lose.
-      try {
-        await engine.close();
-      } finally {
-        await clients.quit();
-      }
     },
   };
 }

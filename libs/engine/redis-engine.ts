@@ -12,7 +12,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { rateLimiterOver, type RateLimiter } from './rate-limiter.js';
 import { retainUntil, type Ticket, type TransitionResult } from '../ticket/index.js';
 import type {
   ApplyResult,
@@ -275,14 +276,16 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     get lastError() {
       return lastError;
     },
-    createRateLimiter(limit: RateLimitOptions): RateLimiterAbstract {
+    createRateLimiter(limit: RateLimitOptions): RateLimiter {
       // One key per consumed point set, so the limiter's script is cluster-safe; ioredis needs no extra flag.
-      return new RateLimiterRedis({
-        storeClient: client,
-        keyPrefix: `${prefix}:rl:${limit.keyPrefix}`,
-        points: limit.points,
-        duration: limit.durationSeconds,
-      });
+      return rateLimiterOver(
+        new RateLimiterRedis({
+          storeClient: client,
+          keyPrefix: `${prefix}:rl:${limit.keyPrefix}`,
+          points: limit.points,
+          duration: limit.durationSeconds,
+        }),
+      );
     },
     async ping(): Promise<void> {
       let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,5 @@
 /** HTTP contract of the gateway's exchange endpoint. */
+import type { ErrorCode } from './events.js';
 
 /** Route that turns a login code into a session. */
 export const SESSION_ROUTE = '/api/session';
@@ -17,7 +18,8 @@ export interface SessionResponse {
   token: string;
 }
 
+/** Body of an HTTP error: the message, and the code when the error is one of the protocol's. */
 export interface ErrorResponse {
   error: string;
-  code?: string;
+  code?: ErrorCode;
 }

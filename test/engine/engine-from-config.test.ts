@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../libs/config/index.js';
-import { createEngineFromConfig } from '../../libs/engine/index.js';
+import { engineChoice, loadConfig } from '../../libs/config/index.js';
+import { createEngine } from '../../libs/runtime/index.js';
 import { aTicket } from '../support/engine-contract.js';
 import { startRedisServer } from '../support/redis-server.js';
 
 describe('engine from configuration', () => {
   it('is the memory engine when no Redis is configured', async () => {
-    const { engine, close } = createEngineFromConfig(loadConfig({}));
+    const { engine, close } = createEngine(engineChoice(loadConfig({})));
     expect(engine.kind).toBe('memory');
     await close();
   });
@@ -15,7 +15,7 @@ describe('engine from configuration', () => {
     const server = await startRedisServer();
     const errors: Error[] = [];
     try {
-      const { engine, close } = createEngineFromConfig(loadConfig({ REDIS_URL: server.url }), undefined, {
+      const { engine, close } = createEngine(engineChoice(loadConfig({ REDIS_URL: server.url })), {
         onConnectionError: (error) => errors.push(error),
       });
       try {

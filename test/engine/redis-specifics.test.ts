@@ -85,7 +85,7 @@ describe('redis engine specifics', () => {
     await engine.kv.increment('hits');
     expect(await raw.pttl(`${prefix}:kv:hits`)).toBe(-1);
 
-    await engine.createRateLimiter({ keyPrefix: 'tickets', points: 5, durationSeconds: 60 }).consume('1.2.3.4');
+    await engine.createRateLimiter({ keyPrefix: 'tickets', points: 5, durationSeconds: 60 }).take('1.2.3.4');
     expect(await raw.exists(`${prefix}:rl:tickets:1.2.3.4`)).toBe(1);
   });
 
@@ -93,10 +93,11 @@ describe('redis engine specifics', () => {
     const options = { keyPrefix: 'shared', points: 3, durationSeconds: 60 };
     const mine = engine.createRateLimiter(options);
     const theirs = other.createRateLimiter(options);
-    await mine.consume('ip');
-    await theirs.consume('ip');
-    await mine.consume('ip');
-    await expect(theirs.consume('ip')).rejects.toMatchObject({ remainingPoints: 0 });
+    expect(await mine.take('ip')).toEqual({ ok: true });
+    expect(await theirs.take('ip')).toEqual({ ok: true });
+    expect(await mine.take('ip')).toEqual({ ok: true });
+    // The fourth point, taken in the other process, is refused: the window is shared.
+    expect(await theirs.take('ip')).toMatchObject({ ok: false, retryAfterMs: expect.any(Number) });
   });
 
   it('holds one sharded subscription per ticket, however often it is asked, and drops it on unsubscribe', async () => {

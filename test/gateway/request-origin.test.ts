@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { clientIp, gatewaySettings, originAllowed } from '../../apps/gateway/gateway-settings.js';
 import { loadConfig } from '../../libs/config/index.js';
 
-const settings = (env: Record<string, string> = {}) => gatewaySettings(loadConfig(env));
+// Scan mode: a tap-mode gateway's settings now carry SESSION_SECRET and PUBLIC_URL, which these origin cases do not need.
+const settings = (env: Record<string, string> = {}) => gatewaySettings(loadConfig({ LOGIN_CONFIRMATION: 'scan', ...env }));
 
 describe('originAllowed', () => {
   it('lets same-origin and origin-less requests through by default, and nothing else', () => {

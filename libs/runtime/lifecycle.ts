@@ -1,5 +1,6 @@
 /**
- * Process lifecycle for the apps' `main.ts`: stop cleanly on SIGTERM/SIGINT within a deadline.
+ * Process lifecycle for the apps' `main.ts`: stop cleanly on SIGTERM/SIGINT within a deadline, and report a
+ * start-up failure in one line.
  */
 
 export interface ShutdownLogger {

@@ -1,0 +1,126 @@
+/**
+ * The steps of `POST /wechat` before the scan is answered, each a Koa middleware over the typed push state
+ * (`push-state.ts`); `webhook.ts` lists them in order. Each step either refuses (an HTTP error with its
+ * `outcome`), answers (`success` for a retry or a type we ignore), or fills in its part of the state and goes on.
+ */
+import type { Next } from 'koa';
+import type { Engine } from '../../libs/engine/engine.js';
+import { httpError, isHttpError, readText } from '../../libs/http/index.js';
+import type { Logger, Metrics } from '../../libs/observability/index.js';
+import { ticketLogId } from '../../libs/ticket/index.js';
+import { createWechatMiddleware, isWechatParseError, runWechat } from './koa-wechat.js';
+import { MAX_PUSH_BYTES, readPushQuery, verifyPush, type PushOutcome, type PushRejection } from './push-verification.js';
+import { stepOutput, type PushContext } from './push-state.js';
+import { checkReplay } from './replay-guard.js';
+import { answerSuccess } from './wechat-reply.js';
+import type { WebhookSettings } from './webhook-settings.js';
+
+export type PushStep = (ctx: PushContext, next: Next) => Promise<void>;
+
+/** A refusal of the pure checks, as the HTTP error the error path answers. */
+export function refusal(rejection: PushRejection): Error {
+  return httpError(rejection.status, rejection.message, { outcome: rejection.outcome });
+}
+
+/**
+ * First step of both `/wechat` routes: the request's push record, its outcome when a later step throws, and
+ * one `webhookRequests` count whatever happens.
+ */
+export function recordPush(metrics: Metrics): PushStep {
+  return async (ctx, next) => {
+    ctx.state.push = {};
+    try {
+      await next();
+    } catch (error) {
+      const status = isHttpError(error) ? error.status : 500;
+      const outcome = (error as { outcome?: PushOutcome }).outcome;
+      ctx.state.push.outcome = outcome ?? (status >= 500 ? 'error' : 'bad_body');
+      throw error;
+    } finally {
+      metrics.webhookRequests.inc({ outcome: ctx.state.push.outcome ?? (ctx.status >= 500 ? 'error' : 'ignored') });
+    }
+  };
+}
+
+/** The log line of a `/wechat` request: never the query string (replayable, WECHAT.md §4.3) nor any body. */
+export function describePush(ctx: PushContext): { message: string; fields: Record<string, unknown> } | undefined {
+  const push = ctx.state.push;
+  if (push === undefined) return undefined;
+  return {
+    message: 'wechat push',
+    fields: {
+      outcome: push.outcome ?? (ctx.status >= 500 ? 'error' : 'ignored'),
+      ...(push.mode ? { mode: push.mode } : {}),
+      ...(push.ticketId !== undefined ? { ticket: ticketLogId(push.ticketId) } : {}),
+    },
+  };
+}
+
+/** The signed query and the raw body, at most 64 KiB (WECHAT.md §10.4: the package itself reads without a limit). */
+export const readPush: PushStep = async (ctx, next) => {
+  ctx.state.query = readPushQuery(ctx.query);
+  try {
+    ctx.state.body = await readText(ctx, { limit: MAX_PUSH_BYTES, refusal: { outcome: 'bad_body' } });
+  } catch (error) {
+    if (isHttpError(error) && error.status === 413) {
+      throw httpError(413, `body exceeds ${MAX_PUSH_BYTES} bytes`, { outcome: 'too_large', headers: { Connection: 'close' } });
+    }
+    throw error;
+  }
+  await next();
+};
+
+/** Signature, freshness, XML shape, decryption and AppID (`push-verification.ts`, pure). */
+export function verifySignedPush(settings: WebhookSettings, now: () => number): PushStep {
+  return async (ctx, next) => {
+    const opened = verifyPush(settings, stepOutput(ctx, 'query'), stepOutput(ctx, 'body'), now());
+    if (!opened.ok) throw refusal(opened);
+    ctx.state.opened = opened;
+    ctx.state.push.mode = opened.mode;
+    await next();
+  };
+}
+
+/**
+ * A plaintext signature covers no body (WECHAT.md §4.3): a query string is accepted once within its freshness
+ * window. WeChat re-sending it with the same body gets `success` and changes nothing; the same query string
+ * with another body is a forgery built from a captured URL, and is refused (§10.4). When a later step fails,
+ * the mark is removed before the answer goes out, so WeChat's retry is handled rather than refused.
+ */
+export function guardReplay(engine: Engine, settings: WebhookSettings): PushStep {
+  return async (ctx, next) => {
+    const query = stepOutput(ctx, 'query');
+    const verdict = await checkReplay(engine.kv, query, stepOutput(ctx, 'body'), settings.maxSkewSeconds * 2 * 1000);
+    if (verdict === 'mismatch') throw httpError(401, 'replayed query string with a different body', { outcome: 'replay_mismatch' });
+    // With the same body it is WeChat re-sending: handled again, since the earlier delivery may have died
+    // half-way; the scan's delivery marks answer a finished one with its reply without redoing it.
+    ctx.state.resent = verdict === 'retry';
+    await next();
+  };
+}
+
+/**
+ * The `wechat` package parses and dispatches the plaintext message. It gets a query without
+ * encrypt_type/msg_signature: decryption happened in `verifySignedPush` and encryption happens in the reply.
+ * Text messages and other types are answered `success` so WeChat does not retry (WECHAT.md §10.4).
+ */
+export function parseWithPackage(settings: WebhookSettings): PushStep {
+  const middleware = createWechatMiddleware({ token: settings.token, appId: settings.appId });
+  return async (ctx, next) => {
+    const query = stepOutput(ctx, 'query');
+    const signed = { signature: query.signature ?? '', timestamp: query.timestamp ?? '', nonce: query.nonce ?? '' };
+    let outcome;
+    try {
+      outcome = await runWechat(ctx, middleware, { query: signed, rawBody: Buffer.from(stepOutput(ctx, 'opened').xml, 'utf8') });
+    } catch (error) {
+      if (isWechatParseError(error)) throw httpError(400, 'malformed XML', { outcome: 'bad_body' });
+      throw error;
+    }
+    if (outcome.kind === 'unhandled') {
+      ctx.state.push.outcome = ctx.state.resent === true ? 'replay' : 'ignored';
+      return answerSuccess(ctx);
+    }
+    ctx.state.message = outcome.message;
+    await next();
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * What each error code means, declared once next to the code list: its HTTP status and the words a person
+ * reads. `connect_error`, acknowledgements and HTTP error bodies all take their message from here, so a call
+ * site names the code (and, where one code covers several situations, which one), never the words.
+ * Browser-safe: no Node import, no zod.
+ */
+import type { ErrorCode } from './events.js';
+
+interface ErrorMeaning {
+  /** The HTTP status of the code wherever it is answered over HTTP. */
+  status: number;
+  /** The message when no detail is named. */
+  message: string;
+  /** Situations that share the code but read differently (what was rate-limited, why a code was refused). */
+  details?: Readonly<Record<string, string>>;
+}
+
+export const ERRORS = {
+  TICKET_NOT_FOUND: { status: 404, message: 'unknown or expired ticket' },
+  TICKET_SECRET_MISMATCH: { status: 403, message: 'wrong ticket secret' },
+  INVALID_PAYLOAD: {
+    status: 400,
+    message: 'invalid payload',
+    details: {
+      auth: 'auth must be { ticket, secret }',
+      refresh: 'refresh takes no arguments',
+      session: 'expected JSON { code, secret }',
+    },
+  },
+  ORIGIN_NOT_ALLOWED: { status: 403, message: 'origin not allowed' },
+  RATE_LIMITED: {
+    status: 429,
+    message: 'too many requests from this address; retry in a minute',
+    details: {
+      tickets: 'too many new tickets from this address; retry in a minute',
+      exchanges: 'too many exchanges from this address',
+    },
+  },
+  REFRESH_LIMIT: { status: 429, message: 'too many refreshes on this connection; reload the page' },
+  WECHAT_UNAVAILABLE: { status: 503, message: 'could not get a QR code from WeChat; retry shortly' },
+  STORE_UNAVAILABLE: { status: 503, message: 'could not store a new ticket; retry shortly' },
+  SHUTTING_DOWN: { status: 503, message: 'this gateway is shutting down; reconnect' },
+  INVALID_CODE: {
+    status: 401,
+    message: 'unknown or expired code',
+    details: {
+      used: 'code already used',
+      wrong_browser: 'code does not belong to this browser',
+      expired: 'code expired',
+    },
+  },
+  INTERNAL: { status: 500, message: 'internal error' },
+} as const satisfies Record<ErrorCode, ErrorMeaning>;
+
+/** The situations a code distinguishes (never for a code with one message). */
+export type ErrorDetail<C extends ErrorCode> = (typeof ERRORS)[C] extends { details: infer D } ? keyof D & string : never;
+
+/** The words of `code`, for `detail` when given. */
+export function errorMessage<C extends ErrorCode>(code: C, detail?: ErrorDetail<C>): string {
+  const meaning: ErrorMeaning = ERRORS[code];
+  return (detail !== undefined ? meaning.details?.[detail] : undefined) ?? meaning.message;
+}
+
+/** The HTTP status of `code`. */
+export const errorStatus = (code: ErrorCode): number => ERRORS[code].status;

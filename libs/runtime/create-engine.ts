@@ -1,0 +1,55 @@
+/**
+ * The one place an engine is created: from the {@link EngineChoice} the configuration resolved to, with the
+ * connections it needs. Every `main.ts` (and apps/standalone) comes here, so the engine library itself never
+ * reads configuration.
+ */
+import type { EngineChoice } from '../config/index.js';
+import {
+  createMemoryEngine,
+  createRedisClients,
+  createRedisEngine,
+  type Engine,
+  type EngineObserver,
+  type RedisErrorHandler,
+} from '../engine/index.js';
+
+export interface CreateEngineOptions {
+  /** Told about bus traffic (the apps count it). */
+  observer?: EngineObserver;
+  /** Where Redis connection errors go. Default: one line on stderr per error. */
+  onConnectionError?: RedisErrorHandler;
+}
+
+/** An engine and the function that closes it together with any connections opened for it. */
+export interface ConfiguredEngine {
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+export function createEngine(choice: EngineChoice, options: CreateEngineOptions = {}): ConfiguredEngine {
+  const { observer } = options;
+  if (choice.kind === 'memory') {
+    const engine = createMemoryEngine(observer === undefined ? {} : { observer });
+    return { engine, close: () => engine.close() };
+  }
+  const clients = createRedisClients({
+    ...(choice.kind === 'redis-cluster' ? { clusterNodes: choice.nodes } : { url: choice.url }),
+    ...(options.onConnectionError !== undefined ? { onError: options.onConnectionError } : {}),
+  });
+  const engine = createRedisEngine({
+    client: clients.client,
+    subscriber: clients.subscriber,
+    ...(observer !== undefined ? { observer } : {}),
+  });
+  return {
+    engine,
+    async close(): Promise<void> {
+      // The engine first, so it can still SUNSUBSCRIBE over the connections it is about to lose.
+      try {
+        await engine.close();
+      } finally {
+        await clients.quit();
+      }
+    },
+  };
+}

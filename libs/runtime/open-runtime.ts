@@ -1,0 +1,26 @@
+/**
+ * What every server process opens first: its logger, its metrics, and its engine (counting bus traffic and
+ * logging connection errors the same way everywhere).
+ */
+import type { EngineChoice } from '../config/index.js';
+import type { Engine } from '../engine/index.js';
+import { createLogger, createMetrics, type Logger, type Metrics } from '../observability/index.js';
+import { createEngine } from './create-engine.js';
+
+export interface Runtime {
+  logger: Logger;
+  metrics: Metrics;
+  engine: Engine;
+  /** Close the engine and its connections. */
+  close(): Promise<void>;
+}
+
+export function openRuntime(options: { app: string; logLevel: string; engine: EngineChoice; logger?: Logger }): Runtime {
+  const logger = options.logger ?? createLogger({ app: options.app, level: options.logLevel });
+  const metrics = createMetrics();
+  const { engine, close } = createEngine(options.engine, {
+    observer: { busMessageReceived: () => metrics.busMessagesReceived.inc() },
+    onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error'),
+  });
+  return { logger, metrics, engine, close };
+}
