@@ -3,7 +3,7 @@
  * cache, and its settings. The gateway's own `main.ts` and apps/standalone both build it here, so the two
  * cannot drift apart.
  */
-import { resolveGatewayRole, type Config, type RoleOptions } from '../../libs/config/index.js';
+import type { Config, GatewayRole } from '../../libs/config/index.js';
 import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { createWechatClient } from '../../libs/wechat/index.js';
@@ -19,16 +19,16 @@ export interface GatewayFromConfigOptions {
   issuer: string;
   /** Demo mode: the login page links to the phone simulator here. Default: no link. */
   simulatorUrl?: string;
-  /** How the configuration is checked (apps/standalone: one process, any engine). */
-  role?: RoleOptions;
+  /** The configuration resolved for this role (`resolveGatewayRole`): credentials and confirmation, checked. */
+  role: GatewayRole;
 }
 
-/** Throws one ConfigError naming every missing variable (`resolveGatewayRole`). */
+/** Build the gateway; the caller has resolved (and so checked) the configuration with `resolveGatewayRole`. */
 export async function createGatewayFromConfig(
   config: Config,
   options: GatewayFromConfigOptions,
 ): Promise<{ gateway: Gateway; signer: SessionSigner }> {
-  const { wechat: credentials } = resolveGatewayRole(config, options.role ?? {});
+  const { wechat: credentials } = options.role;
   const { engine, logger, metrics } = options;
   const signer = await createSessionSigner({
     ...(config.SESSION_SIGNING_KEY !== undefined ? { privateKeyPem: config.SESSION_SIGNING_KEY } : {}),

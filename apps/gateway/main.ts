@@ -17,6 +17,7 @@ async function bootstrap(): Promise<void> {
     logger,
     metrics,
     issuer: config.PUBLIC_URL ?? 'qrgate',
+    role,
   });
   if (signer.generated) logger.warn('SESSION_SIGNING_KEY is unset: using a generated key; sessions will not verify across gateways');
   const server = createServer(gateway.app.callback());

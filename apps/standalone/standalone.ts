@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createGatewayFromConfig, type Gateway } from '../gateway/index.js';
-import { createWebhook, webhookSettings } from '../webhook/index.js';
+import { createWebhook, webhookSettings, type WebhookSettings } from '../webhook/index.js';
 import { SIM_DEMO_CREDENTIALS, createWechatSim, type WechatSim } from '../wechat-sim/index.js';
-import { engineChoice, resolveConfirmation, type Config } from '../../libs/config/index.js';
+import { engineChoice, resolveGatewayRole, type Config, type GatewayRole } from '../../libs/config/index.js';
 import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { listen, localUrl as localUrlOf, openRuntime } from '../../libs/runtime/index.js';
@@ -58,9 +58,13 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     : config;
   // One process signs and verifies the confirmation links, so a random secret is enough when none is set.
   const effective: Config = { ...configured, SESSION_SECRET: configured.SESSION_SECRET ?? randomBytes(32).toString('base64url') };
+  let gatewayRole: GatewayRole;
+  let hookSettings: WebhookSettings;
   try {
-    // In tap mode (outside the demo) the phone must reach PUBLIC_URL: refuse now rather than at the first scan.
-    resolveConfirmation(effective);
+    // Every setting is checked before anything is opened: in tap mode (outside the demo) the phone must reach
+    // PUBLIC_URL, so refuse now rather than at the first scan. One process: any engine will do.
+    gatewayRole = resolveGatewayRole(effective, { inProcess: true });
+    hookSettings = webhookSettings(effective, { inProcess: true });
   } catch (error) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw error;
@@ -83,13 +87,13 @@ export async function startStandalone(config: Config, options: StandaloneOptions
         logger,
       })
     : undefined;
-  const webhook = createWebhook({ engine, config: webhookSettings(effective, { inProcess: true }), logger, metrics });
+  const webhook = createWebhook({ engine, config: hookSettings, logger, metrics });
   const { gateway } = await createGatewayFromConfig(effective, {
     engine,
     logger,
     metrics,
     issuer: url,
-    role: { inProcess: true },
+    role: gatewayRole,
     ...(demo ? { simulatorUrl: '/sim' } : {}),
   });
 
