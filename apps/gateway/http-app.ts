@@ -1,5 +1,5 @@
 /**
- * The gateway's HTTP side: the login page, the code exchange, keys, health and metrics.
+ * The gateway's HTTP side: the login page, the code exchange, keys, the API description, health and metrics.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import Koa from 'koa';
@@ -10,6 +10,7 @@ import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { SESSION_COOKIE, SESSION_ROUTE } from '../../libs/protocol/index.js';
 import { GatewayError, clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
 import { mountClientBundle } from './client-bundle.js';
+import { mountOpenApi } from './openapi-route.js';
 import { loginPageCsp, renderLoginPage } from './login-page.js';
 import type { SessionExchange } from './session-exchange.js';
 import type { SessionSigner } from './session-signer.js';
@@ -162,6 +163,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   });
 
   mountClientBundle(router);
+  mountOpenApi(router);
   deps.extend?.(router);
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -1,3 +1,4 @@
 export * from './events.js';
 export * from './http.js';
 export * from './schemas.js';
+export * from './openapi.js';
