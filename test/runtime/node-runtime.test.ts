@@ -27,6 +27,12 @@ describe('node runtime', () => {
     expect(major > Number(floor?.[1]) || (major === Number(floor?.[1]) && minor >= Number(floor?.[2]))).toBe(true);
   });
 
+  it('builds the Docker image on the same Node major', () => {
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    const image = /^ARG NODE_IMAGE=node:(\d+)-/m.exec(dockerfile);
+    expect(image?.[1]).toBe(pinned?.split('.')[0]);
+  });
+
   it('runs the vitest worker on the pinned Node', () => {
     expect(process.version).toBe(`v${pinned}`);
   });
