@@ -5,8 +5,9 @@
  * `GET /openapi.json`. Each operation is tagged with the app(s) that register it, and
  * test/protocol/openapi-drift.test.ts compares those tags with the routes the app factories really mount, so
  * the document cannot drift from the code. The Socket.IO namespace `/login` is not HTTP and is described in
- * events.ts. Plain data: this file imports nothing.
+ * events.ts. Plain data: this file imports only its schemas (openapi-schemas.ts).
  */
+import { OPENAPI_SCHEMAS } from './openapi-schemas.js';
 
 /** Route that serves this document. */
 export const OPENAPI_ROUTE = '/openapi.json';
@@ -348,83 +349,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
       },
     },
   },
-  components: {
-    schemas: {
-      SessionRequest: {
-        type: 'object',
-        required: ['code', 'secret'],
-        properties: { code: { type: 'string', description: 'The `login` event\'s code' }, secret: { type: 'string', description: "The ticket's secret" } },
-      },
-      SessionResponse: {
-        type: 'object',
-        required: ['openid', 'token'],
-        properties: { openid: { type: 'string' }, token: { type: 'string', description: 'JWT, `sub` = openid, `aud` = qrgate' } },
-      },
-      ErrorResponse: {
-        type: 'object',
-        required: ['error'],
-        properties: { error: { type: 'string' }, code: { type: 'string', description: 'A machine-readable code, e.g. RATE_LIMITED' } },
-      },
-      Jwks: {
-        type: 'object',
-        required: ['keys'],
-        properties: { keys: { type: 'array', items: { type: 'object', required: ['kty', 'kid'], properties: { kty: { type: 'string' }, kid: { type: 'string' }, alg: { type: 'string' }, use: { type: 'string' } } } } },
-      },
-      WechatError: {
-        type: 'object',
-        required: ['errcode', 'errmsg'],
-        properties: { errcode: { type: 'integer' }, errmsg: { type: 'string' } },
-      },
-      AccessToken: {
-        type: 'object',
-        required: ['access_token', 'expires_in'],
-        properties: { access_token: { type: 'string' }, expires_in: { type: 'integer' } },
-      },
-      StableTokenRequest: {
-        type: 'object',
-        required: ['grant_type', 'appid', 'secret'],
-        properties: { grant_type: { const: 'client_credential' }, appid: { type: 'string' }, secret: { type: 'string' }, force_refresh: { type: 'boolean' } },
-      },
-      QrCreateRequest: {
-        type: 'object',
-        required: ['action_name', 'action_info'],
-        properties: {
-          expire_seconds: { type: 'integer' },
-          action_name: { enum: ['QR_SCENE', 'QR_STR_SCENE', 'QR_LIMIT_SCENE', 'QR_LIMIT_STR_SCENE'] },
-          action_info: { type: 'object', properties: { scene: { type: 'object', properties: { scene_id: { type: 'integer' }, scene_str: { type: 'string' } } } } },
-        },
-      },
-      QrCreateResponse: {
-        type: 'object',
-        required: ['ticket', 'url'],
-        properties: { ticket: { type: 'string' }, expire_seconds: { type: 'integer' }, url: { type: 'string' } },
-      },
-      UserInfo: {
-        type: 'object',
-        required: ['subscribe', 'openid'],
-        properties: { subscribe: { enum: [0, 1] }, openid: { type: 'string' }, nickname: { type: 'string' }, headimgurl: { type: 'string' }, subscribe_scene: { type: 'string' }, qr_scene_str: { type: 'string' } },
-      },
-      SimScanRequest: {
-        type: 'object',
-        required: ['scene', 'openid'],
-        properties: {
-          scene: { type: 'string', description: 'The scene string of the QR code' },
-          openid: { type: 'string' },
-          encrypt: { type: 'boolean', description: 'Safe mode push (default: when the simulator has an AES key)' },
-          tap: { enum: ['confirm', 'cancel'], description: "Then open the reply's link and tap that button" },
-        },
-      },
-      SimUserRequest: {
-        type: 'object',
-        required: ['openid'],
-        properties: { openid: { type: 'string' }, encrypt: { type: 'boolean' } },
-      },
-      SimCode: {
-        type: 'object',
-        properties: { scene: { type: 'string' }, qrTicket: { type: 'string' }, url: { type: 'string' }, createdAt: { type: 'integer' }, expiresAt: { type: ['integer', 'null'] } },
-      },
-    },
-  },
+  components: { schemas: OPENAPI_SCHEMAS },
 };
 
 function simErrors(): Record<string, object> {
