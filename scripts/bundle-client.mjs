@@ -1,19 +1,26 @@
-// Bundles the browser client (libs/client, socket.io-client included) into one ES module that the gateway
-// serves at /client/qrgate.js. tsc type-checks the same sources; esbuild only strips types and bundles.
+// Bundles the browser client (libs/client, socket.io-client included) twice from the same sources:
+// - dist/client/qrgate.js, minified, which the gateway serves at /client/qrgate.js;
+// - libs/client/dist/index.js, readable, the JavaScript of the @qrgate/client package (its .d.ts files come
+//   from `tsc -p libs/client/tsconfig.json`). socket.io-client is bundled in, so the package has no runtime
+//   dependencies and always speaks the Socket.IO protocol version the gateway was built and tested with.
+// tsc type-checks the same sources; esbuild only strips types and bundles.
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
 
-await build({
+const common = {
   absWorkingDir: root,
   entryPoints: ['libs/client/index.ts'],
-  outfile: 'dist/client/qrgate.js',
   bundle: true,
   format: 'esm',
   platform: 'browser',
   target: 'es2020',
-  minify: true,
   sourcemap: true,
   legalComments: 'linked',
   logLevel: 'warning',
-});
+};
+
+await Promise.all([
+  build({ ...common, outfile: 'dist/client/qrgate.js', minify: true }),
+  build({ ...common, outfile: 'libs/client/dist/index.js', minify: false }),
+]);

@@ -1,6 +1,6 @@
 /**
- * The gateway's HTTP side: the login page, the code exchange and keys, on the shared edge (`libs/http`:
- * request log, error path, probes, body reader, page shell).
+ * The gateway's HTTP side: the login page, the code exchange, keys and the API description, on the shared edge
+ * (`libs/http`: request log, error path, probes, body reader, page shell).
  */
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -11,6 +11,7 @@ import { SESSION_COOKIE, SESSION_ROUTE } from '../../libs/protocol/index.js';
 import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
 import { GatewayError } from './gateway-error.js';
 import { mountClientBundle } from './client-bundle.js';
+import { mountOpenApi } from './openapi-route.js';
 import { loginPageCsp, renderLoginPage } from './login-page.js';
 import type { SessionExchange } from './session-exchange.js';
 import type { SessionSigner } from './session-signer.js';
@@ -101,6 +102,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   });
 
   mountClientBundle(router);
+  mountOpenApi(router);
   deps.extend?.(router);
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -5,15 +5,16 @@
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { decodeQrPng } from '../support/qr-decode.js';
+import { requireTool } from '../support/test-tools.js';
 
 /** Where screenshots go (gitignored). */
 export const ARTIFACTS_DIR = new URL('../artifacts/', import.meta.url).pathname;
 
-/** Headless Chromium from the system, quiet (no update checks or sync traffic during the tests). */
+/** Headless Chromium from the system (on PATH or QRGATE_CHROMIUM), quiet (no update checks or sync traffic during the tests). */
 export function launchChromium(): Promise<Browser> {
   mkdirSync(ARTIFACTS_DIR, { recursive: true });
   return chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: requireTool('chromium'),
     args: [
       '--no-sandbox',
       '--disable-gpu',

@@ -11,8 +11,10 @@ import { REPO_ROOT, freePort, spawnTracked, waitUntilAnswers, type Spawned } fro
 import { mapLimit, pushScan, startScaleCluster, type ScaleCluster } from '../support/cluster.js';
 import { LoginBrowser, browsersWithoutExactlyOneLogin } from '../support/login-browser.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+import { requireTool } from '../support/test-tools.js';
 
-const NGINX = '/usr/sbin/nginx';
+// On PATH or QRGATE_NGINX (test-tools.ts).
+const NGINX = requireTool('nginx');
 const BROWSERS = 60;
 
 /** The example with this machine's addresses: upstream servers, listen port, temp paths in `dir`. */

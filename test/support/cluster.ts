@@ -8,10 +8,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { buildEventXml, readReply, signPush } from '../../libs/wechat/index.js';
 import { REPO_ROOT, freePort, spawnTracked, startApp, waitUntilAnswers, type AppProcess } from './app-process.js';
+import { requireTool } from './test-tools.js';
 
 /** The HAProxy configuration that is deployed, run as is by the tests. */
 export const HAPROXY_CONFIG = join(REPO_ROOT, 'deploy/haproxy/haproxy.cfg');
-const HAPROXY = '/usr/sbin/haproxy';
 
 /** Credentials shared by the simulator, the gateways and the webhooks (the simulator's `WeChat`). */
 export const SCALE_CREDENTIALS = {
@@ -146,7 +146,7 @@ export async function startHaproxy(backends: { gateways: NodeApp[]; webhooks: No
   }
   const port = await freePort();
   const address = (app: NodeApp): string => `127.0.0.1:${app.port}`;
-  const spawned = spawnTracked(HAPROXY, ['-db', '-f', HAPROXY_CONFIG], {
+  const spawned = spawnTracked(requireTool('haproxy'), ['-db', '-f', HAPROXY_CONFIG], {
     PATH: process.env.PATH ?? '',
     QRGATE_BIND: `127.0.0.1:${port}`,
     QRGATE_CHECK_INTER: '200ms',

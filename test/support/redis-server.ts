@@ -8,11 +8,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { requireTool } from './test-tools.js';
 
 const run = promisify(execFile);
 
-const REDIS_SERVER = '/usr/bin/redis-server';
-const REDIS_CLI = '/usr/bin/redis-cli';
+// Found on PATH or through QRGATE_REDIS_SERVER / QRGATE_REDIS_CLI (see test-tools.ts), resolved on first use.
+const redisServer = (): string => requireTool('redisServer');
+const redisCli = (): string => requireTool('redisCli');
 const HOST = '127.0.0.1';
 const START_TIMEOUT_MS = 15_000;
 const CLUSTER_TIMEOUT_MS = 60_000;
@@ -81,7 +83,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       nodes.push(await spawnClusterNode(root, i));
     }
     const addresses = nodes.map((node) => `${HOST}:${node.port}`);
-    await run(REDIS_CLI, ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], {
+    await run(redisCli(), ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], {
       timeout: CLUSTER_TIMEOUT_MS,
     });
     await waitFor(CLUSTER_TIMEOUT_MS, async () => {
@@ -142,7 +144,7 @@ async function spawnNode(dir: string, extra: string[] | (() => Promise<string[]>
       'no',
       ...(typeof extra === 'function' ? await extra() : extra),
     ];
-    const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(redisServer(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
     running.add(child);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     void exited.then(() => running.delete(child));
@@ -184,7 +186,7 @@ function freePort(): Promise<number> {
 }
 
 async function cli(port: number, ...command: string[]): Promise<string> {
-  const { stdout } = await run(REDIS_CLI, ['-h', HOST, '-p', String(port), ...command], { timeout: 5_000 });
+  const { stdout } = await run(redisCli(), ['-h', HOST, '-p', String(port), ...command], { timeout: 5_000 });
   return stdout;
 }
 

@@ -1,0 +1,357 @@
+/**
+ * The OpenAPI 3.1 description of every HTTP endpoint qrgate's apps serve: the gateway (login page, code
+ * exchange, keys, confirmation page, client bundle), the webhook (WeChat's server URL) and the WeChat
+ * simulator (WeChat's API and the phone's JSON API), plus the probes every app has. The gateway serves it at
+ * `GET /openapi.json`. Each operation is tagged with the app(s) that register it, and
+ * test/protocol/openapi-drift.test.ts compares those tags with the routes the app factories really mount, so
+ * the document cannot drift from the code. The Socket.IO namespace `/login` is not HTTP and is described in
+ * events.ts. Plain data: this file imports only its schemas (openapi-schemas.ts).
+ */
+import { OPENAPI_SCHEMAS } from './openapi-schemas.js';
+
+/** Route that serves this document. */
+export const OPENAPI_ROUTE = '/openapi.json';
+
+/** The apps whose routes the document describes; an operation's tags name those that mount it. */
+export const OPENAPI_APP_TAGS = ['gateway', 'webhook', 'wechat-sim'] as const;
+export type OpenApiAppTag = (typeof OPENAPI_APP_TAGS)[number];
+
+/** The methods the document uses (lower case, as OpenAPI path items spell them). */
+export type OpenApiMethod = 'get' | 'post' | 'options';
+
+/** The slice of OpenAPI 3.1 this document uses: enough to walk operations and their tags. */
+export interface OpenApiOperation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: OpenApiAppTag[];
+  parameters?: readonly object[];
+  requestBody?: object;
+  responses: Record<string, object>;
+}
+
+export interface OpenApiDocument {
+  openapi: '3.1.0';
+  info: { title: string; version: string; description: string; license: { name: string; identifier: string } };
+  tags: readonly { name: OpenApiAppTag; description: string }[];
+  paths: Record<string, Partial<Record<OpenApiMethod, OpenApiOperation>>>;
+  components: { schemas: Record<string, object> };
+}
+
+const ALL_APPS: OpenApiAppTag[] = ['gateway', 'webhook', 'wechat-sim'];
+
+const json = (schema: object): object => ({ content: { 'application/json': { schema } } });
+const ref = (name: string): object => ({ $ref: `#/components/schemas/${name}` });
+const text = (description: string): object => ({ description, content: { 'text/plain': { schema: { type: 'string' } } } });
+const html = (description: string): object => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+const queryParam = (name: string, description: string, required = true): object => ({
+  name,
+  in: 'query',
+  required,
+  description,
+  schema: { type: 'string' },
+});
+
+/** WeChat answers 200 with `{ errcode, errmsg }` for every API failure; the simulator does the same. */
+const wechatResult = (success: string, description: string): Record<string, object> => ({
+  '200': { description, ...json({ oneOf: [ref(success), ref('WechatError')] }) },
+});
+
+/** The signature query WeChat puts on every call to the server URL (WECHAT.md §4). */
+const SIGNED_QUERY = [
+  queryParam('signature', 'SHA-1 of the sorted Token, timestamp and nonce'),
+  queryParam('timestamp', 'Unix seconds; refused outside WEBHOOK_MAX_SKEW_SECONDS'),
+  queryParam('nonce', 'Random string, remembered to refuse replays'),
+];
+
+const ACCESS_TOKEN = queryParam('access_token', 'Token from /cgi-bin/stable_token or /cgi-bin/token');
+
+export const OPENAPI_DOCUMENT: OpenApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'qrgate',
+    version: '0.1.0',
+    description:
+      'WeChat QR-code login gateway. Browsers talk Socket.IO on namespace /login (path /socket.io) to get a ticket ' +
+      'and a one-time login code, then exchange the code here for a session JWT. In production the gateway and the ' +
+      'webhook are separate processes; `npm start` serves all three apps on one port.',
+    license: { name: 'MIT', identifier: 'MIT' },
+  },
+  tags: [
+    { name: 'gateway', description: 'apps/gateway: login page, code exchange, keys, confirmation page, client bundle' },
+    { name: 'webhook', description: "apps/webhook: the Official Account's server URL" },
+    { name: 'wechat-sim', description: "apps/wechat-sim: WeChat's API and a phone, for the demo and the tests" },
+  ],
+  paths: {
+    '/healthz': {
+      get: {
+        operationId: 'healthz',
+        summary: 'Liveness: the process answers',
+        tags: ALL_APPS,
+        responses: { '200': { description: '`ok` (the simulator answers `{ "ok": true }`)' } },
+      },
+    },
+    '/readyz': {
+      get: {
+        operationId: 'readyz',
+        summary: 'Readiness: the engine answers and the app is not draining',
+        tags: ALL_APPS,
+        responses: { '200': { description: '`ready`' }, '503': text('`draining` or `engine unreachable`') },
+      },
+    },
+    '/metrics': {
+      get: {
+        operationId: 'metrics',
+        summary: 'Prometheus metrics (keep private: the balancers in deploy/ do not route it)',
+        tags: ALL_APPS,
+        responses: { '200': { description: 'Prometheus text exposition', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    },
+    '/': {
+      get: {
+        operationId: 'loginPage',
+        summary: 'The login page: the QR code widget on the bundled client',
+        tags: ['gateway'],
+        parameters: [queryParam('lang', '`en` or `zh`; default from Accept-Language', false)],
+        responses: { '200': html('The page, with a per-response CSP nonce') },
+      },
+    },
+    '/api/session': {
+      options: {
+        operationId: 'sessionPreflight',
+        summary: 'CORS preflight for origins in ALLOWED_ORIGINS',
+        tags: ['gateway'],
+        responses: { '204': { description: 'Allowed methods and headers; CORS headers only for allowed origins' } },
+      },
+      post: {
+        operationId: 'exchangeCode',
+        summary: 'Exchange a one-time login code for a session',
+        description: 'Sets the HttpOnly `qrgate_session` cookie too. A code works once; a failure changes nothing.',
+        tags: ['gateway'],
+        requestBody: { required: true, ...json(ref('SessionRequest')) },
+        responses: {
+          '200': { description: 'The session', ...json(ref('SessionResponse')) },
+          '400': { description: 'Malformed body', ...json(ref('ErrorResponse')) },
+          '401': { description: 'Unknown, expired or reused code, or wrong secret', ...json(ref('ErrorResponse')) },
+          '403': { description: 'Origin not allowed', ...json(ref('ErrorResponse')) },
+          '413': { description: 'Body over 4 KiB', ...json(ref('ErrorResponse')) },
+          '415': { description: 'Not application/json, or a Content-Encoding', ...json(ref('ErrorResponse')) },
+          '429': { description: 'RATE_LIMIT_EXCHANGES_PER_MINUTE reached (Retry-After)', ...json(ref('ErrorResponse')) },
+        },
+      },
+    },
+    '/.well-known/jwks.json': {
+      get: {
+        operationId: 'jwks',
+        summary: 'The public key(s) that verify session tokens (ES256 or RS256, `aud: qrgate`)',
+        tags: ['gateway'],
+        responses: { '200': { description: 'JWK Set', ...json(ref('Jwks')) } },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        operationId: 'openapi',
+        summary: 'This document',
+        tags: ['gateway'],
+        responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } },
+      },
+    },
+    '/confirm': {
+      get: {
+        operationId: 'confirmPage',
+        summary: "The scanner's confirmation page (LOGIN_CONFIRMATION=tap), opened from the scan reply's link",
+        tags: ['gateway'],
+        parameters: [queryParam('t', 'The signed one-time confirmation token from the link')],
+        responses: { '200': html('Which browser asks to sign in, with Confirm and Not me'), '4XX': html('Expired, used or forged link') },
+      },
+      post: {
+        operationId: 'confirmDecision',
+        summary: 'Confirm or refuse the sign-in (the page\'s form)',
+        tags: ['gateway'],
+        requestBody: {
+          required: true,
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: {
+                type: 'object',
+                required: ['t', 'action'],
+                properties: { t: { type: 'string' }, action: { enum: ['confirm', 'cancel'] } },
+              },
+            },
+          },
+        },
+        responses: { '200': html('Signed in, or refused'), '4XX': html('Cross-site, too large, malformed, expired or used') },
+      },
+    },
+    '/client/qrgate.js': {
+      get: {
+        operationId: 'clientBundle',
+        summary: 'The browser client (@qrgate/client) as one ES module, for `<script type="module">`',
+        tags: ['gateway'],
+        responses: {
+          '200': { description: 'JavaScript (CORS: any origin; ETag)', content: { 'application/javascript': { schema: { type: 'string' } } } },
+          '304': { description: 'Not modified' },
+          '404': { description: 'Not built', ...json(ref('ErrorResponse')) },
+        },
+      },
+    },
+    '/client/qrgate.js.map': {
+      get: {
+        operationId: 'clientBundleSourceMap',
+        summary: "The client bundle's source map",
+        tags: ['gateway'],
+        responses: { '200': { description: 'Source map', ...json({ type: 'object' }) }, '304': { description: 'Not modified' }, '404': { description: 'Not built' } },
+      },
+    },
+    '/wechat': {
+      get: {
+        operationId: 'wechatHandshake',
+        summary: "WeChat's server URL check: echo `echostr` when the signature is right",
+        tags: ['webhook'],
+        parameters: [...SIGNED_QUERY, queryParam('echostr', 'Echoed back as text/plain (at most 256 characters)')],
+        responses: { '200': text('The echostr'), '400': text('Missing echostr'), '401': text('Bad signature or stale timestamp') },
+      },
+      post: {
+        operationId: 'wechatPush',
+        summary: 'A push from WeChat (subscribe / SCAN events), plaintext or safe mode (AES)',
+        tags: ['webhook'],
+        parameters: [
+          ...SIGNED_QUERY,
+          queryParam('openid', 'The sender', false),
+          queryParam('encrypt_type', '`aes` in safe mode', false),
+          queryParam('msg_signature', 'Signature over the encrypted body (safe mode)', false),
+        ],
+        requestBody: { required: true, content: { 'text/xml': { schema: { type: 'string' } } } },
+        responses: {
+          '200': { description: 'A reply message (XML, encrypted in safe mode) or `success`', content: { 'text/xml': { schema: { type: 'string' } }, 'text/plain': { schema: { const: 'success' } } } },
+          '400': text('Malformed XML or body'),
+          '401': text('Bad signature, stale timestamp, replay, or plaintext when WECHAT_REQUIRE_ENCRYPTION'),
+          '413': text('Body too large'),
+        },
+      },
+    },
+    '/cgi-bin/stable_token': {
+      post: {
+        operationId: 'simStableToken',
+        summary: "WeChat's stable access token",
+        tags: ['wechat-sim'],
+        requestBody: { required: true, ...json(ref('StableTokenRequest')) },
+        responses: wechatResult('AccessToken', 'A token, or a WeChat error'),
+      },
+    },
+    '/cgi-bin/token': {
+      get: {
+        operationId: 'simToken',
+        summary: "WeChat's classic (rotating) access token",
+        tags: ['wechat-sim'],
+        parameters: [queryParam('grant_type', '`client_credential`'), queryParam('appid', 'App id'), queryParam('secret', 'App secret')],
+        responses: wechatResult('AccessToken', 'A token, or a WeChat error'),
+      },
+    },
+    '/cgi-bin/qrcode/create': {
+      post: {
+        operationId: 'simQrCreate',
+        summary: 'Create a parametric QR code (QR_STR_SCENE and the other action names)',
+        tags: ['wechat-sim'],
+        parameters: [ACCESS_TOKEN],
+        requestBody: { required: true, ...json(ref('QrCreateRequest')) },
+        responses: wechatResult('QrCreateResponse', 'The QR ticket and URL, or a WeChat error'),
+      },
+    },
+    '/cgi-bin/showqrcode': {
+      get: {
+        operationId: 'simShowQrCode',
+        summary: 'The QR code image of a ticket',
+        tags: ['wechat-sim'],
+        parameters: [queryParam('ticket', 'The ticket from qrcode/create')],
+        responses: { '200': { description: 'PNG', content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } } }, '404': text('Unknown ticket') },
+      },
+    },
+    '/cgi-bin/user/info': {
+      get: {
+        operationId: 'simUserInfo',
+        summary: "A follower's profile (nickname and avatar empty, as WeChat since 2021)",
+        tags: ['wechat-sim'],
+        parameters: [ACCESS_TOKEN, queryParam('openid', 'The user'), queryParam('lang', 'Ignored', false)],
+        responses: wechatResult('UserInfo', 'The profile (`subscribe: 0` for a non-follower), or a WeChat error'),
+      },
+    },
+    '/sim': {
+      get: {
+        operationId: 'simPhonePage',
+        summary: 'The simulated phone: pick a user, scan a code, open the reply link',
+        tags: ['wechat-sim'],
+        responses: { '200': html('The phone page') },
+      },
+    },
+    '/sim/api/scan': {
+      post: {
+        operationId: 'simScan',
+        summary: 'Scan a QR code: push a signed subscribe or SCAN event to the webhook, retrying like WeChat',
+        tags: ['wechat-sim'],
+        requestBody: { required: true, ...json(ref('SimScanRequest')) },
+        responses: { '200': { description: 'What the webhook answered (and, with tap, what the link did)', ...json({ type: 'object' }) }, ...simErrors() },
+      },
+    },
+    '/sim/api/follow': {
+      post: {
+        operationId: 'simFollow',
+        summary: 'Make a user follow the account (no push)',
+        tags: ['wechat-sim'],
+        requestBody: { required: true, ...json(ref('SimUserRequest')) },
+        responses: { '200': { description: 'The user now follows', ...json({ type: 'object', properties: { openid: { type: 'string' }, following: { const: true } } }) }, ...simErrors() },
+      },
+    },
+    '/sim/api/unfollow': {
+      post: {
+        operationId: 'simUnfollow',
+        summary: 'Unfollow: push a signed unsubscribe event',
+        tags: ['wechat-sim'],
+        requestBody: { required: true, ...json(ref('SimUserRequest')) },
+        responses: { '200': { description: 'What the webhook answered', ...json({ type: 'object' }) }, ...simErrors() },
+      },
+    },
+    '/sim/api/users': {
+      get: {
+        operationId: 'simUsers',
+        summary: 'The demo users and whether each follows',
+        tags: ['wechat-sim'],
+        responses: {
+          '200': {
+            description: 'Users',
+            ...json({ type: 'array', items: { type: 'object', properties: { openid: { type: 'string' }, name: { type: 'string' }, following: { type: 'boolean' } } } }),
+          },
+        },
+      },
+    },
+    '/sim/api/codes': {
+      get: {
+        operationId: 'simCodes',
+        summary: 'The QR codes alive right now',
+        tags: ['wechat-sim'],
+        responses: { '200': { description: 'Codes', ...json({ type: 'array', items: ref('SimCode') }) } },
+      },
+    },
+    '/sim/api/stats': {
+      get: {
+        operationId: 'simStats',
+        summary: 'How many calls of each kind the simulated platform answered',
+        tags: ['wechat-sim'],
+        responses: { '200': { description: 'Counts by kind', ...json({ type: 'object', additionalProperties: { type: 'integer' } }) } },
+      },
+    },
+    '/sim/api/reset-stats': {
+      post: {
+        operationId: 'simResetStats',
+        summary: 'Zero the call counts',
+        tags: ['wechat-sim'],
+        responses: { '200': { description: 'The zeroed counts', ...json({ type: 'object', additionalProperties: { type: 'integer' } }) } },
+      },
+    },
+  },
+  components: { schemas: OPENAPI_SCHEMAS },
+};
+
+function simErrors(): Record<string, object> {
+  return { '4XX': { description: 'Invalid body, unknown user or code', ...json(ref('ErrorResponse')) } };
+}
