@@ -112,7 +112,7 @@ describe('refresh', () => {
     const answers = Promise.all([browser.refresh(), browser.refresh()]);
     await h.wechat.calledTimes(2);
     // A refresh without an acknowledgement is only logged: once it is, the two before it have arrived too.
-    browser.socket.emit('refresh' as never);
+    (browser.socket as unknown as { emit(event: string): unknown }).emit('refresh');
     await h.logged('refresh without acknowledgement ignored');
     h.wechat.release();
     const [one, two] = await answers;
