@@ -45,7 +45,7 @@ export interface LoginNamespaceDeps {
 
 export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDeps): void {
   const now = deps.now ?? Date.now;
-  const { engine, issuer, watchers, settings, logger, metrics } = deps;
+  const { engine, issuer, settings, logger, metrics } = deps;
 
   nsp.use((socket, next) => {
     authenticate(socket).then(

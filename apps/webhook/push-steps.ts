@@ -6,7 +6,7 @@
 import type { Next } from 'koa';
 import type { Engine } from '../../libs/engine/engine.js';
 import { httpError, isHttpError, readText } from '../../libs/http/index.js';
-import type { Logger, Metrics } from '../../libs/observability/index.js';
+import type { Metrics } from '../../libs/observability/index.js';
 import { ticketLogId } from '../../libs/ticket/index.js';
 import { createWechatMiddleware, isWechatParseError, runWechat } from './koa-wechat.js';
 import { MAX_PUSH_BYTES, readPushQuery, verifyPush, type PushOutcome, type PushRejection } from './push-verification.js';

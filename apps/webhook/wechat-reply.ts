@@ -27,7 +27,10 @@ export function answerText(
   ctx: Context,
   reply: { settings: WebhookSettings; opened: VerifiedPush; message: PushedMessage; text: string | null; nowMs: number },
 ): void {
-  if (reply.text === null) return answerSuccess(ctx);
+  if (reply.text === null) {
+    answerSuccess(ctx);
+    return;
+  }
   const createTime = Math.floor(reply.nowMs / 1000);
   const xml = buildTextReplyXml({
     toUserName: stringField(reply.message, 'FromUserName'),

@@ -15,6 +15,13 @@ export type AutoRefreshDecision =
   /** The budget is spent: only a user action may refresh. */
   | 'ask-user';
 
+/** The rule, pure: `spent` automatic refreshes in a row so far, `max` allowed, and whether the tab is seen. */
+export function autoRefreshDecision(spent: number, max: number, visible: boolean): AutoRefreshDecision {
+  if (spent >= max) return 'ask-user';
+  if (!visible) return 'wait-until-visible';
+  return 'refresh';
+}
+
 /** A budget of automatic refreshes that only a user action (or a scan) replenishes. */
 export class AutoRefreshBudget {
   private used = 0;
@@ -29,10 +36,9 @@ export class AutoRefreshBudget {
 
   /** Decide about an expired code; charges the budget when the answer is `refresh`. */
   decide(visible: boolean): AutoRefreshDecision {
-    if (this.used >= this.max) return 'ask-user';
-    if (!visible) return 'wait-until-visible';
-    this.used += 1;
-    return 'refresh';
+    const decision = autoRefreshDecision(this.used, this.max, visible);
+    if (decision === 'refresh') this.used += 1;
+    return decision;
   }
 
   /** Someone is there (a click, a scan): the next expiries may refresh by themselves again. */

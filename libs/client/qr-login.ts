@@ -1,64 +1,30 @@
 /**
  * The browser side of a QR login: one Socket.IO connection to the gateway's `/login` namespace holding one
- * ticket, resumed with its secret after every reconnect, and the code exchange at the end. Rendering is
- * optional (see qr-login-view.ts); without a container this is events and callbacks only.
+ * ticket, resumed with its secret after every reconnect, and the code exchange at the end. This file is the
+ * I/O shell: socket, fetch, timers and page events become `LoginEvent`s for the pure reducer in
+ * qr-login-state.ts, whose effects it runs. Rendering is optional (see qr-login-view.ts); without a container
+ * this is events and callbacks only.
  */
 import { io, type Socket } from 'socket.io-client';
 // Only the browser-safe modules of the protocol: its index also re-exports the zod schemas.
 import { LOGIN_NAMESPACE } from '../protocol/events.js';
-import type {
-  AckError,
-  ClientToServerEvents,
-  ErrorCode,
-  LoginPayload,
-  LoginUser,
-  RefreshAck,
-  ServerToClientEvents,
-  TicketPayload,
-  WireTicketStatus,
-} from '../protocol/events.js';
+import type { ClientToServerEvents, ErrorCode, LoginUser, RefreshAck, ServerToClientEvents } from '../protocol/events.js';
 import { SESSION_ROUTE, type ErrorResponse, type SessionResponse } from '../protocol/http.js';
-import { AutoRefreshBudget, DEFAULT_MAX_AUTO_REFRESHES } from './auto-refresh.js';
+import { DEFAULT_MAX_AUTO_REFRESHES } from './auto-refresh.js';
 import { MESSAGES, pickLocale, type Locale, type Messages } from './messages.js';
+import {
+  initialModel,
+  reduce,
+  snapshotOf,
+  type LoginEffect,
+  type LoginEvent,
+  type LoginModel,
+  type QrLoginErrorCode,
+  type QrLoginState,
+} from './qr-login-state.js';
 import { createQrLoginView, type QrLoginView } from './qr-login-view.js';
 
-/** What the widget is showing. */
-export type QrLoginStateName =
-  | 'connecting'
-  | 'pending'
-  | 'scanned'
-  | 'confirmed'
-  | 'signed-in'
-  | 'cancelled'
-  | 'expired'
-  | 'offline'
-  | 'error';
-
-/** Error codes of the gateway plus the client's own (`NETWORK`: the exchange could not reach the gateway). */
-export type QrLoginErrorCode = ErrorCode | 'NETWORK';
-
-/** The QR code on display. Holds nothing secret. */
-export interface QrCodeView {
-  ticket: string;
-  qrUrl: string;
-  qrImage: string;
-  /** Expiry, epoch milliseconds (the gateway's clock). */
-  expiresAt: number;
-}
-
-/** A snapshot handed to `onStateChange`. */
-export interface QrLoginState {
-  state: QrLoginStateName;
-  qr?: QrCodeView;
-  /** Set in the `error` state. */
-  error?: { code: QrLoginErrorCode; message: string };
-  /** Set in the `signed-in` state. */
-  session?: { openid: string; user: LoginUser };
-  /** A new QR code now needs the user's click: automatic refreshes stopped, the phone declined, or an error. */
-  needsAction: boolean;
-  /** Automatic refreshes since the last user action or scan. */
-  autoRefreshes: number;
-}
+export type { QrCodeView, QrLoginErrorCode, QrLoginState, QrLoginStateName } from './qr-login-state.js';
 
 /**
  * What `onLogin` receives once the code was exchanged. On the gateway's own origin (or a same-site one) the
@@ -103,15 +69,8 @@ export interface QrLoginHandle {
   destroy(): void;
 }
 
-/** A draining gateway refuses new sockets with SHUTTING_DOWN; the next attempt reaches another instance. */
-const SHUTDOWN_RETRY_MS = 500;
-const MAX_RETRY_MS = 10_000;
-/** Automatic retries after INTERNAL, WECHAT_UNAVAILABLE or STORE_UNAVAILABLE before the user is asked to click. */
-const MAX_TRANSIENT_RETRIES = 3;
 const REFRESH_ACK_TIMEOUT_MS = 15_000;
 const EXCHANGE_ATTEMPTS = 3;
-
-type Phase = 'active' | 'exchanging' | 'signed-in' | 'error';
 
 /**
  * Start a QR login against a gateway: connect, show (or report) the QR code and its states, and exchange the
@@ -121,23 +80,11 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
   const base = options.url.replace(/\/+$/, '');
   const locale = options.locale ?? pickLocale(typeof navigator === 'undefined' ? undefined : navigator.language);
   const messages: Messages = { ...MESSAGES[locale], ...options.messages };
-  const budget = new AutoRefreshBudget(options.maxAutoRefreshes ?? DEFAULT_MAX_AUTO_REFRESHES);
 
-  // The secret lives only in this closure: never in the snapshot, the DOM or `window`.
-  let held: { ticket: string; secret: string } | undefined;
-  let qr: QrCodeView | undefined;
-  let ticketStatus: WireTicketStatus | undefined;
-  let phase: Phase = 'active';
-  let connection: 'connecting' | 'online' | 'offline' | 'idle' = 'connecting';
-  let refreshing = false;
-  let error: QrLoginState['error'];
-  let session: QrLoginState['session'];
+  let model: LoginModel = initialModel(options.maxAutoRefreshes ?? DEFAULT_MAX_AUTO_REFRESHES);
+  let snapshot = snapshotOf(model);
   let destroyed = false;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  let retryDelay = SHUTDOWN_RETRY_MS;
-  /** INTERNAL / WECHAT_UNAVAILABLE / STORE_UNAVAILABLE refusals in a row, retried automatically up to MAX_TRANSIENT_RETRIES. */
-  let transientFailures = 0;
-  let snapshot = computeState();
 
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(`${base}${LOGIN_NAMESPACE}`, {
     autoConnect: false,
@@ -150,7 +97,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
     reconnectionDelay: 1000,
     reconnectionDelayMax: 5000,
     // Evaluated on every (re)connection: resume the ticket we hold, or ask for a new one.
-    auth: (cb) => cb(held ? { ticket: held.ticket, secret: held.secret } : {}),
+    auth: (cb) => cb(model.held ? { ticket: model.held.ticket, secret: model.held.secret } : {}),
   });
 
   const view: QrLoginView | undefined = options.container
@@ -163,189 +110,75 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
       })
     : undefined;
 
-  function computeState(): QrLoginState {
-    let state: QrLoginStateName;
-    if (phase === 'signed-in') state = 'signed-in';
-    else if (phase === 'error') state = 'error';
-    else if (phase === 'exchanging') state = 'confirmed';
-    else if (refreshing) state = 'connecting';
-    else if (ticketStatus === 'expired' || ticketStatus === 'cancelled') state = ticketStatus;
-    else if (connection === 'offline') state = 'offline';
-    else if (qr === undefined || ticketStatus === undefined) state = 'connecting';
-    else state = ticketStatus;
-    const needsAction =
-      state === 'cancelled' || state === 'error' || (state === 'expired' && budget.spent >= budget.max);
-    return {
-      state,
-      ...(qr ? { qr } : {}),
-      ...(error ? { error } : {}),
-      ...(session ? { session } : {}),
-      needsAction,
-      autoRefreshes: budget.spent,
-    };
-  }
-
-  function publish(): void {
+  function publish(next: QrLoginState): void {
     if (destroyed) return;
-    const next = computeState();
     if (JSON.stringify(next) === JSON.stringify(snapshot)) return;
     snapshot = next;
     view?.update(next);
     call(() => options.onStateChange?.(next));
   }
 
+  /** Reduce, show what changed, then do the I/O the reducer asked for, in its order. */
+  function dispatch(event: LoginEvent): void {
+    const reduced = reduce(model, event);
+    model = reduced.model;
+    for (const effect of reduced.effects) if (effect.type === 'show') publish(effect.snapshot);
+    publish(snapshotOf(model));
+    for (const effect of reduced.effects) run(effect);
+  }
+
+  function run(effect: LoginEffect): void {
+    switch (effect.type) {
+      case 'show':
+        return;
+      case 'connect':
+        if (!socket.active) socket.connect();
+        return;
+      case 'reconnect':
+        socket.disconnect();
+        socket.connect();
+        return;
+      case 'emit-refresh':
+        socket.timeout(REFRESH_ACK_TIMEOUT_MS).emit('refresh', (err: Error | null, ack: RefreshAck) => {
+          if (destroyed) return;
+          dispatch({ type: 'refresh-answered', answer: err !== null ? 'timeout' : ack });
+        });
+        return;
+      case 'retry-later': {
+        clearTimeout(retryTimer);
+        const delay = effect.delayMs * (0.75 + Math.random() / 2);
+        retryTimer = setTimeout(() => {
+          if (!destroyed && !socket.connected && !socket.active) socket.connect();
+        }, delay);
+        return;
+      }
+      case 'cancel-retry':
+        clearTimeout(retryTimer);
+        return;
+      case 'exchange':
+        void exchange(effect.code, effect.secret, effect.user);
+        return;
+      case 'disconnect':
+        socket.disconnect();
+        return;
+    }
+  }
+
   const isVisible = (): boolean => typeof document === 'undefined' || document.visibilityState !== 'hidden';
 
-  /** The current code expired: replace it if nobody needs to be asked. */
-  function onExpired(): void {
-    if (phase !== 'active') return;
-    const decision = budget.decide(isVisible());
-    // A hidden tab waits for `visibilitychange`; a spent budget waits for a click (needsAction).
-    if (decision === 'refresh') requestNewTicket();
-    else publish();
-  }
-
-  function requestNewTicket(): void {
-    phase = 'active';
-    error = undefined;
-    refreshing = true;
-    publish();
-    if (!socket.connected) {
-      // Reconnecting without auth creates a new ticket.
-      held = undefined;
-      if (!socket.active) socket.connect();
-      return;
-    }
-    socket.timeout(REFRESH_ACK_TIMEOUT_MS).emit('refresh', (err: Error | null, ack: RefreshAck) => {
-      if (destroyed) return;
-      if (err !== null) {
-        fail({ code: 'INTERNAL', message: 'the gateway did not answer' });
-        return;
-      }
-      if (isAckError(ack)) {
-        if (ack.error.code === 'REFRESH_LIMIT') return reconnectFresh();
-        fail(ack.error);
-      }
-      // Success: the `ticket` event carrying the same payload already arrived.
-    });
-  }
-
-  /** A fresh socket gets a fresh per-socket refresh allowance (the per-IP rate limit still applies). */
-  function reconnectFresh(): void {
-    held = undefined;
-    socket.disconnect();
-    socket.connect();
-  }
-
-  function fail(reason: { code: QrLoginErrorCode; message: string }): void {
-    phase = 'error';
-    refreshing = false;
-    error = reason;
-    publish();
-  }
-
-  /** Retry a refused or cut connection later, backing off while the answer stays the same. */
-  function retryLater(): void {
-    clearTimeout(retryTimer);
-    const delay = retryDelay * (0.75 + Math.random() / 2);
-    retryDelay = Math.min(retryDelay * 2, MAX_RETRY_MS);
-    retryTimer = setTimeout(() => {
-      if (!destroyed && !socket.connected && !socket.active) socket.connect();
-    }, delay);
-  }
-
-  socket.on('connect', () => {
-    connection = 'online';
-    retryDelay = SHUTDOWN_RETRY_MS;
-    transientFailures = 0;
-    publish();
-  });
-
-  socket.on('ticket', (payload: TicketPayload) => {
-    if (phase === 'signed-in' || phase === 'exchanging') return;
-    const resumed = held?.ticket === payload.ticket;
-    held = { ticket: payload.ticket, secret: payload.secret };
-    qr = { ticket: payload.ticket, qrUrl: payload.qrUrl, qrImage: payload.qrImage, expiresAt: payload.expiresAt };
-    // A resumed ticket keeps its status until the `status` re-announcement that follows.
-    if (!resumed) ticketStatus = 'pending';
-    refreshing = false;
-    publish();
-  });
-
-  socket.on('status', ({ ticket, status }) => {
-    if (ticket !== held?.ticket || phase !== 'active') return;
-    ticketStatus = status;
-    // A scan proves someone is watching: the next expiries may refresh by themselves again.
-    if (status === 'scanned') budget.reset();
-    publish();
-    if (status === 'expired') onExpired();
-  });
-
-  socket.on('login', (payload: LoginPayload) => {
-    if (payload.ticket !== held?.ticket || phase !== 'active') return;
-    void exchange(payload, held.secret);
-  });
-
+  socket.on('connect', () => dispatch({ type: 'connected' }));
+  socket.on('ticket', (payload) => dispatch({ type: 'ticket', payload }));
+  socket.on('status', (payload) => dispatch({ type: 'status', payload, visible: isVisible() }));
+  socket.on('login', (payload) => dispatch({ type: 'login', payload }));
   socket.on('disconnect', (reason) => {
-    if (destroyed || phase === 'signed-in' || reason === 'io client disconnect') return;
-    connection = 'offline';
-    publish();
-    // The server ended the session (it restarts or closes): Socket.IO does not come back by itself then.
-    if (reason === 'io server disconnect') retryLater();
+    if (!destroyed) dispatch({ type: 'disconnected', reason });
   });
-
   socket.on('connect_error', (err: Error & { data?: { code?: ErrorCode } }) => {
-    if (destroyed || phase === 'signed-in') return;
-    const code = err.data?.code;
-    if (code === undefined) {
-      // Network trouble: Socket.IO keeps retrying with its own backoff.
-      connection = socket.active ? 'offline' : 'idle';
-      publish();
-      if (!socket.active) retryLater();
-      return;
-    }
-    switch (code) {
-      case 'TICKET_NOT_FOUND':
-      case 'TICKET_SECRET_MISMATCH':
-      case 'INVALID_PAYLOAD':
-        // The held ticket is gone (expired while we were away, or the engine forgot it): like an expiry.
-        held = undefined;
-        connection = 'idle';
-        if (phase === 'exchanging') return;
-        ticketStatus = 'expired';
-        refreshing = false;
-        publish();
-        onExpired();
-        return;
-      case 'SHUTTING_DOWN':
-        connection = 'offline';
-        publish();
-        retryLater();
-        return;
-      case 'INTERNAL':
-      case 'WECHAT_UNAVAILABLE':
-      case 'STORE_UNAVAILABLE':
-        // Passing trouble behind the gateway (Redis failing over, WeChat busy): try again a few times with
-        // backoff before asking the user. A resume costs nothing; a new ticket costs WeChat quota, hence the cap.
-        if (transientFailures < MAX_TRANSIENT_RETRIES) {
-          transientFailures += 1;
-          connection = 'offline';
-          publish();
-          retryLater();
-          return;
-        }
-        connection = 'idle';
-        fail({ code, message: err.message });
-        return;
-      default:
-        connection = 'idle';
-        fail({ code, message: err.message });
-    }
+    if (destroyed) return;
+    dispatch({ type: 'connect-error', code: err.data?.code, message: err.message, active: socket.active, visible: isVisible() });
   });
 
-  async function exchange(login: LoginPayload, secret: string): Promise<void> {
-    phase = 'exchanging';
-    publish();
+  async function exchange(code: string, secret: string, user: LoginUser): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
@@ -353,7 +186,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
           method: 'POST',
           credentials: 'include',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ code: login.code, secret }),
+          body: JSON.stringify({ code, secret }),
         });
       } catch (err) {
         if (destroyed) return;
@@ -361,31 +194,26 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
           await new Promise((r) => setTimeout(r, 1000 * attempt));
           continue;
         }
-        return fail({ code: 'NETWORK', message: err instanceof Error ? err.message : String(err) });
+        return dispatch({ type: 'exchange-failed', error: { code: 'NETWORK', message: err instanceof Error ? err.message : String(err) } });
       }
       if (destroyed) return;
       const body = (await res.json().catch(() => ({}))) as Partial<SessionResponse & ErrorResponse>;
       if (!res.ok || typeof body.openid !== 'string' || typeof body.token !== 'string') {
-        return fail({ code: asErrorCode(body.code), message: body.error ?? `HTTP ${res.status}` });
+        return dispatch({ type: 'exchange-failed', error: { code: asErrorCode(body.code), message: body.error ?? `HTTP ${res.status}` } });
       }
-      phase = 'signed-in';
-      session = { openid: body.openid, user: login.user };
-      held = undefined;
-      publish();
-      // Nothing more will come over the socket; free the gateway's slot.
-      socket.disconnect();
-      const result: QrLoginResult = { openid: body.openid, token: body.token, user: login.user };
+      dispatch({ type: 'signed-in', openid: body.openid, user });
+      const result: QrLoginResult = { openid: body.openid, token: body.token, user };
       call(() => options.onLogin?.(result));
       return;
     }
   }
 
   const onVisibilityChange = (): void => {
-    if (isVisible() && phase === 'active' && ticketStatus === 'expired' && !refreshing) onExpired();
+    if (isVisible()) dispatch({ type: 'visible', connected: socket.connected });
   };
   // Coming back online: reconnect now instead of waiting out Socket.IO's backoff.
   const onOnline = (): void => {
-    if (destroyed || socket.connected || phase === 'signed-in') return;
+    if (destroyed || socket.connected || model.phase === 'signed-in') return;
     if (socket.active) {
       socket.disconnect();
       socket.connect();
@@ -399,10 +227,8 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
       return snapshot;
     },
     refresh() {
-      if (destroyed || phase === 'signed-in' || phase === 'exchanging') return;
-      budget.reset();
-      clearTimeout(retryTimer);
-      requestNewTicket();
+      if (destroyed) return;
+      dispatch({ type: 'refresh-clicked', connected: socket.connected });
     },
     destroy() {
       if (destroyed) return;
@@ -418,10 +244,6 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
   view?.update(snapshot);
   socket.connect();
   return handle;
-}
-
-function isAckError(ack: RefreshAck): ack is AckError {
-  return typeof ack === 'object' && ack !== null && 'error' in ack;
 }
 
 function asErrorCode(code: string | undefined): QrLoginErrorCode {

@@ -4,11 +4,11 @@
  * so) runs; `nosniff`; never cached.
  */
 import { randomBytes } from 'node:crypto';
-import escape from 'escape-html';
+import escapeHtmlText from 'escape-html';
 import type { Context } from 'koa';
 
 /** Text made safe for HTML element content and quoted attribute values. */
-export const escapeHtml = (text: string): string => escape(text);
+export const escapeHtml = (text: string): string => escapeHtmlText(text);
 
 export interface PageOptions {
   status?: number;

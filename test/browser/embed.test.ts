@@ -4,24 +4,16 @@
  * ORIGIN_NOT_ALLOWED otherwise, and the example backend verifies gateway session tokens against the JWKS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Standalone } from '../../apps/standalone/standalone.js';
+import { freePort } from '../support/app-process.js';
 import { LoginBrowser } from '../support/login-browser.js';
 import { scan } from '../support/phone.js';
 import { startTestStandalone } from '../support/standalone.js';
 import { decodeQr, launchChromium, shownTicket, snapshot, statusLine, ticketsCreated } from './chromium.js';
 
 const EXAMPLE = new URL('../../examples/embed/verify-session.mjs', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Start the example backend and wait for its "listening" line. */
 async function startExample(gatewayUrl: string, port: number): Promise<ChildProcess> {

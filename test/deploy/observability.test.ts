@@ -44,7 +44,8 @@ const dashboard = JSON.parse(readFileSync(join(repoRoot, 'deploy/observability/g
   panels: { type: string; title: string; targets?: { expr: string }[] }[];
 };
 const [prometheusRule] = readYaml('deploy/observability/prometheusrule.yaml');
-const rules = ((prometheusRule?.spec as { groups: { rules: Rule[] }[] }).groups ?? []).flatMap((g) => g.rules);
+if (prometheusRule === undefined) throw new Error('deploy/observability/prometheusrule.yaml holds no object');
+const rules = ((prometheusRule.spec as { groups: { rules: Rule[] }[] }).groups ?? []).flatMap((g) => g.rules);
 
 function balanced(expr: string): boolean {
   const pairs: Record<string, string> = { ')': '(', ']': '[', '}': '{' };

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Standalone } from '../../apps/standalone/standalone.js';
-import { ConnectError, LoginBrowser } from '../support/login-browser.js';
+import { type ConnectError, LoginBrowser } from '../support/login-browser.js';
 import { scan } from '../support/phone.js';
 import { startTestStandalone } from '../support/standalone.js';
 

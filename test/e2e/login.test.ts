@@ -6,14 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Standalone } from '../../apps/standalone/standalone.js';
 import { signPush, buildEventXml } from '../../libs/wechat/index.js';
+import { AES_KEY, CHROME_ON_MAC } from '../support/fixtures.js';
 import { LoginBrowser, ConnectError } from '../support/login-browser.js';
 import { follow, scan } from '../support/phone.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { startTestStandalone } from '../support/standalone.js';
 
-const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
-const CHROME_ON_MAC =
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 
 type EngineKind = 'memory' | 'redis';
 

@@ -4,16 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startApp, type AppProcess } from '../support/app-process.js';
+import { TEST_ACCOUNT_ENV } from '../support/fixtures.js';
 import { LoginBrowser } from '../support/login-browser.js';
 import { follow, scan } from '../support/phone.js';
 import { startRedisServer } from '../support/redis-server.js';
-
-const WECHAT = {
-  WECHAT_APPID: 'wxseparateprocess0',
-  WECHAT_SECRET: 'separate-process-secret',
-  WECHAT_TOKEN: 'separate-process-token',
-  WECHAT_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
-};
 
 describe('separate gateway, webhook and simulator processes on Redis', () => {
   let redis: Awaited<ReturnType<typeof startRedisServer>>;
@@ -24,9 +18,9 @@ describe('separate gateway, webhook and simulator processes on Redis', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     const webhookPort = await freePort();
-    sim = await startApp('wechat-sim', { ...WECHAT, WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/wechat` }, { waitReady: false });
+    sim = await startApp('wechat-sim', { ...TEST_ACCOUNT_ENV, WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/wechat` }, { waitReady: false });
     apps.push(sim);
-    const common = { ...WECHAT, REDIS_URL: redis.url, WECHAT_API_BASE: sim.url, LOGIN_CONFIRMATION: 'scan' };
+    const common = { ...TEST_ACCOUNT_ENV, REDIS_URL: redis.url, WECHAT_API_BASE: sim.url, LOGIN_CONFIRMATION: 'scan' };
     apps.push(await startApp('webhook', { ...common, PORT: String(webhookPort) }));
     gateway = await startApp('gateway', common);
     apps.push(gateway);
@@ -77,7 +71,7 @@ describe('separate gateway, webhook and simulator processes on Redis', () => {
 describe('start-up refusals', () => {
   it('the gateway and the webhook refuse to start without Redis, naming the variable', async () => {
     for (const name of ['gateway', 'webhook'] as const) {
-      const failed = await startApp(name, { ...WECHAT }).catch((e: Error) => e);
+      const failed = await startApp(name, { ...TEST_ACCOUNT_ENV }).catch((e: Error) => e);
       expect(failed).toBeInstanceOf(Error);
       expect((failed as Error).message).toMatch(/REDIS_URL/);
     }

@@ -1,24 +1,13 @@
 /**
  * What the production logger writes: secrets redacted, error codes kept.
  */
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../libs/observability/index.js';
-
-function capture(): { lines: () => string; destination: Writable } {
-  let out = '';
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      out += chunk.toString();
-      done();
-    },
-  });
-  return { lines: () => out, destination };
-}
+import { logSink } from '../support/log-sink.js';
 
 describe('logger', () => {
   it('keeps error codes while hiding login codes and secrets', () => {
-    const { lines, destination } = capture();
+    const { text: lines, stream: destination } = logSink();
     const logger = createLogger({ app: 'test', destination });
     const err = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
     logger.error({ err }, 'redis down');
@@ -34,7 +23,7 @@ describe('gateway request log', () => {
   it('writes one line per request with a request id, the path without its query, and the status', async () => {
     const { startStandalone } = await import('../../apps/standalone/standalone.js');
     const { loadConfig } = await import('../../libs/config/index.js');
-    const { lines, destination } = capture();
+    const { text: lines, stream: destination } = logSink();
     const app = await startStandalone(loadConfig({ PORT: '0', HOST: '127.0.0.1' }), {
       logger: createLogger({ app: 'test', destination }),
     });

@@ -20,8 +20,8 @@ const BROWSERS = 60;
 /** The example with this machine's addresses: upstream servers, listen port, temp paths in `dir`. */
 function renderNginxConfig(dir: string, port: number, cluster: ScaleCluster): string {
   let site = readFileSync(join(REPO_ROOT, 'deploy/nginx/qrgate.conf'), 'utf8');
-  cluster.gateways.forEach((g, i) => (site = site.replace(`gateway-${i + 1}:3000`, `127.0.0.1:${g.port}`)));
-  cluster.webhooks.forEach((w, i) => (site = site.replace(`webhook-${i + 1}:3001`, `127.0.0.1:${w.port}`)));
+  for (const [i, g] of cluster.gateways.entries()) site = site.replace(`gateway-${i + 1}:3000`, `127.0.0.1:${g.port}`);
+  for (const [i, w] of cluster.webhooks.entries()) site = site.replace(`webhook-${i + 1}:3001`, `127.0.0.1:${w.port}`);
   site = site.replace('listen 80;', `listen 127.0.0.1:${port};`);
   if (/gateway-\d|webhook-\d|listen 80;/.test(site)) throw new Error('deploy/nginx/qrgate.conf changed shape: update this test');
   writeFileSync(join(dir, 'qrgate.conf'), site);

@@ -14,9 +14,9 @@ import { newTicketId } from '../../libs/ticket/index.js';
 import { messageSignature, pushSignature, readReply } from '../../libs/wechat/index.js';
 import { ConnectError, LoginBrowser } from '../support/login-browser.js';
 import { followLink, linkIn, scan } from '../support/phone.js';
+import { AES_KEY } from '../support/fixtures.js';
 import { startTestStandalone } from '../support/standalone.js';
 import {
-  AES_KEY,
   OA_ID,
   expectStillPending,
   expectUnchanged,

@@ -10,7 +10,8 @@ import type { TicketChange } from '../../libs/engine/index.js';
 import { LoginBrowser } from '../support/login-browser.js';
 import { followLink, linkIn, scan } from '../support/phone.js';
 import { startTestStandalone } from '../support/standalone.js';
-import { AES_KEY, postConfirmation, tokenOf } from './security-harness.js';
+import { AES_KEY } from '../support/fixtures.js';
+import { postConfirmation, tokenOf } from './security-harness.js';
 
 describe('a lost publish after the decision on the confirmation page', () => {
   let app: Standalone;

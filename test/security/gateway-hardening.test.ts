@@ -12,9 +12,9 @@ import { startApp } from '../support/app-process.js';
 import { ConnectError, LoginBrowser } from '../support/login-browser.js';
 import { followLink, linkIn, scan } from '../support/phone.js';
 import { startTestStandalone } from '../support/standalone.js';
-import { AES_KEY, openBrowser, postPush, scanXml, signed, snapshot, expectStillPending, ticketsCreated } from './security-harness.js';
+import { AES_KEY, PREVIOUS_AES_KEY } from '../support/fixtures.js';
+import { openBrowser, postPush, scanXml, signed, snapshot, expectStillPending, ticketsCreated } from './security-harness.js';
 
-const PREVIOUS_AES_KEY = 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut';
 
 const running: Standalone[] = [];
 const browsers: LoginBrowser[] = [];

@@ -4,26 +4,21 @@
  * token, confirmation link, signed query string, AES key or SESSION_SECRET may appear; ticket ids appear only
  * as `ticketLogId` hashes.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStandalone, type Standalone } from '../../apps/standalone/standalone.js';
 import { loadConfig } from '../../libs/config/index.js';
 import { createLogger } from '../../libs/observability/index.js';
 import { ticketLogId } from '../../libs/ticket/index.js';
+import { AES_KEY } from '../support/fixtures.js';
+import { logSink } from '../support/log-sink.js';
 import { LoginBrowser } from '../support/login-browser.js';
 import { followLink, linkIn, scan } from '../support/phone.js';
-import { AES_KEY, postPush, scanXml, signed, tokenOf } from './security-harness.js';
+import { postPush, scanXml, signed, tokenOf } from './security-harness.js';
 
 describe('logged database errors', () => {
   it('keep the failed command\'s name but never its arguments (a ticket CAS carries the login code)', () => {
-    let logged = '';
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        logged += chunk.toString();
-        callback();
-      },
-    });
-    const logger = createLogger({ app: 'test', level: 'debug', destination: sink });
+    const sink = logSink();
+    const logger = createLogger({ app: 'test', level: 'debug', destination: sink.stream });
     const secret = 'AAAAAAAAAAAAAAAAAAAAAA.login-code-that-must-not-leak';
     const ticketJson = JSON.stringify({ id: 'AAAAAAAAAAAAAAAAAAAAAA', status: 'confirmed', code: secret });
     // The shape of an ioredis ReplyError: the command, with its arguments, rides on the error.
@@ -40,6 +35,7 @@ describe('logged database errors', () => {
     logger.warn({ error: redisError() }, 'logged under another key');
     logger.error(redisError(), 'logged as the object');
 
+    const logged = sink.text();
     expect(logged.trim().split('\n')).toHaveLength(6);
     expect(logged).not.toContain(secret);
     expect(logged).not.toContain('login-code');
@@ -51,16 +47,10 @@ const SESSION_SECRET = 'log-test-session-secret-5f1c2a9e';
 
 describe('structured logs of a full login', () => {
   let app: Standalone;
-  let logged = '';
+  const sink = logSink();
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        logged += chunk.toString();
-        callback();
-      },
-    });
     // The production logger (same redaction), writing where the test can read it.
-    const logger = createLogger({ app: 'standalone', level: 'debug', destination: sink });
+    const logger = createLogger({ app: 'standalone', level: 'debug', destination: sink.stream });
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', WECHAT_AES_KEY: AES_KEY, SESSION_SECRET });
     app = await startStandalone(config, { logger });
   });
@@ -103,6 +93,7 @@ describe('structured logs of a full login', () => {
       'AES key': AES_KEY,
       SESSION_SECRET,
     };
+    const logged = sink.text();
     expect(logged.length).toBeGreaterThan(0);
     const lines = logged.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     for (const [name, value] of Object.entries(secrets)) {

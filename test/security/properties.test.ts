@@ -19,7 +19,8 @@ import {
   type TicketEvent,
 } from '../../libs/ticket/index.js';
 import { encryptMessage, messageSignature, pushSignature } from '../../libs/wechat/index.js';
-import { APP_ID, AES_KEY, PREVIOUS_AES_KEY, TOKEN, startWebhook, type Harness } from '../webhook/webhook-harness.js';
+import { APP_ID, AES_KEY, PREVIOUS_AES_KEY, TOKEN } from '../support/fixtures.js';
+import { startWebhook, type Harness } from '../support/webhook-harness.js';
 
 const NOW = 1_718_000_000_000;
 const settings: WebhookSettings = {

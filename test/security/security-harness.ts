@@ -7,18 +7,10 @@ import { expect } from 'vitest';
 import { DEMO_WECHAT, type Standalone } from '../../apps/standalone/standalone.js';
 import type { Ticket } from '../../libs/ticket/index.js';
 import { buildEventXml, signPush, type PushSigningOptions } from '../../libs/wechat/index.js';
+import { fetchText, type HttpText } from '../support/http.js';
 import { LoginBrowser, type BrowserOptions } from '../support/login-browser.js';
-
-/** The sample EncodingAESKey (WECHAT.md §7.3), configured on the product under attack. */
-export const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 /** The simulator's Official Account id: the `ToUserName` of its pushes. */
 export const OA_ID = 'gh_qrgatesim000';
-
-export interface HttpText {
-  status: number;
-  body: string;
-  headers: Headers;
-}
 
 /** A SCAN push for `scene` from `openid`, as WeChat would build it. */
 export const scanXml = (scene: string, openid: string): string =>
@@ -29,8 +21,7 @@ export const signed = (xml: string, options: Partial<PushSigningOptions> = {}) =
 
 /** POST a raw body with a raw query string to the product's `/wechat`. */
 export async function postPush(app: Standalone, query: string, body: string): Promise<HttpText> {
-  const res = await fetch(`${app.url}/wechat?${query}`, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
-  return { status: res.status, body: await res.text(), headers: res.headers };
+  return fetchText(`${app.url}/wechat?${query}`, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
 }
 
 /** Sessions issued so far by the product (`qrgate_tickets_consumed_total`). */
@@ -100,10 +91,9 @@ export const tokenOf = (link: string): string => new URL(link).searchParams.get(
 
 /** Submit the confirmation form directly (a replayed or forged POST), from the page's own origin. */
 export async function postConfirmation(app: Standalone, token: string, action: 'confirm' | 'cancel'): Promise<HttpText> {
-  const res = await fetch(`${app.url}/confirm`, {
+  return fetchText(`${app.url}/confirm`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(app.url).origin },
     body: new URLSearchParams({ t: token, action }).toString(),
   });
-  return { status: res.status, body: await res.text(), headers: res.headers };
 }

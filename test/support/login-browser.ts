@@ -33,6 +33,8 @@ export interface BrowserOptions {
   resume?: { ticket: string; secret: string };
   /** Let Socket.IO reconnect by itself (and resume, since auth follows the current ticket). */
   reconnection?: boolean;
+  /** Keep the client's own timers (heartbeat, connect timeout) on real time while a test fakes the timers. */
+  useNativeTimers?: boolean;
 }
 
 export class ConnectError extends Error {
@@ -65,6 +67,7 @@ export class LoginBrowser {
       reconnectionDelay: 100,
       reconnectionDelayMax: 500,
       withCredentials: options.withCredentials ?? false,
+      useNativeTimers: options.useNativeTimers ?? false,
       ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
       // Evaluated on every (re)connection: always resume the ticket we hold.
       auth: (cb) => {

@@ -14,7 +14,8 @@ import { loginCountKey } from '../../libs/ticket/index.js';
 import { buildEventXml, readReply, signPush } from '../../libs/wechat/index.js';
 import { LoginBrowser } from '../support/login-browser.js';
 import { startTestStandalone } from '../support/standalone.js';
-import { TOKEN, flakyEngine, outcomeCount, scanEvent, settle, startWebhook, type Harness } from './webhook-harness.js';
+import { TOKEN } from '../support/fixtures.js';
+import { flakyEngine, outcomeCount, scanEvent, settle, startWebhook, type Harness } from '../support/webhook-harness.js';
 
 describe('a failed scan', () => {
   let hook: Harness | undefined;

@@ -2,15 +2,15 @@
  * The GET handshake WeChat sends when the server URL is saved (WECHAT.md §4.2), and the operational probes.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createWebhook } from '../../apps/webhook/index.js';
 import { createRedisEngine } from '../../libs/engine/index.js';
 import { pushSignature } from '../../libs/wechat/index.js';
 import { freePort } from '../support/app-process.js';
-import { TOKEN, outcomeCount, scanEvent, startWebhook, type Harness } from './webhook-harness.js';
+import { TOKEN } from '../support/fixtures.js';
+import { serve } from '../support/http.js';
+import { outcomeCount, scanEvent, startWebhook, type Harness } from '../support/webhook-harness.js';
 
 function handshakeQuery(echostr: string, token = TOKEN, timestamp = String(Math.floor(Date.now() / 1000))): string {
   const nonce = '842155';
@@ -84,14 +84,13 @@ describe('probes', () => {
     const client = new Redis(await freePort(), '127.0.0.1', down);
     const subscriber = new Redis(await freePort(), '127.0.0.1', down);
     const engine = createRedisEngine({ client, subscriber });
-    const server = createServer(createWebhook({ engine, config: hook.settings, logger: pino({ level: 'silent' }), metrics: hook.metrics }).callback());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const server = await serve(createWebhook({ engine, config: hook.settings, logger: pino({ level: 'silent' }), metrics: hook.metrics }).callback());
     try {
-      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`);
+      const res = await fetch(`${server.url}/readyz`);
       expect(res.status).toBe(503);
       expect(await res.text()).toBe('engine unavailable');
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await engine.close();
       client.disconnect();
       subscriber.disconnect();

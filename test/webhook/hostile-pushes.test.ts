@@ -4,7 +4,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pushSignature, signPush } from '../../libs/wechat/index.js';
-import { TOKEN, outcomeCount, scanEvent, settle, startWebhook, type Harness } from './webhook-harness.js';
+import { TOKEN } from '../support/fixtures.js';
+import { outcomeCount, scanEvent, settle, startWebhook, type Harness } from '../support/webhook-harness.js';
 
 /** A correctly signed, fresh query string for an arbitrary body. */
 function signedQuery(nowMs = Date.now()): string {

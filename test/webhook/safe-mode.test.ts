@@ -4,17 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { messageSignature, pushSignature, readReply, signPush } from '../../libs/wechat/index.js';
-import {
-  AES_KEY,
-  OA_ID,
-  PREVIOUS_AES_KEY,
-  TOKEN,
-  aes,
-  outcomeCount,
-  scanEvent,
-  startWebhook,
-  type Harness,
-} from './webhook-harness.js';
+import { AES_KEY, OA_ID, PREVIOUS_AES_KEY, TOKEN } from '../support/fixtures.js';
+import { aes, outcomeCount, scanEvent, startWebhook, type Harness } from '../support/webhook-harness.js';
 
 /** A safe-mode push whose Encrypt value is `encrypt`, correctly signed over it. */
 function signedEnvelope(encrypt: string): { query: string; body: string } {

@@ -4,7 +4,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readReply, buildEventXml, signPush, buildTextReplyXml } from '../../libs/wechat/index.js';
-import { BROWSER_IP, OA_ID, TOKEN, flakyEngine, outcomeCount, scanEvent, settle, startWebhook, type Harness } from './webhook-harness.js';
+import { BROWSER_IP, OA_ID, TOKEN } from '../support/fixtures.js';
+import { flakyEngine, outcomeCount, scanEvent, settle, startWebhook, type Harness } from '../support/webhook-harness.js';
 import { loginCountKey, verifyConfirmationToken } from '../../libs/ticket/index.js';
 
 describe('scan mode', () => {
@@ -255,7 +256,7 @@ describe('scan mode', () => {
         event: 'SCAN',
         eventKey: ticket.id,
         ticket: ticket.qr.wechatTicket,
-      }).replace('<ToUserName><![CDATA[gh_5e1c2a9f0b7d]]></ToUserName>', '<ToUserName><![CDATA[gh_]]]]><![CDATA[>x]]></ToUserName>'),
+      }).replace(`<ToUserName><![CDATA[${OA_ID}]]></ToUserName>`, '<ToUserName><![CDATA[gh_]]]]><![CDATA[>x]]></ToUserName>'),
     );
 
     expect(res.status).toBe(200);

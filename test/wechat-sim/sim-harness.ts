@@ -2,38 +2,13 @@
  * Serving the simulator and a stand-in webhook on 127.0.0.1 for the WeChat tests. Every server started here
  * is closed by the returned `close`.
  */
-import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createWechatSim, type WechatSim, type WechatSimOptions } from '../../apps/wechat-sim/index.js';
+import { AES_KEY, APP_ID, APP_SECRET, TOKEN } from '../support/fixtures.js';
+import { serve, type Served } from '../support/http.js';
 
-export interface Served {
-  url: string;
-  close(): Promise<void>;
-}
-
-/** Listen on a free port of 127.0.0.1. */
-export async function serve(handler: RequestListener): Promise<Served> {
-  const server = createServer(handler);
-  // Tests open hundreds of connections at once; Node's default backlog (511) resets some on a loaded machine.
-  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Keep-alive sockets and requests the simulator abandoned must not hold the server open.
-        server.closeAllConnections();
-      }),
-  };
-}
-
-export const SIM_ACCOUNT = {
-  appId: 'wxsimtest0000001',
-  appSecret: 'sim-test-secret-0123456789abcdef',
-  token: 'sim-test-token',
-  encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
-} as const;
+/** The test account (fixtures.ts) in the simulator's option names. */
+export const SIM_ACCOUNT = { appId: APP_ID, appSecret: APP_SECRET, token: TOKEN, encodingAesKey: AES_KEY } as const;
 
 export interface ServedSim extends Served {
   sim: WechatSim;

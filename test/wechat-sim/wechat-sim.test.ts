@@ -11,7 +11,8 @@ import {
   pushSignature,
   xmlElementText,
 } from '../../libs/wechat/index.js';
-import { SIM_ACCOUNT, delay, never, serveSim, serveWebhook, type Served, type ServedSim } from './sim-harness.js';
+import type { Served } from '../support/http.js';
+import { SIM_ACCOUNT, delay, never, serveSim, serveWebhook, type ServedSim } from './sim-harness.js';
 
 const started: Served[] = [];
 afterEach(async () => {

@@ -6,7 +6,8 @@ import { createMemoryEngine, type Engine } from '../../libs/engine/index.js';
 import { createMetrics, type Metrics } from '../../libs/observability/index.js';
 import { createWechatClient, WechatApiError, type WechatClient, type WechatClientOptions } from '../../libs/wechat/index.js';
 import { decodeQrPng } from '../support/qr-decode.js';
-import { SIM_ACCOUNT, serve, serveSim, type ServedSim } from '../wechat-sim/sim-harness.js';
+import { serve } from '../support/http.js';
+import { SIM_ACCOUNT, serveSim, type ServedSim } from '../wechat-sim/sim-harness.js';
 
 let sim: ServedSim;
 let engine: Engine;

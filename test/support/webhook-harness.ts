@@ -2,31 +2,18 @@
  * A webhook on 127.0.0.1 over the memory engine, real pending tickets, and WeChat pushes signed (and in safe
  * mode encrypted) exactly as WeChat does.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createWebhook, type WebhookSettings } from '../../apps/webhook/index.js';
 import { createMemoryEngine, type Engine } from '../../libs/engine/index.js';
 import { createMetrics, type Metrics } from '../../libs/observability/index.js';
 import { newSecret, newTicket, newTicketId, type Ticket, type TicketStatus } from '../../libs/ticket/index.js';
 import { buildEventXml, signPush, type PushSigningOptions, type ScanEventInput } from '../../libs/wechat/index.js';
+import { AES_KEY, APP_ID, BROWSER_IP, CHROME_ON_WINDOWS, OA_ID, TOKEN } from './fixtures.js';
+import { fetchText, serve, type HttpText } from './http.js';
+import { logSink } from './log-sink.js';
 
-export const TOKEN = 'webhook-test-token';
-export const APP_ID = 'wx0123456789abcdef';
-export const OA_ID = 'gh_5e1c2a9f0b7d';
-/** The commonly used sample EncodingAESKey (WECHAT.md §7.3). */
-export const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
-export const PREVIOUS_AES_KEY = 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut';
-export const CHROME_ON_WINDOWS =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
-export const BROWSER_IP = '203.0.113.7';
-
-export interface Reply {
-  status: number;
-  body: string;
-  headers: Headers;
-}
+/** A webhook's answer. */
+export type Reply = HttpText;
 
 export interface Harness {
   readonly url: string;
@@ -83,14 +70,8 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
   const now = (): number => Date.now() + offset;
   const engine = createMemoryEngine({ now });
   const metrics = createMetrics({ defaultMetrics: false });
-  let logged = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      logged += chunk.toString();
-      callback();
-    },
-  });
-  const logger = pino({ level: 'info' }, sink);
+  const sink = logSink();
+  const logger = pino({ level: 'info' }, sink.stream);
   const settings: WebhookSettings = {
     token: TOKEN,
     appId: APP_ID,
@@ -108,9 +89,8 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
     now,
     ...(options.replyDeadlineMs !== undefined ? { replyDeadlineMs: options.replyDeadlineMs } : {}),
   });
-  const server: Server = createServer(webhook.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await serve(webhook.callback());
+  const url = server.url;
   const unsubscribes: Array<() => Promise<void>> = [];
   const watched = new Map<string, WatchedChange[]>();
   unsubscribes.push(async () => stopRings());
@@ -122,10 +102,7 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
     });
   });
 
-  const request = async (path: string, init?: RequestInit): Promise<Reply> => {
-    const res = await fetch(`${url}${path}`, init);
-    return { status: res.status, body: await res.text(), headers: res.headers };
-  };
+  const request = (path: string, init?: RequestInit): Promise<Reply> => fetchText(`${url}${path}`, init);
   const post = (query: string, body: string): Promise<Reply> =>
     request(`/wechat?${query}`, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
 
@@ -134,7 +111,7 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
     engine,
     metrics,
     settings,
-    logs: () => logged,
+    logs: () => sink.text(),
     advance: (ms) => {
       offset += ms;
     },
@@ -167,7 +144,7 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
     get: (path) => request(path),
     async close() {
       for (const unsubscribe of unsubscribes) await unsubscribe();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await engine.close();
     },
   };

@@ -1,0 +1,173 @@
+/**
+ * One socket's view of its ticket (apps/gateway/login-namespace.ts `SocketSession`), on the in-process gateway
+ * harness: the QR code expires on time and only then, a refresh asked twice at once issues one ticket, each
+ * version of a ticket reaches the browser once however often its doorbell rings, and an expiry is recorded
+ * once however many sockets watch the ticket. Time is the harness's fake clock: no test waits out a TTL.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { newLoginCode, transition } from '../../libs/ticket/index.js';
+import { START, startGateway, type GatewayHarness } from '../support/gateway-harness.js';
+import type { LoginBrowser } from '../support/login-browser.js';
+
+const TTL_SECONDS = 120;
+/** The session arms its timer 50 ms past `expiresAt`, so a ticket is never expired a moment early. */
+const TIMER_SLACK_MS = 50;
+
+let harness: GatewayHarness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+const start = async (env: Record<string, string> = {}): Promise<GatewayHarness> => {
+  harness = await startGateway({ TICKET_TTL_SECONDS: String(TTL_SECONDS), ...env });
+  return harness;
+};
+
+/** The `status` events a browser heard, with the ticket each was about. */
+const heard = (browser: LoginBrowser): Array<[string, string]> =>
+  browser.events.flatMap((e) => (e.type === 'status' ? [[e.payload.ticket, e.payload.status] as [string, string]] : []));
+
+const ticketsHeard = (browser: LoginBrowser): string[] =>
+  browser.events.flatMap((e) => (e.type === 'ticket' ? [e.payload.ticket] : []));
+
+const expiredCount = async (h: GatewayHarness): Promise<number> => (await h.metrics.ticketsExpired.get()).values[0]?.value ?? 0;
+
+describe('expiry', () => {
+  it('expires a pending ticket when its TTL passes, and not a moment before', async () => {
+    const h = await start();
+    const browser = await h.open();
+    const { ticket, expiresAt } = browser.ticket;
+    expect(expiresAt).toBe(START + TTL_SECONDS * 1000);
+
+    await h.advance(TTL_SECONDS * 1000 - 1);
+    expect((await h.engine.tickets.get(ticket))?.status).toBe('pending');
+    expect(heard(browser)).toEqual([[ticket, 'pending']]);
+
+    await h.advance(1 + TIMER_SLACK_MS);
+    await browser.waitFor('status', (s) => s.status === 'expired');
+    expect((await h.engine.tickets.get(ticket))?.status).toBe('expired');
+    expect(heard(browser)).toEqual([
+      [ticket, 'pending'],
+      [ticket, 'expired'],
+    ]);
+    expect(await expiredCount(h)).toBe(1);
+  });
+
+  it('records the expiry once and tells each socket once when several sockets watch the ticket', async () => {
+    const h = await start();
+    const first = await h.open();
+    const { ticket, secret } = first.ticket;
+    const second = await h.open({ resume: { ticket, secret } });
+
+    await h.advance(TTL_SECONDS * 1000 + TIMER_SLACK_MS);
+    await first.waitFor('status', (s) => s.status === 'expired');
+    await second.waitFor('status', (s) => s.status === 'expired');
+    // A refresh is answered after everything the socket was sent before it: a late duplicate would show here.
+    for (const browser of [first, second]) {
+      const fresh = await browser.refresh();
+      expect('error' in fresh).toBe(false);
+      expect(heard(browser).filter(([id]) => id === ticket)).toEqual([
+        [ticket, 'pending'],
+        [ticket, 'expired'],
+      ]);
+    }
+    expect(await expiredCount(h)).toBe(1);
+  });
+
+  it('after a refresh, the old ticket’s timer is gone and the new ticket expires on its own TTL', async () => {
+    const h = await start();
+    const browser = await h.open();
+    const old = browser.ticket.ticket;
+
+    await h.advance(60_000);
+    const fresh = await browser.refresh();
+    if ('error' in fresh) throw new Error(`refresh refused: ${fresh.error.code}`);
+    expect(fresh.expiresAt).toBe(START + 60_000 + TTL_SECONDS * 1000);
+
+    // Past the old ticket's expiry: nobody watches it any more, so nothing records or announces it.
+    await h.advance(TTL_SECONDS * 1000 - 60_000 + 1_000);
+    expect((await h.engine.tickets.get(old))?.status).toBe('pending');
+    expect((await h.engine.tickets.get(fresh.ticket))?.status).toBe('pending');
+    expect(heard(browser).some(([, status]) => status === 'expired')).toBe(false);
+
+    await h.advance(60_000);
+    await browser.waitFor('status', (s) => s.ticket === fresh.ticket && s.status === 'expired');
+    expect(heard(browser)).toEqual([
+      [old, 'pending'],
+      [fresh.ticket, 'pending'],
+      [fresh.ticket, 'expired'],
+    ]);
+    expect(await expiredCount(h)).toBe(1);
+  });
+});
+
+describe('refresh', () => {
+  it('issues one new ticket for two refreshes asked at once, and answers both with it', async () => {
+    const h = await start();
+    const browser = await h.open();
+    expect(h.wechat.calls).toHaveLength(1);
+
+    h.wechat.hold();
+    const answers = Promise.all([browser.refresh(), browser.refresh()]);
+    await h.wechat.calledTimes(2);
+    // A refresh without an acknowledgement is only logged: once it is, the two before it have arrived too.
+    (browser.socket as unknown as { emit(event: string): unknown }).emit('refresh');
+    await h.logged('refresh without acknowledgement ignored');
+    h.wechat.release();
+    const [one, two] = await answers;
+
+    if ('error' in one) throw new Error(`refresh refused: ${one.error.code}`);
+    expect(two).toEqual(one);
+    expect(h.wechat.calls).toHaveLength(2);
+    expect(ticketsHeard(browser)).toEqual([h.wechat.calls[0]?.sceneStr, one.ticket]);
+    expect((await h.metrics.ticketsCreated.get()).values[0]?.value).toBe(2);
+  });
+
+  it('answers WECHAT_UNAVAILABLE when WeChat fails, and keeps the current ticket and its expiry', async () => {
+    const h = await start();
+    const browser = await h.open();
+    const { ticket } = browser.ticket;
+
+    h.wechat.failNext(1);
+    expect(await browser.refresh()).toEqual({ error: { code: 'WECHAT_UNAVAILABLE', message: expect.any(String) } });
+    expect(ticketsHeard(browser)).toEqual([ticket]);
+
+    await h.advance(TTL_SECONDS * 1000 + TIMER_SLACK_MS);
+    await browser.waitFor('status', (s) => s.ticket === ticket && s.status === 'expired');
+  });
+});
+
+describe('delivery', () => {
+  it('sends each version once however often the doorbell rings', async () => {
+    const h = await start();
+    const browser = await h.open();
+    const { ticket } = browser.ticket;
+
+    const code = newLoginCode(ticket);
+    const scanned = await h.engine.tickets.apply(ticket, (t) =>
+      transition(t, { type: 'scan', openid: 'o_alice', at: h.now(), mode: 'tap', code }),
+    );
+    if (!scanned.ok) throw new Error(`scan refused: ${scanned.reason}`);
+    const ring = { ticket, version: scanned.ticket.version };
+    await h.engine.events.publish(ring);
+    await h.engine.events.publish(ring);
+    await browser.waitFor('status', (s) => s.status === 'scanned');
+    await h.engine.events.publish(ring);
+
+    const confirmed = await h.engine.tickets.apply(ticket, (t) => transition(t, { type: 'confirm', openid: 'o_alice', at: h.now(), code }));
+    if (!confirmed.ok) throw new Error(`confirm refused: ${confirmed.reason}`);
+    await h.engine.events.publish({ ticket, version: confirmed.ticket.version });
+    await h.engine.events.publish({ ticket, version: confirmed.ticket.version });
+    await browser.waitFor('login');
+    // The refresh's answer comes after anything sent before it.
+    await browser.refresh();
+
+    expect(heard(browser).filter(([id]) => id === ticket)).toEqual([
+      [ticket, 'pending'],
+      [ticket, 'scanned'],
+      [ticket, 'confirmed'],
+    ]);
+    expect(browser.logins()).toEqual([{ ticket, code, user: {} }]);
+  });
+});
