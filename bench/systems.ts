@@ -10,9 +10,26 @@ import { REPO_ROOT, freePort, spawnTracked, startApp, waitUntilAnswers, type App
 import { BUS_MESSAGES_RECEIVED, TICKETS_SCANNED, sumMetric } from '../test/support/metrics.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { generateKeyPairSync } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { track } from './lifecycle.js';
 import type { PushResult } from './workers/scan-pusher.js';
 import { startWorker, type Worker } from './workers/worker-protocol.js';
+
+/** A connection that reads Redis's own CPU counters, the figure Redis sizing rests on. */
+function redisCpuReader(url: string): { read(): Promise<number>; close(): Promise<void> } {
+  const client = new Redis(url, { lazyConnect: true });
+  client.on('error', (error: Error) => process.stderr.write(`bench redis: ${error.message}\n`));
+  return {
+    async read() {
+      const info = await client.info('cpu');
+      const field = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+      return field('used_cpu_user') + field('used_cpu_sys');
+    },
+    async close() {
+      client.disconnect();
+    },
+  };
+}
 
 /** Apps started at once. */
 const START_BATCH = 2;
@@ -36,6 +53,8 @@ export interface System {
   busMessages(): Promise<number>;
   /** Ticket changes made so far (qrgate: the webhooks' scanned counter; floor: publishes). */
   changes(): Promise<number>;
+  /** CPU time Redis has used so far (`INFO cpu`, user + system), seconds; NaN without Redis. */
+  redisCpuSeconds(): Promise<number>;
   /** Stop every process of this system. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -56,6 +75,8 @@ export async function startQrgate(options: QrgateOptions): Promise<System & { we
   try {
     const redis = await startRedisServer();
     stops.push(() => redis.stop());
+    const cpu = redisCpuReader(redis.url);
+    stops.push(() => cpu.close());
     const apps: AppProcess[] = [];
     stops.push(() => Promise.all(apps.map((app) => app.stop('SIGTERM', 10_000))));
     const launch = async (launches: Promise<AppProcess>[]): Promise<AppProcess[]> => {
@@ -108,6 +129,7 @@ export async function startQrgate(options: QrgateOptions): Promise<System & { we
         pusher!.call<PushResult>('pace', { url: webhookUrls[nextWebhook++ % webhookUrls.length], token: SCALE_CREDENTIALS.WECHAT_TOKEN, tickets, rate }),
       busMessages: () => sumMetric(gateways.map((g) => g.url), BUS_MESSAGES_RECEIVED),
       changes: () => sumMetric(webhooks.map((w) => w.url), TICKETS_SCANNED),
+      redisCpuSeconds: () => cpu.read(),
       stop,
     };
   } catch (error) {
@@ -155,9 +177,13 @@ export async function startFloor(options: { servers: number; redis: boolean }): 
   try {
     let env: Record<string, string> = {};
     let publisher: Worker | undefined;
+    let cpu: ReturnType<typeof redisCpuReader> | undefined;
     if (options.redis) {
       const redis = await startRedisServer();
       stops.push(() => redis.stop());
+      const reader = redisCpuReader(redis.url);
+      cpu = reader;
+      stops.push(() => reader.close());
       env = { REDIS_URL: redis.url };
     }
     const servers: Array<Spawned & { url: string }> = [];
@@ -179,6 +205,7 @@ export async function startFloor(options: { servers: number; redis: boolean }): 
       },
       busMessages: async () => (await Promise.all(servers.map((s) => floorStats(s.url)))).reduce((sum, s) => sum + s.busMessages, 0),
       changes: async () => published,
+      redisCpuSeconds: async () => (cpu === undefined ? Number.NaN : cpu.read()),
       stop,
     };
   } catch (error) {

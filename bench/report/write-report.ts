@@ -93,6 +93,8 @@ export function renderMarkdown(r: BenchResults, jsonName: string): string {
     `- Waiting browsers, floor (idle server ${(r.waiting.floor.baselineRssBytes / 1048576).toFixed(1)} MiB, ${r.waiting.floor.connectFailures} connect failures):`,
     ...[r.waiting.floor.crowded, ...r.waiting.floor.sweep].map((s) => `  - ${stepLine(s)}`),
     `- Webhook: answers ${JSON.stringify(r.webhook.qrgateStatuses)}.`,
+    `- Redis CPU (\`INFO cpu\`): qrgate ${r.newLogins.qrgate.redisCpuMsPerLogin.toFixed(3)} ms per new login, ${r.waiting.qrgate.redisCpuMsPerScan.toFixed(3)} ms per scan → login; ` +
+      `floor ${r.waiting.floor.redisCpuMsPerScan.toFixed(3)} ms per delivered login.`,
     '- Memory is the gateway\'s resident set (`/proc/<pid>/status` VmRSS, read from outside once settled) above the warmed-up idle process, divided by the waiting sockets.',
     '- Latency is push (or publish) sent → `login` received, wall clock of one machine across processes; pushes are open-loop at the rate.',
     '',

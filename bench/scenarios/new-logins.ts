@@ -25,6 +25,8 @@ export interface NewLoginsResult {
   failed: number;
   p50Ms: number;
   p99Ms: number;
+  /** Redis CPU per new login during the measured window, ms (NaN for the floor, which has no Redis). */
+  redisCpuMsPerLogin: number;
 }
 
 export async function measureNewLogins(kind: 'qrgate' | 'floor', apiLatencyMs: number, plan: NewLoginsPlan): Promise<NewLoginsResult> {
@@ -35,7 +37,9 @@ export async function measureNewLogins(kind: 'qrgate' | 'floor', apiLatencyMs: n
     defer(pool.stop);
     const url = system.gateways[0]!.url;
     await pool.churn(url, Math.max(500, plan.durationMs / 4), plan.concurrency);
+    const cpuBefore = await system.redisCpuSeconds();
     const run = await pool.churn(url, plan.durationMs, plan.concurrency);
+    const cpuAfter = await system.redisCpuSeconds();
     return {
       kind,
       apiLatencyMs,
@@ -45,6 +49,7 @@ export async function measureNewLogins(kind: 'qrgate' | 'floor', apiLatencyMs: n
       failed: run.failed,
       p50Ms: percentile(run.latenciesMs, 50),
       p99Ms: percentile(run.latenciesMs, 99),
+      redisCpuMsPerLogin: ((cpuAfter - cpuBefore) * 1000) / run.completed,
     };
   });
 }

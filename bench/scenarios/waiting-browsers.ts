@@ -50,6 +50,8 @@ export interface WaitingResult {
   sweep: ScanStep[];
   /** Sockets that failed to connect over the run. */
   connectFailures: number;
+  /** Redis CPU per scan over the sweep, ms (qrgate: the whole scan → login path; floor: publish + delivery). */
+  redisCpuMsPerScan: number;
 }
 
 const LOGIN_TIMEOUT_MS = 20_000;
@@ -107,12 +109,14 @@ export async function measureWaitingBrowsers(kind: 'qrgate' | 'floor', plan: Wai
     const keep = (plan.sweep[plan.sweep.length - 1]?.waiting ?? 0) + sweepScans;
     if (waiting.length > keep) await pool.release(waiting.splice(keep));
     const sweep: ScanStep[] = [];
+    const cpuBefore = await system.redisCpuSeconds();
     for (const step of plan.sweep) {
       const tickets = waiting.splice(0, step.scans);
       sweep.push(await scanStep(system, pool, tickets, { ...step, waiting: waiting.length }));
     }
+    const cpuAfter = await system.redisCpuSeconds();
     // Checked while everything still runs: the gateway must still be alive for its figures to mean anything.
     await residentBytes(gateway.pid);
-    return { kind, baselineRssBytes, memory, crowded, sweep, connectFailures };
+    return { kind, baselineRssBytes, memory, crowded, sweep, connectFailures, redisCpuMsPerScan: ((cpuAfter - cpuBefore) * 1000) / sweepScans };
   });
 }
