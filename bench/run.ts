@@ -70,6 +70,19 @@ function parseArgs(argv: string[]): { quick: boolean; out: string } {
   return { quick, out };
 }
 
+/**
+ * Run a scenario, once more if it fails: on a machine shared with other work a start-up can miss its
+ * deadline. A second failure ends the run (everything started is stopped either way).
+ */
+async function twice<T>(what: string, measure: () => Promise<T>): Promise<T> {
+  try {
+    return await measure();
+  } catch (error) {
+    say(`${what} failed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); once more`);
+    return measure();
+  }
+}
+
 const say = (text: string): void => void process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
 
 async function main(): Promise<void> {
@@ -80,31 +93,31 @@ async function main(): Promise<void> {
   const machine = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', loadAverageAtStart: loadavg() };
 
   say('new logins/s: qrgate, API at 0 ms');
-  const nl = await measureNewLogins('qrgate', 0, plan.newLogins);
+  const nl = await twice('new logins', () => measureNewLogins('qrgate', 0, plan.newLogins));
   say(`new logins/s: qrgate, API at ${plan.slowApiMs} ms`);
-  const nl80 = await measureNewLogins('qrgate', plan.slowApiMs, plan.newLogins);
+  const nl80 = await twice('new logins', () => measureNewLogins('qrgate', plan.slowApiMs, plan.newLogins));
   say('new logins/s: floor');
-  const nlf = await measureNewLogins('floor', 0, plan.newLogins);
+  const nlf = await twice('new logins', () => measureNewLogins('floor', 0, plan.newLogins));
   for (const r of [nl, nl80, nlf]) say(`  ${r.kind} (API ${r.apiLatencyMs} ms): ${r.perSecond.toFixed(0)}/s, time to QR p99 ${r.p99Ms.toFixed(0)} ms, ${r.failed} failed`);
 
   say(`waiting browsers (memory at ${plan.waiting.memoryAt.join(', ')}; scans): qrgate`);
-  const wq = await measureWaitingBrowsers('qrgate', plan.waiting);
+  const wq = await twice('waiting browsers', () => measureWaitingBrowsers('qrgate', plan.waiting));
   say('waiting browsers: floor');
-  const wf = await measureWaitingBrowsers('floor', plan.waiting);
+  const wf = await twice('waiting browsers', () => measureWaitingBrowsers('floor', plan.waiting));
   for (const w of [wq, wf]) {
     const top = w.sweep[w.sweep.length - 1];
     say(`  ${w.kind}: ${w.memory.map((m) => `${m.perSocketKiB.toFixed(1)} KiB/socket at ${m.sockets}`).join(', ')}; p99 ${top?.p99Ms.toFixed(1)} ms at ${top?.rate}/s, lost ${top?.lost}`);
   }
 
   say(`webhook events/s on ${plan.webhook.tickets} real tickets: qrgate, then floor`);
-  const webhook = await measureWebhook(plan.webhook.tickets, plan.webhook.inFlight);
+  const webhook = await twice('webhook', () => measureWebhook(plan.webhook.tickets, plan.webhook.inFlight));
   say(`  qrgate ${webhook.qrgatePerSecond.toFixed(0)}/s, floor ${webhook.floorPerSecond.toFixed(0)}/s, ${webhook.loggedIn}/${webhook.tickets} logged in`);
 
   const deliveries: { qrgate: DeliveriesResult[]; floor: DeliveriesResult[] } = { qrgate: [], floor: [] };
   for (const gateways of plan.deliveries.gateways) {
     say(`bus messages per scan with ${gateways} gateway(s): qrgate, then floor`);
-    deliveries.qrgate.push(await measureDeliveries('qrgate', gateways, plan.deliveries.browsers, plan.deliveries.rate));
-    deliveries.floor.push(await measureDeliveries('floor', gateways, plan.deliveries.browsers, plan.deliveries.rate));
+    deliveries.qrgate.push(await twice('deliveries', () => measureDeliveries('qrgate', gateways, plan.deliveries.browsers, plan.deliveries.rate)));
+    deliveries.floor.push(await twice('deliveries', () => measureDeliveries('floor', gateways, plan.deliveries.browsers, plan.deliveries.rate)));
   }
 
   const results: BenchResults = {

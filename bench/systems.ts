@@ -16,7 +16,7 @@ import type { PushResult } from './workers/scan-pusher.js';
 import { startWorker, type Worker } from './workers/worker-protocol.js';
 
 /** A connection that reads Redis's own CPU counters, the figure Redis sizing rests on. */
-function redisCpuReader(url: string): { read(): Promise<number>; close(): Promise<void> } {
+function redisCpuReader(url: string): { read(): Promise<number>; usedMemory(): Promise<number>; close(): Promise<void> } {
   const client = new Redis(url, { lazyConnect: true });
   client.on('error', (error: Error) => process.stderr.write(`bench redis: ${error.message}\n`));
   return {
@@ -25,14 +25,30 @@ function redisCpuReader(url: string): { read(): Promise<number>; close(): Promis
       const field = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
       return field('used_cpu_user') + field('used_cpu_sys');
     },
+    async usedMemory() {
+      const info = await client.info('memory');
+      return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? Number.NaN);
+    },
     async close() {
       client.disconnect();
     },
   };
 }
 
-/** Apps started at once. */
-const START_BATCH = 2;
+/** Start attempts per app: startApp gives each 20 s, which a loaded shared machine can miss. */
+const START_ATTEMPTS = 3;
+
+/** Run `start` until it succeeds (a failed attempt has already stopped its process), at most 3 times. */
+async function startWithRetries(start: () => Promise<AppProcess>): Promise<AppProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= START_ATTEMPTS) throw error;
+      process.stderr.write(`an app did not start (attempt ${attempt}/${START_ATTEMPTS}), retrying\n`);
+    }
+  }
+}
 
 /** Compiled bench scripts live under dist/bench/. */
 export const benchScript = (relative: string): string => join(REPO_ROOT, 'dist/bench', relative);
@@ -55,6 +71,8 @@ export interface System {
   changes(): Promise<number>;
   /** CPU time Redis has used so far (`INFO cpu`, user + system), seconds; NaN without Redis. */
   redisCpuSeconds(): Promise<number>;
+  /** Memory Redis holds for data (`INFO memory` used_memory), bytes; NaN without Redis. */
+  redisUsedMemory(): Promise<number>;
   /** Stop every process of this system. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -104,7 +122,7 @@ export async function startQrgate(options: QrgateOptions): Promise<System & { we
       LOGIN_CONFIRMATION: 'scan',
     };
     const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
-    // Two at a time: eight processes booting at once on a busy 2-core machine miss the start-up deadline.
+    // One at a time, retried: eight processes booting at once on a busy 2-core machine miss the deadline.
     const pending: Array<() => Promise<AppProcess>> = [
       ...Array.from({ length: options.gateways }, () => () =>
         startApp('gateway', { ...common, WECHAT_API_BASE: sim!.url, SESSION_SIGNING_KEY: String(signingKey) }),
@@ -112,7 +130,7 @@ export async function startQrgate(options: QrgateOptions): Promise<System & { we
       ...webhookPorts.map((port) => () => startApp('webhook', { ...common, PORT: String(port) })),
     ];
     const started: AppProcess[] = [];
-    for (let i = 0; i < pending.length; i += START_BATCH) started.push(...(await launch(pending.slice(i, i + START_BATCH).map((start) => start()))));
+    for (const start of pending) started.push(...(await launch([startWithRetries(start)])));
     const gateways = started.slice(0, options.gateways);
     const webhooks = started.slice(options.gateways);
     const webhookUrls = webhooks.map((w) => `${w.url}/wechat`);
@@ -130,6 +148,7 @@ export async function startQrgate(options: QrgateOptions): Promise<System & { we
       busMessages: () => sumMetric(gateways.map((g) => g.url), BUS_MESSAGES_RECEIVED),
       changes: () => sumMetric(webhooks.map((w) => w.url), TICKETS_SCANNED),
       redisCpuSeconds: () => cpu.read(),
+      redisUsedMemory: () => cpu.usedMemory(),
       stop,
     };
   } catch (error) {
@@ -206,6 +225,7 @@ export async function startFloor(options: { servers: number; redis: boolean }): 
       busMessages: async () => (await Promise.all(servers.map((s) => floorStats(s.url)))).reduce((sum, s) => sum + s.busMessages, 0),
       changes: async () => published,
       redisCpuSeconds: async () => (cpu === undefined ? Number.NaN : cpu.read()),
+      redisUsedMemory: async () => (cpu === undefined ? Number.NaN : cpu.usedMemory()),
       stop,
     };
   } catch (error) {

@@ -94,7 +94,9 @@ export function renderMarkdown(r: BenchResults, jsonName: string): string {
     ...[r.waiting.floor.crowded, ...r.waiting.floor.sweep].map((s) => `  - ${stepLine(s)}`),
     `- Webhook: answers ${JSON.stringify(r.webhook.qrgateStatuses)}.`,
     `- Redis CPU (\`INFO cpu\`): qrgate ${r.newLogins.qrgate.redisCpuMsPerLogin.toFixed(3)} ms per new login, ${r.waiting.qrgate.redisCpuMsPerScan.toFixed(3)} ms per scan → login; ` +
-      `floor ${r.waiting.floor.redisCpuMsPerScan.toFixed(3)} ms per delivered login.`,
+      `floor ${r.waiting.floor.redisCpuMsPerScan.toFixed(3)} ms per delivered login. Redis memory per waiting browser: ` +
+      r.waiting.qrgate.memory.map((m) => `${(m.redisBytesPerSocket / 1024).toFixed(2)} KiB at ${m.sockets}`).join(', ') +
+      ' (qrgate).',
     '- Memory is the gateway\'s resident set (`/proc/<pid>/status` VmRSS, read from outside once settled) above the warmed-up idle process, divided by the waiting sockets.',
     '- Latency is push (or publish) sent → `login` received, wall clock of one machine across processes; pushes are open-loop at the rate.',
     '',

@@ -29,6 +29,8 @@ export interface MemoryPoint {
   sockets: number;
   rssBytes: number;
   perSocketKiB: number;
+  /** Redis data memory per waiting browser (its ticket, its channel), bytes. */
+  redisBytesPerSocket: number;
 }
 
 export interface ScanStep extends ScanStepPlan {
@@ -91,6 +93,7 @@ export async function measureWaitingBrowsers(kind: 'qrgate' | 'floor', plan: Wai
     const warm = await pool.hold([gateway.url], 50, concurrency);
     await scanStep(system, pool, warm.tickets, { rate: 50, scans: warm.tickets.length, waiting: 0 });
     const baselineRssBytes = await settledResidentBytes(gateway.pid);
+    const baselineRedisBytes = await system.redisUsedMemory();
     const waiting: string[] = [];
     const memory: MemoryPoint[] = [];
     for (const sockets of plan.memoryAt) {
@@ -98,7 +101,8 @@ export async function measureWaitingBrowsers(kind: 'qrgate' | 'floor', plan: Wai
       waiting.push(...opened.tickets);
       connectFailures += opened.failed;
       const rssBytes = await settledResidentBytes(gateway.pid);
-      memory.push({ sockets: waiting.length, rssBytes, perSocketKiB: (rssBytes - baselineRssBytes) / waiting.length / 1024 });
+      const redisBytesPerSocket = ((await system.redisUsedMemory()) - baselineRedisBytes) / waiting.length;
+      memory.push({ sockets: waiting.length, rssBytes, perSocketKiB: (rssBytes - baselineRssBytes) / waiting.length / 1024, redisBytesPerSocket });
     }
     // The crowded row: scans on top of the largest crowd, which keeps waiting throughout.
     const extra = await pool.hold([gateway.url], plan.crowded.scans, concurrency);

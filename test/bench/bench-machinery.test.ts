@@ -67,12 +67,12 @@ function sampleResults(): BenchResults {
     waiting: {
       qrgate: {
         kind: 'qrgate', baselineRssBytes: 80 << 20, connectFailures: 0, redisCpuMsPerScan: 0.1,
-        memory: [{ sockets: 5000, rssBytes: 200 << 20, perSocketKiB: 24 }, { sockets: 15000, rssBytes: 420 << 20, perSocketKiB: 24 }],
+        memory: [{ sockets: 5000, rssBytes: 200 << 20, perSocketKiB: 24, redisBytesPerSocket: 3600 }, { sockets: 15000, rssBytes: 420 << 20, perSocketKiB: 24, redisBytesPerSocket: 3600 }],
         crowded: step(1000, 15000, 40), sweep: [step(250, 6000, 4), step(1000, 6000, 5)],
       },
       floor: {
         kind: 'floor', baselineRssBytes: 60 << 20, connectFailures: 0, redisCpuMsPerScan: 0.02,
-        memory: [{ sockets: 5000, rssBytes: 120 << 20, perSocketKiB: 12 }, { sockets: 15000, rssBytes: 240 << 20, perSocketKiB: 12 }],
+        memory: [{ sockets: 5000, rssBytes: 120 << 20, perSocketKiB: 12, redisBytesPerSocket: 200 }, { sockets: 15000, rssBytes: 240 << 20, perSocketKiB: 12, redisBytesPerSocket: 200 }],
         crowded: step(1000, 15000, 5), sweep: [step(250, 6000, 1), step(1000, 6000, 2)],
       },
     },
