@@ -2,8 +2,10 @@
  * `npm run bench [-- --quick]`: measures every figure of issue 10's table against its floor in the same run
  * (bench/floors/), starting and stopping every process itself, and writes `bench/results/<date>.json`,
  * `bench/results/latest.md` and the SVG charts. Figures only: nothing here passes or fails on speed.
- * `--quick` runs the same scenarios at small sizes (about a minute); `--out <dir>` writes elsewhere.
+ * `--quick` runs the same scenarios at small sizes (about a minute); `--out <dir>` writes elsewhere;
+ * `--render <file.json>` measures nothing and rewrites latest.md and the charts from a saved run.
  */
+import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../test/support/app-process.js';
@@ -58,16 +60,23 @@ const QUICK: Plan = {
   deliveries: { gateways: [1, 2, 4, 8], browsers: 16, rate: 100 },
 };
 
-function parseArgs(argv: string[]): { quick: boolean; out: string } {
+function parseArgs(argv: string[]): { quick: boolean; out: string; render: string | undefined } {
   let quick = false;
   let out = join(REPO_ROOT, 'bench/results');
+  let render: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') quick = true;
     else if (arg === '--out' && argv[i + 1] !== undefined) out = argv[++i]!;
-    else throw new Error(`unknown argument ${arg}; use --quick and/or --out <dir>`);
+    else if (arg === '--render' && argv[i + 1] !== undefined) render = argv[++i]!;
+    else throw new Error(`unknown argument ${arg}; use --quick, --out <dir>, --render <file.json>`);
   }
-  return { quick, out };
+  return { quick, out, render };
+}
+
+/** A saved run; JSON wrote figures that do not apply (NaN) as null. */
+async function loadResults(file: string): Promise<BenchResults> {
+  return JSON.parse(await readFile(file, 'utf8'), (_key, value: unknown) => (value === null ? Number.NaN : value)) as BenchResults;
 }
 
 /**
@@ -86,7 +95,11 @@ async function twice<T>(what: string, measure: () => Promise<T>): Promise<T> {
 const say = (text: string): void => void process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
 
 async function main(): Promise<void> {
-  const { quick, out } = parseArgs(process.argv.slice(2));
+  const { quick, out, render } = parseArgs(process.argv.slice(2));
+  if (render !== undefined) {
+    process.stdout.write(`wrote ${(await writeReport(out, await loadResults(render))).join(', ')}\n`);
+    return;
+  }
   const plan = quick ? QUICK : FULL;
   stopOnSignals();
   const startedAt = new Date().toISOString();

@@ -10,7 +10,7 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
-/** `a / b`, NaN when either is not a finite number or `b` is 0. */
+/** `a / b`, NaN when either is not a finite number or `b` is not positive (every figure compared is a positive quantity; a zero or negative floor is noise). */
 export function ratio(a: number, b: number): number {
-  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : Number.NaN;
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : Number.NaN;
 }
