@@ -19,6 +19,20 @@ const DEFAULT_WEBHOOK_URL = 'http://127.0.0.1:3000/wechat';
 /** Without PORT the simulator stays off 3000, the webhook's default port. */
 const DEFAULT_PORT = 3100;
 
+/**
+ * `SIM_API_LATENCY_MS`: how long each platform API call waits (the benchmark's "WeChat at 80 ms"). A knob of
+ * the simulator alone, so it is read here rather than in the product's configuration schema.
+ */
+function apiLatencyMs(env: Record<string, string | undefined>): number {
+  const raw = env.SIM_API_LATENCY_MS;
+  if (raw === undefined || raw === '') return 0;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 60_000) {
+    throw new Error(`SIM_API_LATENCY_MS must be a whole number of milliseconds from 0 to 60000, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
 export interface RunningSim {
   server: Server;
   sim: WechatSim;
@@ -43,6 +57,7 @@ export async function bootstrap(env: Record<string, string | undefined> = proces
     token: demo ? SIM_DEMO_CREDENTIALS.token : config.WECHAT_TOKEN!,
     ...(config.WECHAT_AES_KEY !== undefined ? { encodingAesKey: config.WECHAT_AES_KEY } : {}),
     webhookUrl: config.WEBHOOK_URL ?? DEFAULT_WEBHOOK_URL,
+    apiLatencyMs: apiLatencyMs(env),
     logger,
   });
   const server = createServer(sim.app.callback());

@@ -77,6 +77,8 @@ export interface PlatformDeps {
   tokens: SimTokens;
   qrcodes: QrRegistry;
   users: SimUsers;
+  /** Every API answer waits this long, ms (WeChat's round trip). Default 0. */
+  latencyMs?: number;
   logger?: Logger;
 }
 
@@ -92,6 +94,13 @@ const queryString = (ctx: Context, name: string): string | undefined => {
 export function createPlatformRouter(deps: PlatformDeps): Router {
   const { gate, tokens, qrcodes, users, logger } = deps;
   const router = new Router();
+  const latencyMs = deps.latencyMs ?? 0;
+  if (latencyMs > 0) {
+    router.use(async (_ctx, next) => {
+      await new Promise((resolve) => setTimeout(resolve, latencyMs));
+      await next();
+    });
+  }
   const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
   function checkCredentials(grantType: unknown, appid: unknown, secret: unknown): WechatErrorBody | null {

@@ -35,6 +35,12 @@ export interface WechatSimOptions {
   retryTimeoutMs?: number;
   /** Deliveries per push in total. Default 3. */
   maxAttempts?: number;
+  /**
+   * How long every platform API call (`stable_token`, `qrcode/create`, …) waits before answering, ms, like
+   * the round trip to api.weixin.qq.com from a real data centre; the benchmark measures issuance with it.
+   * Default 0.
+   */
+  apiLatencyMs?: number;
   logger?: Logger;
 }
 
@@ -303,6 +309,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
     tokens,
     qrcodes,
     users,
+    ...(options.apiLatencyMs !== undefined ? { latencyMs: options.apiLatencyMs } : {}),
     ...(logger !== undefined ? { logger } : {}),
   });
 
