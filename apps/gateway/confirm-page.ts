@@ -15,14 +15,11 @@ import type Koa from 'koa';
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { Engine } from '../../libs/engine/index.js';
-import type { LoginService } from '../../libs/login/index.js';
+import { describeBrowser, displayIp, formatShanghaiTime, type LoginService } from '../../libs/login/index.js';
 import { readForm as readFormFields, sendPage } from '../../libs/http/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import {
   CONFIRMATION_PATH,
-  describeBrowser,
-  displayIp,
-  formatShanghaiTime,
   readConfirmationToken,
   verifyConfirmationToken,
   type Ticket,

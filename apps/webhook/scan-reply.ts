@@ -3,15 +3,10 @@
  * (`tap` mode) can extend them without touching the webhook.
  *
  * Everything about the browser comes from the browser itself: it is shown only through the sanitising
- * helpers of `libs/ticket/browser-description.ts`.
+ * helpers of `libs/login/requester.ts`.
  */
-import {
-  describeBrowser,
-  displayIp,
-  formatShanghaiTime,
-  type BrowserContext,
-  type TicketStatus,
-} from '../../libs/ticket/index.js';
+import { describeBrowser, displayIp, formatShanghaiTime } from '../../libs/login/index.js';
+import type { BrowserContext, TicketStatus } from '../../libs/ticket/index.js';
 
 /** What the scanner is told about the browser asking to log in. */
 export interface LoginAttempt {

@@ -23,3 +23,4 @@ export {
   type DeliveryMarkOptions,
   type DeliveryResult,
 } from './delivery-marks.js';
+export { describeBrowser, displayIp, formatShanghaiTime, type BrowserDescription } from './requester.js';

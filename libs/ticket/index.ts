@@ -1,4 +1,3 @@
 export * from './ticket.js';
 export * from './ticket-state.js';
-export * from './browser-description.js';
 export * from './confirmation-link.js';
