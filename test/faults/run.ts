@@ -29,6 +29,7 @@ for (const scenario of SCENARIOS) {
   if (lost + duplicated + stuck > 0) {
     bad = true;
     process.stdout.write(`  lost ${lost}, duplicated ${duplicated}, stuck ${stuck}; e.g. browsers ${JSON.stringify(examples)}\n`);
+    process.stdout.write(`${result.badBrowsers.join('\n')}\n`);
   }
   if (result.crashLines.length > 0) {
     bad = true;

@@ -72,16 +72,7 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
   socket.on('login', (payload) => {
     send({ id, at: now(), ev: 'login', ticket: payload.ticket, code: payload.code });
     const secret = current?.ticket === payload.ticket ? current.secret : '';
-    void fetch(`${url}/api/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ code: payload.code, secret }),
-    })
-      .then(async (res) => {
-        await res.arrayBuffer();
-        send({ id, at: now(), ev: 'exchange', ticket: payload.ticket, status: res.status });
-      })
-      .catch(() => send({ id, at: now(), ev: 'exchange', ticket: payload.ticket, status: 0 }));
+    void redeem(url, payload.code, secret).then((status) => send({ id, at: now(), ev: 'exchange', ticket: payload.ticket, status }));
   });
   socket.on('connect', () => send({ id, at: now(), ev: 'connected' }));
   socket.on('disconnect', (reason) => {
@@ -100,6 +91,27 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
     refusals += 1;
     setTimeout(() => socket.connect(), Math.min(2_000, 200 * refusals));
   });
+}
+
+/** Exchange attempts when the request itself fails, as libs/client does (EXCHANGE_ATTEMPTS, 1 s × attempt apart). */
+const EXCHANGE_ATTEMPTS = 3;
+
+/** POST /api/session like the login page: retry a request that got no answer; any answer is final. 0: none came. */
+async function redeem(url: string, code: string, secret: string): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(`${url}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code, secret }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    } catch {
+      if (attempt >= EXCHANGE_ATTEMPTS) return 0;
+      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+    }
+  }
 }
 
 process.on('message', (command: WorkerCommand) => {

@@ -34,6 +34,8 @@ export interface ScenarioResult {
   crashLines: string[];
   /** The last app log lines, to explain a failure. */
   logTail: string;
+  /** What the first bad browsers saw, compactly, to explain a failure. */
+  badBrowsers: string[];
 }
 
 interface ScanAllOptions extends SendOptions {
@@ -41,6 +43,10 @@ interface ScanAllOptions extends SendOptions {
   around?: (browser: BrowserRecord) => void;
   /** Spread the scans over about this long, ms, so a fault lands in the middle of them. Default 0. */
   overMs?: number;
+  /** Scans at once. Default `size.scanConcurrency`. */
+  concurrency?: number;
+  /** Runs as each scan got its answer (or gave up). */
+  after?: (browser: BrowserRecord) => void;
 }
 
 /** What a scenario's body can use. */
@@ -83,6 +89,7 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
     fleet = await startFleet(size.workers);
     const browsers = await fleet.open(stack.url, size.browsers, 120_000);
     const scans = new Map<number, { ticket: string; toldSignedIn: boolean }>();
+    const deliveries = new Map<number, string>();
     let faultAt = Number.POSITIVE_INFINITY;
     const liveStack = stack;
     const liveFleet = fleet;
@@ -101,6 +108,7 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
       }
       const sent = await sendScan(`${liveStack.url}/wechat`, { scene: ticket, openid: `o_fault_${browser.id}` }, options);
       scans.set(browser.id, { ticket, toldSignedIn: sent.reply?.includes(SIGNED_IN) === true });
+      deliveries.set(browser.id, sent.deliveries.map((d) => d.status || (d.error ?? 'none')).join(','));
     };
     const run: Run = {
       size,
@@ -113,11 +121,13 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
       },
       scan,
       async scanAll(targets, options = {}) {
-        const paceMs = ((options.overMs ?? 0) * size.scanConcurrency) / Math.max(1, targets.length);
-        await mapLimit(targets, size.scanConcurrency, async (browser) => {
+        const concurrency = options.concurrency ?? size.scanConcurrency;
+        const paceMs = ((options.overMs ?? 0) * concurrency) / Math.max(1, targets.length);
+        await mapLimit(targets, concurrency, async (browser) => {
           if (paceMs > 0) await sleep(Math.random() * 2 * paceMs);
           options.around?.(browser);
           await scan(browser, options);
+          options.after?.(browser);
         });
       },
     };
@@ -139,8 +149,11 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
     }
     const storeStatus = await readStatuses(engineEnv, [...scans.values()].map((s) => s.ticket)).catch(() => new Map<string, string>());
     const logs = stack.logs();
+    const row = tally({ scenario: spec.name, browsers: fleet.browsers, scans, storeStatus, faultAt, refusedMs: refused });
+    const bad = [...row.examples.lost, ...row.examples.duplicated, ...row.examples.stuck].slice(0, 3);
     return {
-      tally: tally({ scenario: spec.name, browsers: fleet.browsers, scans, storeStatus, faultAt, refusedMs: refused }),
+      tally: row,
+      badBrowsers: bad.map((id) => `${describeBrowser(fleet!.browsers[id]!, scans.get(id), storeStatus, faultAt)}\n  deliveries: ${deliveries.get(id) ?? '-'}`),
       crashLines: stack.crashLines(),
       logTail: logs.slice(-40).join('\n'),
     };
@@ -156,6 +169,26 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
       }
     }
   }
+}
+
+/** One line per event, times relative to the fault, tickets shortened. */
+function describeBrowser(
+  browser: BrowserRecord,
+  scan: { ticket: string; toldSignedIn: boolean } | undefined,
+  store: ReadonlyMap<string, string>,
+  faultAt: number,
+): string {
+  const short = (t: string): string => t.slice(0, 6);
+  const events = browser.events.map((e) => {
+    const { id: _id, at, ev, ...rest } = e;
+    const detail = Object.entries(rest)
+      .filter(([k]) => k !== 'secret' && k !== 'code')
+      .map(([k, v]) => `${k}=${k === 'ticket' ? short(String(v)) : String(v)}`)
+      .join(' ');
+    return `${at - faultAt}ms ${ev} ${detail}`;
+  });
+  const scanned = scan === undefined ? 'not scanned' : `scanned ${short(scan.ticket)} (store: ${store.get(scan.ticket) ?? 'gone'})`;
+  return `browser ${browser.id} (${browser.transport}, ${browser.connected ? 'connected' : 'disconnected'}), ${scanned}:\n  ${events.join('\n  ')}`;
 }
 
 const pick = <T>(items: readonly T[], share: number): T[] => items.filter((_, i) => i % Math.round(1 / share) === 0);
@@ -213,19 +246,25 @@ export function webhookKill(size: Size): Promise<ScenarioResult> {
       settleMs: 20_000,
       async body(run) {
         const [victim] = run.stack.webhooks;
-        let sent = 0;
-        const around = (): void => {
-          sent += 1;
+        // The whole burst at once; the kill lands when a quarter has been answered, so the webhook holds
+        // scans at every stage of their handling. One scan in four arrives as two deliveries at once.
+        let answered = 0;
+        let killed: Promise<unknown> | undefined;
+        const after = (): void => {
+          answered += 1;
+          if (killed === undefined && answered >= run.browsers.length / 4) {
+            run.fault();
+            killed = victim!.kill('SIGKILL').then(async () => {
+              await sleep(1_000);
+              await victim!.restart();
+            });
+          }
         };
-        // One scan in four arrives as two deliveries at the same moment.
+        const all = run.browsers.length;
         const doubled = run.browsers.filter((b) => b.id % 4 === 1);
         const single = run.browsers.filter((b) => b.id % 4 !== 1);
-        const burst = Promise.all([run.scanAll(single, { around, overMs: 4_000 }), run.scanAll(doubled, { around, overMs: 4_000, twoAtOnce: true })]);
-        await waitFor('a third of the burst sent', 60_000, async () => sent >= run.browsers.length / 3);
-        run.fault();
-        await victim!.kill('SIGKILL');
-        await sleep(1_000);
-        await Promise.all([burst, victim!.restart()]);
+        await Promise.all([run.scanAll(single, { after, concurrency: all }), run.scanAll(doubled, { after, concurrency: all, twoAtOnce: true })]);
+        await killed;
       },
     },
     size,

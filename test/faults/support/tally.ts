@@ -12,7 +12,10 @@ export interface Tally {
   loggedInOnce: number;
   /** Not logged in, but told `expired` or given a new ticket: the page shows a live QR code. */
   expiredOrRefreshed: number;
-  /** Confirmed in the store (or the scanner was told it logged in), still connected, no `login`. */
+  /**
+   * Confirmed in the store (or the scanner was told it logged in), still connected, no `login`; or a `login`
+   * whose code could not be redeemed (the user is not signed in either way).
+   */
   lost: number;
   /** Two `login` events or two successful exchanges for one ticket. */
   duplicated: number;
@@ -79,7 +82,8 @@ export function tally(input: TallyInput): Tally {
       tickets.some((t) => t.ticket !== firstTicket && t.at >= input.faultAt) ||
       (final !== undefined && final !== scanned);
     const confirmed = scanned !== undefined && (input.storeStatus.get(scanned) === 'confirmed' || scan?.toldSignedIn === true);
-    if (confirmed && browser.connected && logins.size === 0) note('lost', browser.id);
+    const unredeemed = final !== undefined && logins.get(final) === 1 && exchanged.get(final) !== 1;
+    if (unredeemed || (confirmed && browser.connected && logins.size === 0)) note('lost', browser.id);
     else if (told) row.expiredOrRefreshed += 1;
     else note('stuck', browser.id);
   }
