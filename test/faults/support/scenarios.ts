@@ -155,7 +155,7 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
       tally: row,
       badBrowsers: bad.map((id) => `${describeBrowser(fleet!.browsers[id]!, scans.get(id), storeStatus, faultAt)}\n  deliveries: ${deliveries.get(id) ?? '-'}`),
       crashLines: stack.crashLines(),
-      logTail: logs.slice(-40).join('\n'),
+      logTail: logs.slice(-12).map((line) => line.slice(0, 300)).join('\n'),
     };
   } finally {
     try {
