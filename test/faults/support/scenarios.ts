@@ -325,11 +325,11 @@ export function wechatApiFaults(size: Size): Promise<ScenarioResult> {
         const arrivals = Math.max(4, Math.floor(run.browsers.length / 4));
         run.fault();
         await run.stack.apiFaults({ apiDelayMs: 6_000 });
-        const slow = run.fleet.open(run.stack.url, arrivals, 90_000);
+        const slow = run.fleet.open(run.stack.url, arrivals, 45_000);
         const waiting = run.scanAll(run.browsers.slice(0, Math.floor(run.browsers.length / 2)));
         await sleep(7_000);
         await run.stack.apiFaults({ apiStatus: 500 });
-        const failing = run.fleet.open(run.stack.url, arrivals, 90_000);
+        const failing = run.fleet.open(run.stack.url, arrivals, 45_000);
         await sleep(3_000);
         await run.stack.apiFaults({});
         const late = [...(await slow), ...(await failing)];
