@@ -12,6 +12,9 @@ const WORKER = join(REPO_ROOT, 'dist/test/faults/support/browser-worker.js');
 
 export type Transport = 'websocket' | 'polling';
 
+/** Browsers that arrive together. */
+const OPEN_WAVE = 100;
+
 /** Everything one browser saw, in order. */
 export interface BrowserRecord {
   readonly id: number;
@@ -65,6 +68,7 @@ export async function startFleet(workers: number): Promise<Fleet> {
     browsers,
     async open(url, count, timeoutMs = 60_000) {
       const opened: BrowserRecord[] = [];
+      const deadline = Date.now() + timeoutMs;
       for (let n = 0; n < count; n++) {
         const id = browsers.length;
         const record: BrowserRecord = { id, transport: id % 2 === 0 ? 'websocket' : 'polling', events: [], connected: false };
@@ -73,10 +77,26 @@ export async function startFleet(workers: number): Promise<Fleet> {
         const child = children[id % children.length];
         owner.set(id, child!);
         command(child, { op: 'open', id, url, transport: record.transport });
-        // Pace the handshakes a little, as real users arrive.
-        if (n % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 20));
+        // Users arrive in waves, not all in one millisecond: each wave gets its QR codes before the next comes,
+        // so a thousand waiting browsers do not mean a thousand simultaneous WeChat API calls.
+        if (n % OPEN_WAVE === OPEN_WAVE - 1) {
+          await until('a wave of browsers gets its tickets', () => opened.every((b) => b.current !== undefined), Math.max(0, deadline - Date.now())).catch(
+            () => undefined,
+          );
+        }
       }
-      await until(`${count} browsers get a ticket`, () => opened.every((b) => b.current !== undefined), timeoutMs);
+      try {
+        await until(`${count} browsers get a ticket`, () => opened.every((b) => b.current !== undefined), Math.max(0, deadline - Date.now()));
+      } catch (error) {
+        // Say how far it got and what the gateways answered, so a slow machine and a refusal look different.
+        const waiting = opened.filter((b) => b.current === undefined);
+        const refusals = new Map<string, number>();
+        for (const b of waiting) for (const e of b.events) if (e.ev === 'refused') refusals.set(e.code, (refusals.get(e.code) ?? 0) + 1);
+        const connected = waiting.filter((b) => b.connected).length;
+        throw new Error(
+          `${error instanceof Error ? error.message : String(error)}: ${waiting.length} without a ticket (${connected} of them connected), refusals ${JSON.stringify(Object.fromEntries(refusals))}`,
+        );
+      }
       return opened;
     },
     drop(id) {

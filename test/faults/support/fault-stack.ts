@@ -103,8 +103,11 @@ export async function startFaultStack(options: StackOptions): Promise<FaultStack
       await launch();
       return slot;
     };
-    const gateways = await Promise.all([1, 2, 3].map((i) => makeSlot('gateway', `gw${i}`, gatewayEnv)));
-    const webhooks = await Promise.all([1, 2].map((i) => makeSlot('webhook', `wh${i}`, common)));
+    // One at a time: on a busy machine five Node processes booting at once can miss start-up's deadline.
+    const gateways: AppSlot[] = [];
+    for (const i of [1, 2, 3]) gateways.push(await makeSlot('gateway', `gw${i}`, gatewayEnv));
+    const webhooks: AppSlot[] = [];
+    for (const i of [1, 2]) webhooks.push(await makeSlot('webhook', `wh${i}`, common));
     haproxy = spawnTracked(HAPROXY, ['-db', '-f', HAPROXY_CONFIG], {
       PATH: process.env.PATH ?? '',
       QRGATE_BIND: `127.0.0.1:${haproxyPort}`,
