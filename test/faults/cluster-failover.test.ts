@@ -10,5 +10,5 @@ describe('fault: a Redis Cluster master SIGKILLed after its replica synced', () 
     const result = await clusterFailover(SMALL);
     expectClean(result, { started: SMALL.browsers });
     expect(result.tally.loggedInOnce).toBe(SMALL.browsers);
-  }, 180_000);
+  }, 600_000);
 });

@@ -10,5 +10,5 @@ describe('fault: a gateway SIGKILLed and one SIGTERMed while browsers wait', () 
     const result = await gatewayDeaths(SMALL);
     expectClean(result, { started: SMALL.browsers });
     expect(result.tally.loggedInOnce).toBe(SMALL.browsers);
-  }, 180_000);
+  }, 600_000);
 });

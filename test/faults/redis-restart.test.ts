@@ -12,5 +12,5 @@ describe('fault: Redis restarted without persistence', () => {
     // Half were scanned after the restart and log in; the other half show a fresh QR code.
     expect(result.tally.loggedInOnce).toBe(SMALL.browsers / 2);
     expect(result.tally.expiredOrRefreshed).toBe(SMALL.browsers / 2);
-  }, 180_000);
+  }, 600_000);
 });

@@ -10,5 +10,5 @@ describe('fault: random socket drops around the scan, with resume (tap mode)', (
     const result = await socketDrops(SMALL);
     expectClean(result, { started: SMALL.browsers });
     expect(result.tally.loggedInOnce).toBe(SMALL.browsers);
-  }, 180_000);
+  }, 600_000);
 });

@@ -10,5 +10,5 @@ describe('fault: a webhook SIGKILLed mid-burst, WeChat re-sending', () => {
     const result = await webhookKill(SMALL);
     expectClean(result, { started: SMALL.browsers });
     expect(result.tally.loggedInOnce).toBe(SMALL.browsers);
-  }, 180_000);
+  }, 600_000);
 });

@@ -20,7 +20,7 @@ export type WorkerEvent = { id: number; at: number } & (
   | { ev: 'ticket'; ticket: string; secret: string }
   | { ev: 'status'; ticket: string; status: string }
   | { ev: 'login'; ticket: string; code: string }
-  | { ev: 'exchange'; ticket: string; status: number }
+  | { ev: 'exchange'; ticket: string; status: number; error?: string }
   | { ev: 'refused'; code: string }
   | { ev: 'connected' }
   | { ev: 'disconnected'; reason: string }
@@ -72,7 +72,7 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
   socket.on('login', (payload) => {
     send({ id, at: now(), ev: 'login', ticket: payload.ticket, code: payload.code });
     const secret = current?.ticket === payload.ticket ? current.secret : '';
-    void redeem(url, payload.code, secret).then((status) => send({ id, at: now(), ev: 'exchange', ticket: payload.ticket, status }));
+    void redeem(url, payload.code, secret).then((result) => send({ id, at: now(), ev: 'exchange', ticket: payload.ticket, ...result }));
   });
   socket.on('connect', () => send({ id, at: now(), ev: 'connected' }));
   socket.on('disconnect', (reason) => {
@@ -97,7 +97,7 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
 const EXCHANGE_ATTEMPTS = 3;
 
 /** POST /api/session like the login page: retry a request that got no answer; any answer is final. 0: none came. */
-async function redeem(url: string, code: string, secret: string): Promise<number> {
+async function redeem(url: string, code: string, secret: string): Promise<{ status: number; error?: string }> {
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await fetch(`${url}/api/session`, {
@@ -106,9 +106,10 @@ async function redeem(url: string, code: string, secret: string): Promise<number
         body: JSON.stringify({ code, secret }),
       });
       await res.arrayBuffer();
-      return res.status;
-    } catch {
-      if (attempt >= EXCHANGE_ATTEMPTS) return 0;
+      return { status: res.status };
+    } catch (err) {
+      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+      if (attempt >= EXCHANGE_ATTEMPTS) return { status: 0, error: `${String(err)}${cause}` };
       await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
     }
   }
