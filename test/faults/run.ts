@@ -11,6 +11,9 @@ const browsers = Number(process.env.QRGATE_FAULTS_BROWSERS ?? FULL.browsers);
 const size: Size = { ...FULL, browsers: Number.isInteger(browsers) && browsers > 0 ? browsers : FULL.browsers };
 const only = process.env.QRGATE_FAULTS_ONLY?.split(',');
 
+// Interrupted: exit through 'exit', where test/support/app-process.ts kills every process it started.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 const rows: Tally[] = [];
 let bad = false;
 for (const scenario of SCENARIOS) {

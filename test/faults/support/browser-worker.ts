@@ -125,3 +125,6 @@ process.on('message', (command: WorkerCommand) => {
     setTimeout(() => process.exit(0), 100).unref();
   }
 });
+
+// The parent is gone (finished or killed): nobody is counting any more, so no browser may linger.
+process.on('disconnect', () => process.exit(0));
