@@ -123,6 +123,14 @@ const scanBody = z.object({
   tap: z.enum(['confirm', 'cancel']).optional(),
 });
 const openidBody = z.object({ openid: z.string().min(1).max(64), encrypt: z.boolean().optional() });
+/** A fault switch for the whole API (fault tests): every call waits `apiDelayMs`, then answers `apiStatus`. */
+const faultsBody = z.object({
+  apiDelayMs: z.number().int().min(0).max(60_000).optional(),
+  apiStatus: z.number().int().min(200).max(599).optional(),
+});
+
+/** The API endpoints the fault switch affects: WeChat's, not the QR image host or the phone. */
+const isApiPath = (path: string): boolean => path.startsWith('/cgi-bin/') && path !== '/cgi-bin/showqrcode';
 
 /** Create the simulator. It listens nowhere; serve `app.callback()`. */
 export function createWechatSim(options: WechatSimOptions): WechatSim {
@@ -137,6 +145,8 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   const closing = new AbortController();
   const pending = new Set<Promise<unknown>>();
   let pushes = 0;
+  // The fault switch: as WeChat looks when it is slow or failing. Cleared with `{}`.
+  let apiFaults: { apiDelayMs: number; apiStatus: number } = { apiDelayMs: 0, apiStatus: 200 };
 
   const stats = (): SimStats => ({
     stableTokenCalls: gate.calls('/cgi-bin/stable_token'),
@@ -297,6 +307,14 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
     ctx.body = stats();
   });
 
+  // Test hook: make the whole API slow (`apiDelayMs`) and/or failing (`apiStatus` other than 200); `{}` heals it.
+  phone.post('/sim/api/faults', async (ctx) => {
+    const input = parseWith(faultsBody, await readJson(ctx));
+    apiFaults = { apiDelayMs: input.apiDelayMs ?? 0, apiStatus: input.apiStatus ?? 200 };
+    logger?.info(apiFaults, 'API faults set');
+    ctx.body = apiFaults;
+  });
+
   phone.post('/sim/api/reset-stats', (ctx) => {
     resetStats();
     ctx.body = stats();
@@ -318,6 +336,15 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   const log = logger ?? createLogger({ app: 'wechat-sim', level: 'silent' });
   app.use(requestLog({ logger: log }));
   app.use(errorPath({ render: 'json', logger: log, logMessage: 'simulator error' }));
+  app.use(async (ctx, next) => {
+    if (!isApiPath(ctx.path)) return next();
+    const { apiDelayMs, apiStatus } = apiFaults;
+    if (apiDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, apiDelayMs));
+    if (apiStatus === 200) return next();
+    // An overloaded WeChat answers with an HTTP error and no errcode body.
+    ctx.status = apiStatus;
+    ctx.body = 'simulated WeChat API failure';
+  });
   app.use(platform.routes());
   app.use(platform.allowedMethods());
   app.use(phone.routes());

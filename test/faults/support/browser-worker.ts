@@ -1,0 +1,130 @@
+/**
+ * A worker process full of browsers (forked by browser-fleet.ts, run from dist/ as
+ * `dist/test/faults/support/browser-worker.js`). Each browser behaves like the login page: it opens a
+ * Socket.IO connection on `/login`, resumes its ticket on every reconnect, asks for a new QR code when told
+ * `expired` or when its ticket is gone, retries refusals with a backoff, and on `login` redeems the code at
+ * POST /api/session. Everything it sees goes to the parent as one message per event, so the parent can count.
+ * Spreading browsers over processes keeps each under its open-file limit at full size.
+ */
+import { io, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, ServerToClientEvents, TicketPayload } from '../../../libs/protocol/index.js';
+
+/** Parent → worker. */
+export type WorkerCommand =
+  | { op: 'open'; id: number; url: string; transport: 'websocket' | 'polling' }
+  | { op: 'drop'; id: number }
+  | { op: 'closeAll' };
+
+/** Worker → parent. */
+export type WorkerEvent = { id: number; at: number } & (
+  | { ev: 'ticket'; ticket: string; secret: string }
+  | { ev: 'status'; ticket: string; status: string }
+  | { ev: 'login'; ticket: string; code: string }
+  | { ev: 'exchange'; ticket: string; status: number; error?: string }
+  | { ev: 'refused'; code: string }
+  | { ev: 'connected' }
+  | { ev: 'disconnected'; reason: string }
+);
+
+type LoginSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+const sockets = new Map<number, LoginSocket>();
+const send = (event: WorkerEvent): void => {
+  process.send?.(event);
+};
+
+function open(id: number, url: string, transport: 'websocket' | 'polling'): void {
+  let current: TicketPayload | undefined;
+  let refusals = 0;
+  const socket: LoginSocket = io(`${url}/login`, {
+    transports: transport === 'websocket' ? ['websocket'] : ['polling', 'websocket'],
+    forceNew: true,
+    reconnection: true,
+    reconnectionDelay: 100,
+    reconnectionDelayMax: 1_000,
+    // Keeps HAProxy's sticky cookie, as a browser does, so the polling handshake and its upgrade stay together.
+    withCredentials: transport === 'polling',
+    auth: (cb) => cb(current === undefined ? {} : { ticket: current.ticket, secret: current.secret }),
+  });
+  sockets.set(id, socket);
+  const now = Date.now;
+  const adopt = (payload: TicketPayload): void => {
+    current = payload;
+    refusals = 0;
+    send({ id, at: now(), ev: 'ticket', ticket: payload.ticket, secret: payload.secret });
+  };
+  const refresh = (attempt = 0): void => {
+    socket.emit('refresh', (ack) => {
+      if ('error' in ack) {
+        send({ id, at: now(), ev: 'refused', code: ack.error.code });
+        if (attempt < 5) setTimeout(() => refresh(attempt + 1), 300 * (attempt + 1));
+        return;
+      }
+      adopt(ack);
+    });
+  };
+  socket.on('ticket', adopt);
+  socket.on('status', (payload) => {
+    send({ id, at: now(), ev: 'status', ticket: payload.ticket, status: payload.status });
+    // The login page's auto-refresh: a dead QR code is replaced at once.
+    if (payload.status === 'expired' && payload.ticket === current?.ticket) refresh();
+  });
+  socket.on('login', (payload) => {
+    send({ id, at: now(), ev: 'login', ticket: payload.ticket, code: payload.code });
+    const secret = current?.ticket === payload.ticket ? current.secret : '';
+    void redeem(url, payload.code, secret).then((result) => send({ id, at: now(), ev: 'exchange', ticket: payload.ticket, ...result }));
+  });
+  socket.on('connect', () => send({ id, at: now(), ev: 'connected' }));
+  socket.on('disconnect', (reason) => {
+    send({ id, at: now(), ev: 'disconnected', reason });
+    // The server closed the socket on purpose (not a drain): a page would connect again.
+    if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 200);
+  });
+  socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
+    const code = err.data?.code;
+    // A transport failure: Socket.IO's manager reconnects by itself.
+    if (code === undefined) return;
+    send({ id, at: now(), ev: 'refused', code });
+    // The ticket is gone (or not ours any more): ask for a new one, as the page does.
+    if (code === 'TICKET_NOT_FOUND' || code === 'TICKET_SECRET_MISMATCH') current = undefined;
+    // A refusal by the server is final for Socket.IO; the page tries again with a backoff.
+    refusals += 1;
+    setTimeout(() => socket.connect(), Math.min(2_000, 200 * refusals));
+  });
+}
+
+/** Exchange attempts when the request itself fails, as libs/client does (EXCHANGE_ATTEMPTS, 1 s × attempt apart). */
+const EXCHANGE_ATTEMPTS = 3;
+
+/** POST /api/session like the login page: retry a request that got no answer; any answer is final. 0: none came. */
+async function redeem(url: string, code: string, secret: string): Promise<{ status: number; error?: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(`${url}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code, secret }),
+      });
+      await res.arrayBuffer();
+      return { status: res.status };
+    } catch (err) {
+      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+      if (attempt >= EXCHANGE_ATTEMPTS) return { status: 0, error: `${String(err)}${cause}` };
+      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+    }
+  }
+}
+
+process.on('message', (command: WorkerCommand) => {
+  if (command.op === 'open') open(command.id, command.url, command.transport);
+  else if (command.op === 'drop') sockets.get(command.id)?.io.engine?.close();
+  else {
+    for (const socket of sockets.values()) socket.close();
+    sockets.clear();
+    process.disconnect?.();
+    setTimeout(() => process.exit(0), 100).unref();
+  }
+});
+
+// The parent is gone (finished or killed): nobody is counting any more, so no browser may linger.
+process.on('disconnect', () => process.exit(0));
