@@ -44,6 +44,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const observer = options.observer;
   const tickets = new Map<string, Expiring<Ticket>>();
   const values = new Map<string, Expiring<string>>();
+  const sets = new Map<string, Expiring<Set<string>>>();
   const listeners = new LocalListeners();
 
   const live = <T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined => {
@@ -58,7 +59,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   };
   const sweep = (): void => {
     const at = now();
-    for (const map of [tickets, values] as Map<string, Expiring<unknown>>[]) {
+    for (const map of [tickets, values, sets] as Map<string, Expiring<unknown>>[]) {
       for (const [key, record] of map) if (at >= record.until) map.delete(key);
     }
   };
@@ -121,6 +122,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     },
     async delete(key: string): Promise<void> {
       values.delete(key);
+      sets.delete(key);
     },
     async increment(key: string): Promise<number> {
       const record = live(values, key);
@@ -130,6 +132,18 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       // Like INCR, an existing TTL is kept; a new counter never expires.
       values.set(key, { value: String(current + 1), until: record?.until ?? Infinity });
       return current + 1;
+    },
+    async addToSet(key: string, member: string, ttlMs: number): Promise<void> {
+      const until = now() + ttlMilliseconds(ttlMs);
+      const record = live(sets, key);
+      if (record === undefined) sets.set(key, { value: new Set([member]), until });
+      else {
+        record.value.add(member);
+        record.until = Math.max(record.until, until);
+      }
+    },
+    async setMembers(key: string): Promise<string[]> {
+      return [...(live(sets, key)?.value ?? [])];
     },
   };
 
