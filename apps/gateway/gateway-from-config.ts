@@ -10,6 +10,7 @@ import { createWechatClient } from '../../libs/wechat/index.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { gatewaySettings } from './gateway-settings.js';
 import { createSessionSigner, type SessionSigner } from './session-signer.js';
+import { oidcSettings, type OidcClient, type OidcSettings } from '../../libs/oidc/index.js';
 
 export interface GatewayFromConfigOptions {
   engine: Engine;
@@ -19,13 +20,15 @@ export interface GatewayFromConfigOptions {
   issuer: string;
   /** Demo mode: the login page links to the phone simulator here. Default: no link. */
   simulatorUrl?: string;
+  /** Demo mode: a missing OIDC signing key is generated, and the login page links to the demo RP here. */
+  demo?: { oidcClients: OidcClient[]; demoRpUrl: string };
 }
 
 /** Throws (naming the variables) when WeChat credentials or, in tap mode, SESSION_SECRET/PUBLIC_URL are missing. */
 export async function createGatewayFromConfig(
   config: Config,
   options: GatewayFromConfigOptions,
-): Promise<{ gateway: Gateway; signer: SessionSigner }> {
+): Promise<{ gateway: Gateway; signer: SessionSigner; oidc: OidcSettings | null }> {
   const credentials = wechatCredentials(config);
   if (!credentials.ok) throw new Error(`the gateway needs WeChat credentials: set ${credentials.missing.join(', ')}`);
   const links = confirmationLinkConfig(config);
@@ -43,14 +46,29 @@ export async function createGatewayFromConfig(
     metrics,
     logger,
   });
+  // Throws a ConfigError naming OIDC_CLIENTS, PUBLIC_URL, SESSION_SECRET or OIDC_SIGNING_KEY before anything runs.
+  const oidc = oidcSettings(config, options.demo !== undefined ? { demo: true, extraClients: options.demo.oidcClients } : {});
+  const unionidOf = async (openid: string): Promise<string | undefined> => {
+    try {
+      return (await wechat.getUserInfo(openid)).unionid;
+    } catch (err) {
+      // The claim is optional: a sign-in without it beats no sign-in while WeChat is unavailable.
+      logger.warn({ err }, 'user/info failed: no unionid claim');
+      return undefined;
+    }
+  };
   const gateway = createGateway({
     engine,
     wechat,
-    settings: gatewaySettings(config, options.simulatorUrl !== undefined ? { simulatorUrl: options.simulatorUrl } : {}),
+    settings: gatewaySettings(config, {
+      ...(options.simulatorUrl !== undefined ? { simulatorUrl: options.simulatorUrl } : {}),
+      ...(options.demo !== undefined && oidc !== null ? { demoRpUrl: options.demo.demoRpUrl } : {}),
+    }),
     signer,
     logger,
     metrics,
     ...(links !== null ? { confirmationSecret: links.secret } : {}),
+    ...(oidc !== null ? { oidc: { settings: oidc, unionidOf } } : {}),
   });
-  return { gateway, signer };
+  return { gateway, signer, oidc };
 }

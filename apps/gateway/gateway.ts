@@ -17,6 +17,9 @@ import { createSessionExchange } from './session-exchange.js';
 import type { SessionSigner } from './session-signer.js';
 import { createTicketIssuer, type QrCodeIssuer } from './ticket-issuer.js';
 import { createTicketWatchers } from './ticket-watchers.js';
+import { createOidcProvider, type OidcSettings } from '../../libs/oidc/index.js';
+import { interactionPath, mountOidcLoginStep, rememberInteraction } from './oidc-login-step.js';
+import { oidcProviderMiddleware } from './oidc-mount.js';
 
 export interface GatewayDeps {
   engine: Engine;
@@ -29,6 +32,12 @@ export interface GatewayDeps {
   extendRoutes?(router: Router): void;
   /** `tap` mode: SESSION_SECRET, which signs the confirmation links this gateway's `/confirm` page accepts. */
   confirmationSecret?: string;
+  /** The OpenID Connect provider at `/oidc` (see libs/oidc `oidcSettings`). Absent: off. */
+  oidc?: {
+    settings: OidcSettings;
+    /** The user's unionid for scope `unionid`, when WeChat has one. Default: never. */
+    unionidOf?(openid: string): Promise<string | undefined>;
+  };
   now?: () => number;
 }
 
@@ -80,6 +89,24 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const watchers = createTicketWatchers({ engine, onError: (err) => logger.warn({ err }, 'ticket delivery failed') });
   const exchange = createSessionExchange({ engine, signer: deps.signer, metrics, logger, ...(deps.now ? { now: deps.now } : {}) });
 
+  const oidc = deps.oidc;
+  const provider =
+    oidc === undefined
+      ? undefined
+      : createOidcProvider({
+          issuer: oidc.settings.issuer,
+          clients: oidc.settings.clients,
+          kv: engine.kv,
+          signingKeys: oidc.settings.signingKeys,
+          cookieKeys: oidc.settings.cookieKeys,
+          interactionPath,
+          rememberInteraction: rememberInteraction(engine),
+          ...(oidc.unionidOf !== undefined ? { unionidOf: oidc.unionidOf } : {}),
+          proxy: settings.trustProxy > 0,
+          lifetimes: { session: oidc.settings.sessionTtlSeconds },
+        });
+  provider?.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc provider error'));
+
   const app = createHttpApp({
     engine,
     exchange,
@@ -91,9 +118,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     isDraining: () => draining,
     extend: (router: Router) => {
       if (confirmationSecret !== undefined) mountConfirmPage(router, { engine, settings, secret: confirmationSecret, logger, metrics, ...(deps.now ? { now: deps.now } : {}) });
+      if (provider !== undefined) {
+        mountOidcLoginStep(router, { engine, provider, settings, logger, metrics, exchangeLimiter, ...(deps.now ? { now: deps.now } : {}) });
+      }
       deps.extendRoutes?.(router);
     },
   });
+  // After the router: its routes (the login step under /oidc/interaction) match first, the provider gets the rest.
+  if (provider !== undefined && oidc !== undefined) app.use(oidcProviderMiddleware(provider, oidc.settings.clients));
 
   return {
     app,

@@ -111,6 +111,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
       nonce,
       acceptLanguage: ctx.get('accept-language'),
       ...(deps.settings.simulatorUrl !== undefined ? { simulatorUrl: deps.settings.simulatorUrl } : {}),
+      ...(deps.settings.demoRpUrl !== undefined ? { demoRpUrl: deps.settings.demoRpUrl } : {}),
       ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
     });
   });
@@ -170,7 +171,8 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   return app;
 }
 
-async function readJson(ctx: Koa.Context): Promise<unknown> {
+/** The JSON body of a small request (≤ 4 KiB, `application/json`, no content coding); GatewayError otherwise. */
+export async function readJson(ctx: Koa.Context): Promise<unknown> {
   // `ctx.is` answers null for an empty body; the header is what the client declared.
   if (ctx.request.type !== 'application/json') throw new GatewayError('INVALID_PAYLOAD', 'expected Content-Type: application/json', 415);
   const encoding = ctx.get('content-encoding').toLowerCase();
@@ -192,6 +194,7 @@ async function readJson(ctx: Koa.Context): Promise<unknown> {
   }
 }
 
-function isHttps(ctx: Koa.Context, settings: GatewaySettings): boolean {
+/** Whether the browser talks HTTPS to us (directly, or through a TLS-terminating proxy PUBLIC_URL names). */
+export function isHttps(ctx: Koa.Context, settings: GatewaySettings): boolean {
   return ctx.secure || (settings.publicUrl?.startsWith('https:') ?? false);
 }

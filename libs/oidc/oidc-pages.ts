@@ -16,6 +16,12 @@ button.secondary{background:#8e8e93}`;
 /** The page shell with a strict policy: no scripts at all, styles only from this response. */
 export const OIDC_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/**
+ * The logout question's policy: its form posts to the provider, which then redirects to the client's
+ * post-logout URI, and browsers apply `form-action` to that redirect too, so it is left out here.
+ */
+export const OIDC_LOGOUT_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer"><title>${escapeHtml(title)}</title><style>${CSS}</style></head><body><main>${body}</main></body></html>`;
 }

@@ -10,7 +10,7 @@ import type { OidcClient } from './oidc-clients.js';
 import type { OidcKeyValue } from './engine-oidc-adapter.js';
 import { engineOidcAdapter } from './engine-oidc-adapter.js';
 import type { OidcSigningJwk } from './oidc-keys.js';
-import { errorPage, logoutPage, logoutSuccessPage, OIDC_PAGE_CSP } from './oidc-pages.js';
+import { errorPage, logoutPage, logoutSuccessPage, OIDC_LOGOUT_PAGE_CSP, OIDC_PAGE_CSP } from './oidc-pages.js';
 
 /** Scopes the provider knows. `unionid` adds the `unionid` claim when WeChat has one for the user. */
 export const OIDC_SCOPES = ['openid', 'offline_access', 'unionid'] as const;
@@ -49,6 +49,11 @@ export interface OidcProviderOptions {
   cookieKeys: string[];
   /** Path of the login page of interaction `uid`, e.g. `/oidc/interaction/<uid>`. */
   interactionPath(uid: string): string;
+  /**
+   * Told the authorization request of every new interaction before the browser is sent to its page, so that an
+   * expired one can start over with the same request. Default: nothing is remembered.
+   */
+  rememberInteraction?(uid: string, params: Record<string, unknown>): Promise<void>;
   /** The user's unionid, when WeChat returns one (scope `unionid`). */
   unionidOf?(openid: string): Promise<string | undefined>;
   /** Trust X-Forwarded-Proto/Host (behind TRUST_PROXY). Default false. */
@@ -70,7 +75,8 @@ export function createOidcProvider(options: OidcProviderOptions): Provider {
     },
     responseTypes: ['code'],
     scopes: [...OIDC_SCOPES],
-    claims: { openid: ['sub'], unionid: ['unionid'] },
+    // `amr` is listed so the ID token carries how the user signed in (the session's amr, set by the login step).
+    claims: { openid: ['sub', 'amr'], unionid: ['unionid'] },
     pkce: {
       // Public clients must use PKCE (oidc-provider only accepts S256); confidential ones may.
       required: (_ctx, client) => client.clientAuthMethod === 'none',
@@ -78,13 +84,14 @@ export function createOidcProvider(options: OidcProviderOptions): Provider {
     features: {
       devInteractions: { enabled: false },
       registration: { enabled: false },
-      revocation: { enabled: true },
+      // A client may revoke only the tokens issued to it.
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       introspection: { enabled: false },
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
-          ctx.set('Content-Security-Policy', OIDC_PAGE_CSP);
+          ctx.set('Content-Security-Policy', OIDC_LOGOUT_PAGE_CSP);
           ctx.type = 'html';
           ctx.body = logoutPage(ctx.host, form);
         },
@@ -100,7 +107,12 @@ export function createOidcProvider(options: OidcProviderOptions): Provider {
       ctx.type = 'html';
       ctx.body = errorPage(out);
     },
-    interactions: { url: (_ctx, interaction) => options.interactionPath(interaction.uid) },
+    interactions: {
+      async url(_ctx, interaction) {
+        await options.rememberInteraction?.(interaction.uid, interaction.params);
+        return options.interactionPath(interaction.uid);
+      },
+    },
     // The clients are the operator's own: the grant covers what the client asked for, without a consent page.
     async loadExistingGrant(ctx: KoaContextWithOIDC) {
       const { client, session } = ctx.oidc;
