@@ -23,7 +23,7 @@ async function bootstrap(): Promise<void> {
     { busMessageReceived: () => metrics.busMessagesReceived.inc() },
     { onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error') },
   );
-  const { gateway, signer } = await createGatewayFromConfig(config, {
+  const { gateway, signer, oidc } = await createGatewayFromConfig(config, {
     engine,
     logger,
     metrics,
@@ -33,7 +33,7 @@ async function bootstrap(): Promise<void> {
   const server = createServer(gateway.app.callback());
   gateway.attach(server);
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
-  logger.info({ port: config.PORT, engine: engine.kind }, 'gateway listening');
+  logger.info({ port: config.PORT, engine: engine.kind, oidcIssuer: oidc?.issuer ?? null, oidcClients: oidc?.clients.length ?? 0 }, 'gateway listening');
 
   onShutdownSignal(
     async () => {
