@@ -133,8 +133,10 @@ export function createOidcProvider(options: OidcProviderOptions): Provider {
     async findAccount(_ctx, sub) {
       return {
         accountId: sub,
-        async claims(_use, scope) {
-          const wantsUnionid = scope.split(' ').includes('unionid');
+        async claims(use, scope) {
+          // The unionid goes to userinfo only (code-flow ID tokens carry just the openid scope's claims), so
+          // WeChat is asked only then.
+          const wantsUnionid = use === 'userinfo' && scope.split(' ').includes('unionid');
           const unionid = wantsUnionid && options.unionidOf !== undefined ? await options.unionidOf(sub) : undefined;
           return { sub, ...(unionid !== undefined ? { unionid } : {}) };
         },

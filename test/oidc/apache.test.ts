@@ -14,10 +14,9 @@ import type { Standalone } from '../../apps/standalone/standalone.js';
 import { DEMO_USERS } from '../../apps/wechat-sim/index.js';
 import { launchChromium } from '../browser/chromium.js';
 import { apacheRedirectUri, startApacheRp, type ApacheRp } from '../support/apache.js';
-import { freePort, startApp, type AppProcess } from '../support/app-process.js';
-import { SCALE_CREDENTIALS } from '../support/cluster.js';
+import { freePort, type AppProcess } from '../support/app-process.js';
+import { startOidcDeployment, type OidcDeployment } from '../support/oidc-deployment.js';
 import { rsaKeyPem, scanLoginStep } from '../support/oidc-rp.js';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { startTestStandalone } from '../support/standalone.js';
 
 const ALICE = DEMO_USERS.find((u) => u.name === 'Alice')!;
@@ -82,30 +81,16 @@ describe('Apache mod_auth_openidc signs in through qrgate', () => {
   });
 
   describe('Redis, two gateways: authorization on one, code exchange and userinfo on the other', () => {
-    let redis: RedisServerHandle;
-    const apps: AppProcess[] = [];
+    let deployment: OidcDeployment;
     let apache: ApacheRp;
     let sim: AppProcess;
     let metadata: Server;
 
     beforeAll(async () => {
-      redis = await startRedisServer();
-      const [apachePort, webhookPort, portA, portB] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-      const common = { REDIS_URL: redis.url, ...SCALE_CREDENTIALS, LOGIN_CONFIRMATION: 'scan' };
-      sim = await startApp('wechat-sim', { ...SCALE_CREDENTIALS, WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/wechat` });
-      apps.push(sim);
-      const gatewayEnv = {
-        ...common,
-        WECHAT_API_BASE: sim.url,
-        PUBLIC_URL: `http://127.0.0.1:${portA}`,
-        SESSION_SECRET: 'shared-session-secret-of-the-gateways',
-        OIDC_CLIENTS: apacheClient(apachePort),
-        OIDC_SIGNING_KEY: rsaKeyPem(),
-      };
-      // One at a time, so that a failed start leaves nothing running untracked.
-      apps.push(await startApp('webhook', { ...common, PORT: String(webhookPort) }));
-      apps.push(await startApp('gateway', { ...gatewayEnv, PORT: String(portA) }));
-      apps.push(await startApp('gateway', { ...gatewayEnv, PORT: String(portB) }));
+      const apachePort = await freePort();
+      deployment = await startOidcDeployment([{ client_id: 'apache', client_secret: CLIENT_SECRET, redirect_uris: [apacheRedirectUri(apachePort)] }]);
+      sim = deployment.sim;
+      const [portA, portB] = [deployment.gateways[0].port, deployment.gateways[1].port];
       const discover = async (port: number): Promise<Record<string, unknown>> =>
         (await (await fetch(`http://127.0.0.1:${port}/oidc/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
       const [onA, onB] = await Promise.all([discover(portA), discover(portB)]);
@@ -125,13 +110,12 @@ describe('Apache mod_auth_openidc signs in through qrgate', () => {
     afterAll(async () => {
       await apache?.stop();
       await new Promise<void>((resolve) => (metadata ? metadata.close(() => resolve()) : resolve()));
-      await Promise.all(apps.map((app) => app.stop('SIGTERM', 10_000)));
-      await redis?.stop();
+      await deployment?.stop();
     });
 
     it('signs users in across gateways, with and without a unionid', async () => {
       // Both gateways are one provider: the same issuer, and the same keys at either jwks_uri.
-      const [gatewayA, gatewayB] = [apps[2]!.url, apps[3]!.url];
+      const [gatewayA, gatewayB] = deployment.gateways.map((g) => g.url) as [string, string];
       const meta = await Promise.all([gatewayA, gatewayB].map(async (u) => (await (await fetch(`${u}/oidc/.well-known/openid-configuration`)).json()) as Record<string, string>));
       expect(meta[0]!.issuer).toBe(`${gatewayA}/oidc`);
       expect(meta[1]!.issuer).toBe(`${gatewayA}/oidc`);
