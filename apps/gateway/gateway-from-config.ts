@@ -10,6 +10,7 @@ import { createWechatClient } from '../../libs/wechat/index.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { gatewaySettings } from './gateway-settings.js';
 import { createSessionSigner, type SessionSigner } from './session-signer.js';
+import { oidcSettings, type OidcClient, type OidcSettings } from '../../libs/oidc/index.js';
 
 export interface GatewayFromConfigOptions {
   engine: Engine;
@@ -21,13 +22,15 @@ export interface GatewayFromConfigOptions {
   simulatorUrl?: string;
   /** The configuration resolved for this role (`resolveGatewayRole`): credentials and confirmation, checked. */
   role: GatewayRole;
+  /** Demo mode: a missing OIDC signing key is generated, and the login page links to the demo RP here. */
+  demo?: { oidcClients: OidcClient[]; demoRpUrl: string };
 }
 
 /** Build the gateway; the caller has resolved (and so checked) the configuration with `resolveGatewayRole`. */
 export async function createGatewayFromConfig(
   config: Config,
   options: GatewayFromConfigOptions,
-): Promise<{ gateway: Gateway; signer: SessionSigner }> {
+): Promise<{ gateway: Gateway; signer: SessionSigner; oidc: OidcSettings | null }> {
   const { wechat: credentials } = options.role;
   const { engine, logger, metrics } = options;
   const signer = await createSessionSigner({
@@ -43,13 +46,28 @@ export async function createGatewayFromConfig(
     metrics,
     logger,
   });
+  // Throws a ConfigError naming OIDC_CLIENTS, PUBLIC_URL, SESSION_SECRET or OIDC_SIGNING_KEY before anything runs.
+  const oidc = oidcSettings(config, options.demo !== undefined ? { demo: true, extraClients: options.demo.oidcClients } : {});
+  const unionidOf = async (openid: string): Promise<string | undefined> => {
+    try {
+      return (await wechat.getUserInfo(openid)).unionid;
+    } catch (err) {
+      // The claim is optional: a sign-in without it beats no sign-in while WeChat is unavailable.
+      logger.warn({ err }, 'user/info failed: no unionid claim');
+      return undefined;
+    }
+  };
   const gateway = createGateway({
     engine,
     wechat,
-    settings: gatewaySettings(config, options.simulatorUrl !== undefined ? { simulatorUrl: options.simulatorUrl } : {}),
+    settings: gatewaySettings(config, {
+      ...(options.simulatorUrl !== undefined ? { simulatorUrl: options.simulatorUrl } : {}),
+      ...(options.demo !== undefined && oidc !== null ? { demoRpUrl: options.demo.demoRpUrl } : {}),
+    }),
     signer,
     logger,
     metrics,
+    ...(oidc !== null ? { oidc: { settings: oidc, unionidOf } } : {}),
   });
-  return { gateway, signer };
+  return { gateway, signer, oidc };
 }

@@ -21,9 +21,11 @@ export interface GatewaySettings {
   sessionTtlSeconds: number;
   /** Demo mode: link to the phone simulator from the login page. */
   simulatorUrl?: string;
+  /** Demo mode: link to the sample OpenID Connect relying party from the login page. */
+  demoRpUrl?: string;
 }
 
-export function gatewaySettings(config: Config, extra: { simulatorUrl?: string } = {}): GatewaySettings {
+export function gatewaySettings(config: Config, extra: { simulatorUrl?: string; demoRpUrl?: string } = {}): GatewaySettings {
   return {
     ticketTtlSeconds: config.TICKET_TTL_SECONDS,
     allowedOrigins: config.ALLOWED_ORIGINS,
@@ -35,6 +37,7 @@ export function gatewaySettings(config: Config, extra: { simulatorUrl?: string }
     confirmation: resolveConfirmation(config),
     sessionTtlSeconds: config.SESSION_TTL_SECONDS,
     ...(extra.simulatorUrl !== undefined ? { simulatorUrl: extra.simulatorUrl } : {}),
+    ...(extra.demoRpUrl !== undefined ? { demoRpUrl: extra.demoRpUrl } : {}),
   };
 }
 

@@ -18,6 +18,9 @@ import { createSessionExchange } from './session-exchange.js';
 import type { SessionSigner } from './session-signer.js';
 import { createTicketIssuer, type QrCodeIssuer } from './ticket-issuer.js';
 import { createTicketWatchers } from './ticket-watchers.js';
+import { createOidcProvider, type OidcSettings } from '../../libs/oidc/index.js';
+import { interactionPath, mountOidcLoginStep, rememberInteraction } from './oidc-login-step.js';
+import { oidcProviderMiddleware } from './oidc-mount.js';
 
 export interface GatewayDeps {
   engine: Engine;
@@ -28,6 +31,12 @@ export interface GatewayDeps {
   metrics: Metrics;
   /** Extra HTTP routes (e.g. the browser client bundle). */
   extendRoutes?(router: Router): void;
+  /** The OpenID Connect provider at `/oidc` (see libs/oidc `oidcSettings`). Absent: off. */
+  oidc?: {
+    settings: OidcSettings;
+    /** The user's unionid for scope `unionid`, when WeChat has one. Default: never. */
+    unionidOf?(openid: string): Promise<string | undefined>;
+  };
   now?: () => number;
 }
 
@@ -71,6 +80,24 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const watchers = createTicketWatchers({ engine, onError: (err) => logger.warn({ err }, 'ticket delivery failed') });
   const exchange = createSessionExchange({ login, signer: deps.signer, logger });
 
+  const oidc = deps.oidc;
+  const provider =
+    oidc === undefined
+      ? undefined
+      : createOidcProvider({
+          issuer: oidc.settings.issuer,
+          clients: oidc.settings.clients,
+          kv: engine.kv,
+          signingKeys: oidc.settings.signingKeys,
+          cookieKeys: oidc.settings.cookieKeys,
+          interactionPath,
+          rememberInteraction: rememberInteraction(engine),
+          ...(oidc.unionidOf !== undefined ? { unionidOf: oidc.unionidOf } : {}),
+          proxy: settings.trustProxy > 0,
+          lifetimes: { session: oidc.settings.sessionTtlSeconds },
+        });
+  provider?.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc provider error'));
+
   const app = createHttpApp({
     engine,
     exchange,
@@ -85,9 +112,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (confirmation.mode === 'tap') {
         mountConfirmPage(router, { engine, login, settings, secret: confirmation.secret, logger, metrics, ...(deps.now ? { now: deps.now } : {}) });
       }
+      if (provider !== undefined) {
+        mountOidcLoginStep(router, { engine, login, provider, settings, logger, metrics, exchangeLimiter, ...(deps.now ? { now: deps.now } : {}) });
+      }
       deps.extendRoutes?.(router);
     },
   });
+  // After the router: its routes (the login step under /oidc/interaction) match first, the provider gets the rest.
+  if (provider !== undefined && oidc !== undefined) app.use(oidcProviderMiddleware(provider, oidc.settings.clients));
 
   return {
     app,

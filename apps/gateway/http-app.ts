@@ -51,6 +51,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
           nonce,
           acceptLanguage: ctx.get('accept-language'),
           ...(deps.settings.simulatorUrl !== undefined ? { simulatorUrl: deps.settings.simulatorUrl } : {}),
+          ...(deps.settings.demoRpUrl !== undefined ? { demoRpUrl: deps.settings.demoRpUrl } : {}),
           ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
         }),
     });
@@ -109,6 +110,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   return app;
 }
 
-function isHttps(ctx: Koa.Context, settings: GatewaySettings): boolean {
+/** Whether the browser talks HTTPS to us (directly, or through a TLS-terminating proxy PUBLIC_URL names). */
+export function isHttps(ctx: Koa.Context, settings: GatewaySettings): boolean {
   return ctx.secure || (settings.publicUrl?.startsWith('https:') ?? false);
 }

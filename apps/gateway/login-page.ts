@@ -17,6 +17,13 @@ export interface LoginPageOptions {
   lang?: string;
   /** Demo mode: link to the phone simulator. */
   simulatorUrl?: string;
+  /** Demo mode: link to the sample OpenID Connect relying party. */
+  demoRpUrl?: string;
+  /**
+   * The login step of an OpenID Connect sign-in: the code is redeemed at `exchangeUrl` (which finishes the
+   * interaction) and the page then continues where that answer says; `clientId` names the site asking.
+   */
+  oidc?: { exchangeUrl: string; clientId: string };
 }
 
 /**
@@ -87,15 +94,19 @@ const switcher = document.getElementById('lang-switch');
 const switched = new URL(location.href);
 switched.searchParams.set('lang', switcher.dataset.lang);
 switcher.href = switched.pathname + switched.search;
+const exchangeUrl = root.dataset.exchange;
 createQrLogin({
   url: location.origin,
   container: root,
   locale: root.dataset.locale,
   styles: false,
+  ...(exchangeUrl ? { exchangeUrl } : {}),
   onStateChange(s) { document.body.dataset.state = s.state; },
-  onLogin() {
-    if (redirect === null) return;
-    const target = new URL(redirect, location.origin);
+  onLogin(result) {
+    // The OpenID Connect login step: back to the provider, which sends the browser on to the client.
+    const next = exchangeUrl ? result.redirectTo : redirect;
+    if (next === null || next === undefined) return;
+    const target = new URL(next, location.origin);
     if (target.origin === location.origin) location.assign(target.href);
   },
 });
@@ -110,6 +121,13 @@ export function renderLoginPage(options: LoginPageOptions): string {
   const sim = options.simulatorUrl
     ? `<p class="sim"><a href="${escapeHtml(options.simulatorUrl)}" target="_blank" rel="noopener" id="sim-link">${escapeHtml(t.simulator)}</a></p>`
     : '';
+  const demoRp = options.demoRpUrl && !options.oidc
+    ? `<p class="sim"><a href="${escapeHtml(options.demoRpUrl)}" id="demo-rp-link">${escapeHtml(t.demoRp)}</a></p>`
+    : '';
+  const forClient = options.oidc
+    ? `<p class="intro" id="oidc-client">${escapeHtml(t.oidcFor.replace('{client}', options.oidc.clientId))}</p>`
+    : '';
+  const exchange = options.oidc ? ` data-exchange="${escapeHtml(options.oidc.exchangeUrl)}"` : '';
   return `<!doctype html>
 <html lang="${locale === 'zh' ? 'zh-CN' : 'en'}">
 <head>
@@ -127,10 +145,12 @@ export function renderLoginPage(options: LoginPageOptions): string {
 <main>
   ${BRAND_SVG}
   <h1>${escapeHtml(t.title)}</h1>
+  ${forClient}
   <p class="intro">${escapeHtml(t.intro)}</p>
-  <div id="qrgate-login" data-locale="${locale}"></div>
+  <div id="qrgate-login" data-locale="${locale}"${exchange}></div>
   <noscript><p>${escapeHtml(t.noscript)}</p></noscript>
   ${sim}
+  ${demoRp}
 </main>
 <script type="module" nonce="${nonce}">${BOOTSTRAP}</script>
 </body>

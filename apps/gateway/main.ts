@@ -12,7 +12,7 @@ async function bootstrap(): Promise<void> {
   // before any connection is opened.
   const role = resolveGatewayRole(config);
   const { logger, metrics, engine, close: closeEngine } = openRuntime({ app: 'gateway', logLevel: config.LOG_LEVEL, engine: role.engine });
-  const { gateway, signer } = await createGatewayFromConfig(config, {
+  const { gateway, signer, oidc } = await createGatewayFromConfig(config, {
     engine,
     logger,
     metrics,
@@ -23,7 +23,7 @@ async function bootstrap(): Promise<void> {
   const server = createServer(gateway.app.callback());
   gateway.attach(server);
   await listen(server, config.HOST, config.PORT);
-  logger.info({ port: config.PORT, engine: engine.kind }, 'gateway listening');
+  logger.info({ port: config.PORT, engine: engine.kind, oidcIssuer: oidc?.issuer ?? null, oidcClients: oidc?.clients.length ?? 0 }, 'gateway listening');
 
   onShutdownSignal(
     async () => {

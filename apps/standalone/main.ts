@@ -14,6 +14,7 @@ async function bootstrap(): Promise<void> {
   process.stdout.write(
     `\n  qrgate is running: open ${app.url}/\n` +
       (demo ? `  WeChat simulator (the "phone"): ${app.url}/sim\n` : '') +
+      (demo ? `  a sample site signing in through OpenID Connect: ${app.url}/demo-rp/\n` : '') +
       `  engine: ${app.engine.kind}\n\n`,
   );
   onShutdownSignal(async () => {

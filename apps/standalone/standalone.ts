@@ -11,6 +11,8 @@ import { engineChoice, resolveGatewayRole, type Config, type GatewayRole } from 
 import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { listen, localUrl as localUrlOf, openRuntime } from '../../libs/runtime/index.js';
+import { OIDC_MOUNT_PATH } from '../../libs/oidc/index.js';
+import { createDemoRp, DEMO_RP_PATH } from './demo-rp.js';
 
 /** Credentials of the built-in simulator (demo mode only; never valid at WeChat): the simulator's own. */
 export const DEMO_WECHAT = SIM_DEMO_CREDENTIALS;
@@ -88,6 +90,8 @@ export async function startStandalone(config: Config, options: StandaloneOptions
       })
     : undefined;
   const webhook = createWebhook({ engine, config: hookSettings, logger, metrics });
+  // The demo registers one client, its own sample relying party, so the whole OpenID Connect flow runs with no setup.
+  const demoRp = demo ? createDemoRp(url, `${effective.PUBLIC_URL!.replace(/\/+$/, '')}${OIDC_MOUNT_PATH}`) : undefined;
   const { gateway } = await createGatewayFromConfig(effective, {
     engine,
     logger,
@@ -95,11 +99,13 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     issuer: url,
     role: gatewayRole,
     ...(demo ? { simulatorUrl: '/sim' } : {}),
+    ...(demoRp !== undefined ? { demo: { oidcClients: [demoRp.client], demoRpUrl: `${DEMO_RP_PATH}/` } } : {}),
   });
 
   const handleGateway = gateway.app.callback();
   const handleWebhook = webhook.callback();
   const handleSim = sim?.app.callback();
+  const handleDemoRp = demoRp?.app.callback();
   gateway.attach(server);
   route = (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -107,6 +113,7 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     if (handleSim !== undefined && (path.startsWith('/cgi-bin/') || path === '/sim' || path.startsWith('/sim/'))) {
       return void handleSim(req, res);
     }
+    if (handleDemoRp !== undefined && (path === DEMO_RP_PATH || path.startsWith(`${DEMO_RP_PATH}/`))) return void handleDemoRp(req, res);
     return void handleGateway(req, res);
   };
 

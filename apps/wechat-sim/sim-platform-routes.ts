@@ -182,6 +182,7 @@ export function createPlatformRouter(deps: PlatformDeps): Router {
       headimgurl: '',
       subscribe_time: user.subscribeTime ?? nowSeconds(),
       remark: '',
+      ...(user.unionid !== undefined ? { unionid: user.unionid } : {}),
       groupid: 0,
       tagid_list: [],
       subscribe_scene: user.qrSceneStr === undefined ? 'ADD_SCENE_OTHERS' : 'ADD_SCENE_QR_CODE',

@@ -12,13 +12,18 @@ export interface SimUser {
   subscribeTime?: number;
   /** Scene of the QR code the user followed through. */
   qrSceneStr?: string;
+  /**
+   * Set for users of an Official Account bound to an Open Platform account, whose `user/info` carries it;
+   * WeChat omits it otherwise, so some demo users have one and some do not.
+   */
+  unionid?: string;
 }
 
 /** Fake users offered on the phone page; openids have WeChat's 28-character shape. */
-export const DEMO_USERS: ReadonlyArray<{ openid: string; name: string }> = [
-  { openid: 'oQgSim0Alice0000000000000001', name: 'Alice' },
+export const DEMO_USERS: ReadonlyArray<{ openid: string; name: string; unionid?: string }> = [
+  { openid: 'oQgSim0Alice0000000000000001', name: 'Alice', unionid: 'uQgSimAliceUnion000000000001' },
   { openid: 'oQgSim0Bob000000000000000002', name: 'Bob' },
-  { openid: 'oQgSim0Chen00000000000000003', name: 'Chen Wei' },
+  { openid: 'oQgSim0Chen00000000000000003', name: 'Chen Wei', unionid: 'uQgSimChenUnion0000000000003' },
   { openid: 'oQgSim0Dana00000000000000004', name: 'Dana' },
 ];
 

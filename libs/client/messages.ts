@@ -23,6 +23,10 @@ export interface Messages {
   expiresIn: string;
   qrAlt: string;
   simulator: string;
+  /** The login page's link to the demo relying party (demo mode only). */
+  demoRp: string;
+  /** The login step of an OpenID Connect sign-in: `{client}` is the client_id of the site asking. */
+  oidcFor: string;
   noscript: string;
   /** Name of the other language, for the switch. */
   otherLanguage: string;
@@ -51,6 +55,8 @@ export const MESSAGES: Readonly<Record<Locale, Messages>> = {
     expiresIn: 'Expires in {seconds} s',
     qrAlt: 'QR code to scan with WeChat',
     simulator: 'No WeChat at hand? Open the phone simulator',
+    demoRp: 'See a sample site sign in through OpenID Connect',
+    oidcFor: 'to continue to {client}',
     noscript: 'JavaScript is needed to show the QR code.',
     otherLanguage: '中文',
   },
@@ -72,6 +78,8 @@ export const MESSAGES: Readonly<Record<Locale, Messages>> = {
     expiresIn: '{seconds} 秒后过期',
     qrAlt: '请用微信扫描的登录二维码',
     simulator: '手边没有微信？打开手机模拟器',
+    demoRp: '看一个示例网站如何通过 OpenID Connect 登录',
+    oidcFor: '以继续访问 {client}',
     noscript: '需要启用 JavaScript 才能显示二维码。',
     otherLanguage: 'English',
   },

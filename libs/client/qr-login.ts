@@ -33,8 +33,13 @@ export type { QrCodeView, QrLoginErrorCode, QrLoginState, QrLoginStateName } fro
  */
 export interface QrLoginResult {
   openid: string;
-  /** Session JWT; verify it against the gateway's `/.well-known/jwks.json` (audience `qrgate`). */
-  token: string;
+  /**
+   * Session JWT; verify it against the gateway's `/.well-known/jwks.json` (audience `qrgate`). Absent when the
+   * code was redeemed at an `exchangeUrl` that finishes something else (an OpenID Connect sign-in).
+   */
+  token?: string;
+  /** Where to continue, when the exchange endpoint says so (the OpenID Connect login step: back to the client). */
+  redirectTo?: string;
   user: LoginUser;
 }
 
@@ -47,6 +52,12 @@ export interface QrLoginOptions {
   locale?: Locale;
   /** Override single texts of the chosen locale. */
   messages?: Partial<Messages>;
+  /**
+   * Where the login code and the browser's secret are redeemed (POST JSON `{ code, secret }`). Default
+   * `<url>/api/session`, answering `{ openid, token }`. The gateway's OpenID Connect login step uses
+   * `/oidc/interaction/<uid>/finish`, answering `{ openid, redirectTo }`.
+   */
+  exchangeUrl?: string;
   /** Called once after a successful code exchange. */
   onLogin?(result: QrLoginResult): void;
   /** Called on every change of what is shown. */
@@ -182,7 +193,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
-        res = await fetch(`${base}${SESSION_ROUTE}`, {
+        res = await fetch(options.exchangeUrl ?? `${base}${SESSION_ROUTE}`, {
           method: 'POST',
           credentials: 'include',
           headers: { 'content-type': 'application/json' },
@@ -197,12 +208,19 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
         return dispatch({ type: 'exchange-failed', error: { code: 'NETWORK', message: err instanceof Error ? err.message : String(err) } });
       }
       if (destroyed) return;
-      const body = (await res.json().catch(() => ({}))) as Partial<SessionResponse & ErrorResponse>;
-      if (!res.ok || typeof body.openid !== 'string' || typeof body.token !== 'string') {
+      const body = (await res.json().catch(() => ({}))) as Partial<SessionResponse & ErrorResponse & { redirectTo: string }>;
+      const token = typeof body.token === 'string' ? body.token : undefined;
+      const redirectTo = typeof body.redirectTo === 'string' ? body.redirectTo : undefined;
+      if (!res.ok || typeof body.openid !== 'string' || (token === undefined && redirectTo === undefined)) {
         return dispatch({ type: 'exchange-failed', error: { code: asErrorCode(body.code), message: body.error ?? `HTTP ${res.status}` } });
       }
       dispatch({ type: 'signed-in', openid: body.openid, user });
-      const result: QrLoginResult = { openid: body.openid, token: body.token, user };
+      const result: QrLoginResult = {
+        openid: body.openid,
+        ...(token !== undefined ? { token } : {}),
+        ...(redirectTo !== undefined ? { redirectTo } : {}),
+        user,
+      };
       call(() => options.onLogin?.(result));
       return;
     }

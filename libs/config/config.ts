@@ -108,6 +108,17 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * OpenID Connect clients, a JSON array of `{ client_id, client_secret | token_endpoint_auth_method: "none",
+   * redirect_uris, post_logout_redirect_uris?, grant_types? }`. Unset (and no file): the provider at /oidc is off.
+   */
+  OIDC_CLIENTS: optionalString,
+  /** Path of a JSON file holding the same array as OIDC_CLIENTS (not both). */
+  OIDC_CLIENTS_FILE: optionalString,
+  /** PKCS#8 PEM RSA key signing ID tokens (RS256); every gateway must share it. Default: SESSION_SIGNING_KEY when RSA. */
+  OIDC_SIGNING_KEY: optionalString,
+  /** The previous ID-token key, still published at jwks_uri during a rotation (never signs). */
+  OIDC_SIGNING_KEY_PREVIOUS: optionalString,
   /** Simulator only: where it pushes WeChat events. */
   WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
 });

@@ -12,7 +12,8 @@
  *   count who in a process listens: the process's hub subscribes a ticket once and unsubscribes it once. Delivery is at most once; a message missed by a
  *   browser is made good by reading the store when it (re)connects, one missed by a process while its bus
  *   connection was down by the `onResync` call that follows the reconnect.
- * - `kv` holds small shared values (dedupe marks, the WeChat token, counters) with a TTL in milliseconds.
+ * - `kv` holds small shared values (dedupe marks, the WeChat token, counters, small sets) with a TTL in
+ *   milliseconds; every operation touches one key, so nothing is multi-slot on Redis Cluster.
  */
 import type { Ticket, TransitionResult } from '../ticket/index.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -66,6 +67,13 @@ export interface KeyValueStore {
   delete(key: string): Promise<void>;
   /** Increment a counter that never expires; returns the new value. */
   increment(key: string): Promise<number>;
+  /**
+   * Add `member` to the set at `key`, which lives at least `ttlMs` from now (a longer remaining life is kept):
+   * an index such as "every token of one grant" that outlives each member it lists. `delete` removes it.
+   */
+  addToSet(key: string, member: string, ttlMs: number): Promise<void>;
+  /** The members of the set at `key`, in no particular order; empty when absent or expired. */
+  setMembers(key: string): Promise<string[]>;
 }
 
 export interface RateLimitOptions {

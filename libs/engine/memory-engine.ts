@@ -48,6 +48,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   /** Tickets this process is subscribed to, and who hears their doorbells. */
   const subscribed = new Set<string>();
   const ringListeners = new Set<TicketChangeListener>();
+  const sets = new Map<string, Expiring<Set<string>>>();
 
   const live = <T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined => {
     const record = map.get(key);
@@ -61,7 +62,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   };
   const sweep = (): void => {
     const at = now();
-    for (const map of [tickets, values] as Map<string, Expiring<unknown>>[]) {
+    for (const map of [tickets, values, sets] as Map<string, Expiring<unknown>>[]) {
       for (const [key, record] of map) if (at >= record.until) map.delete(key);
     }
   };
@@ -130,6 +131,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     },
     async delete(key: string): Promise<void> {
       values.delete(key);
+      sets.delete(key);
     },
     async increment(key: string): Promise<number> {
       const record = live(values, key);
@@ -139,6 +141,18 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       // Like INCR, an existing TTL is kept; a new counter never expires.
       values.set(key, { value: String(current + 1), until: record?.until ?? Infinity });
       return current + 1;
+    },
+    async addToSet(key: string, member: string, ttlMs: number): Promise<void> {
+      const until = now() + ttlMilliseconds(ttlMs);
+      const record = live(sets, key);
+      if (record === undefined) sets.set(key, { value: new Set([member]), until });
+      else {
+        record.value.add(member);
+        record.until = Math.max(record.until, until);
+      }
+    },
+    async setMembers(key: string): Promise<string[]> {
+      return [...(live(sets, key)?.value ?? [])];
     },
   };
 

@@ -266,6 +266,16 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     async increment(key: string): Promise<number> {
       return client.incr(kvKey(key));
     },
+    async addToSet(key: string, member: string, ttlMs: number): Promise<void> {
+      const ms = ttlMilliseconds(ttlMs);
+      // One key, one transaction: NX gives a new set its TTL, GT only ever lengthens an existing one (Redis 7).
+      const results = await client.multi().sadd(kvKey(key), member).pexpire(kvKey(key), ms, 'NX').pexpire(kvKey(key), ms, 'GT').exec();
+      const failed = results?.find(([err]) => err !== null)?.[0];
+      if (results === null || failed) throw failed ?? new Error(`addToSet ${key}: transaction aborted`);
+    },
+    async setMembers(key: string): Promise<string[]> {
+      return client.smembers(kvKey(key));
+    },
   };
 
   return {

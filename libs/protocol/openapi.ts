@@ -74,7 +74,9 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     description:
       'WeChat QR-code login gateway. Browsers talk Socket.IO on namespace /login (path /socket.io) to get a ticket ' +
       'and a one-time login code, then exchange the code here for a session JWT. In production the gateway and the ' +
-      'webhook are separate processes; `npm start` serves all three apps on one port.',
+      'webhook are separate processes; `npm start` serves all three apps on one port. With OIDC clients configured, the ' +
+      'gateway is also an OpenID Connect provider at /oidc (issuer PUBLIC_URL + /oidc); its endpoints are described ' +
+      'by /oidc/.well-known/openid-configuration, and only its login step (the QR page) is listed here.',
     license: { name: 'MIT', identifier: 'MIT' },
   },
   tags: [
@@ -181,6 +183,35 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           },
         },
         responses: { '200': html('Signed in, or refused'), '4XX': html('Cross-site, too large, malformed, expired or used') },
+      },
+    },
+    '/oidc/interaction/{uid}': {
+      get: {
+        operationId: 'oidcLoginStep',
+        summary: "The OpenID Connect login step: the QR login page for one of the provider's interactions",
+        description: 'Needs the provider\'s interaction cookie; without it, or once expired, a page that starts the same authorization request over.',
+        tags: ['gateway'],
+        parameters: [{ name: 'uid', in: 'path', required: true, description: 'The interaction id', schema: { type: 'string' } }],
+        responses: { '200': html('The login page, redeeming at …/finish'), '303': { description: 'Consent granted at once (first-party clients)' }, '400': html('Expired or unknown interaction: Start over') },
+      },
+    },
+    '/oidc/interaction/{uid}/finish': {
+      post: {
+        operationId: 'oidcFinishLogin',
+        summary: 'Redeem the login code and browser secret, finishing the interaction',
+        tags: ['gateway'],
+        parameters: [{ name: 'uid', in: 'path', required: true, description: 'The interaction id', schema: { type: 'string' } }],
+        requestBody: { required: true, ...json(ref('SessionRequest')) },
+        responses: {
+          '200': {
+            description: 'Where the browser continues (the provider redirects it on to the client with code and state)',
+            ...json({ type: 'object', required: ['openid', 'redirectTo'], properties: { openid: { type: 'string' }, redirectTo: { type: 'string', format: 'uri' } } }),
+          },
+          '401': { description: 'Unknown, expired or reused code, or wrong secret', ...json(ref('ErrorResponse')) },
+          '403': { description: 'Cross-origin request', ...json(ref('ErrorResponse')) },
+          '410': { description: 'The interaction expired or was finished (code INTERACTION_EXPIRED)', ...json(ref('ErrorResponse')) },
+          '429': { description: 'RATE_LIMIT_EXCHANGES_PER_MINUTE reached (Retry-After)', ...json(ref('ErrorResponse')) },
+        },
       },
     },
     '/client/qrgate.js': {

@@ -47,6 +47,8 @@ function dyingAfter(real: Engine, allowed: number, death: Death): { engine: Engi
       setIfAbsent: step(real.kv.setIfAbsent),
       delete: step(real.kv.delete),
       increment: step(real.kv.increment),
+      addToSet: step(real.kv.addToSet),
+      setMembers: step(real.kv.setMembers),
     },
   };
   return { engine, calls: () => calls };

@@ -24,7 +24,8 @@ function registeredRoutes(app: Koa): string[] {
     if (router === undefined) continue;
     for (const layer of router.stack) {
       for (const method of layer.methods) {
-        if (method !== 'HEAD') routes.add(`${method} ${String(layer.path)}`);
+        // koa-router writes a path parameter `:uid`, OpenAPI `{uid}`.
+        if (method !== 'HEAD') routes.add(`${method} ${String(layer.path).replace(/:([A-Za-z_]\w*)/g, '{$1}')}`);
       }
     }
   }

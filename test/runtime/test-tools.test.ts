@@ -40,7 +40,7 @@ describe('test tools', () => {
     const real = locateTool('haproxy');
     expect(locateTool('haproxy', { PATH: '', QRGATE_HAPROXY: real })).toBe(real);
     expect(locateTool('haproxy', { PATH: process.env.PATH, QRGATE_HAPROXY: '/nonexistent/haproxy' })).toBeUndefined();
-    expect(missingTools({ PATH: '' }).map((t) => t.name)).toEqual(['redis-server', 'redis-cli', 'haproxy', 'nginx', 'chromium']);
+    expect(missingTools({ PATH: '' }).map((t) => t.name)).toEqual(['redis-server', 'redis-cli', 'haproxy', 'nginx', 'chromium', 'apache2']);
   });
 
   it('takes redis-cli from beside QRGATE_REDIS_SERVER', () => {
@@ -53,10 +53,11 @@ describe('test tools', () => {
     expect(installCommand(tools, 'linux', true)).toBe('sudo apt-get install -y redis-server redis-tools nginx');
     expect(installCommand(tools, 'darwin', false)).toBe('brew install redis nginx');
     expect(installCommand(tools, 'linux', false)).toMatch(/^install redis-server redis-cli nginx with your package manager/);
+    expect(installCommand([TEST_TOOLS.apache2], 'linux', true)).toBe('sudo apt-get install -y apache2 libapache2-mod-auth-openidc');
   });
 
   it('stops at once with one line naming what is missing when installing is opted out', async () => {
-    const path = `${pathWith(['haproxy', 'nginx', 'chromium'])}:${dirname(process.execPath)}`;
+    const path = `${pathWith(['haproxy', 'nginx', 'chromium', 'apache2'])}:${dirname(process.execPath)}`;
     const result = await run(process.execPath, [CHECK], { env: { PATH: path, QRGATE_NO_SYSTEM_INSTALL: '1' } }).then(
       () => ({ code: 0, stdout: '' }),
       (error: { code: number; stdout: string }) => error,

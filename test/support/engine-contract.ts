@@ -335,6 +335,27 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
 
       it('refuses a TTL that is not positive', async () => {
         await expect(a.kv.set(`bad-${newTicketId()}`, 'v', 0)).rejects.toThrow(RangeError);
+        await expect(a.kv.addToSet(`bad-${newTicketId()}`, 'm', 0)).rejects.toThrow(RangeError);
+      });
+
+      it('keeps a set written from both processes, without duplicates, until deleted', async () => {
+        const key = `set-${newTicketId()}`;
+        expect(await a.kv.setMembers(key)).toEqual([]);
+        await Promise.all(['x', 'y', 'z', 'x'].map((m, i) => (i % 2 ? a : b).kv.addToSet(key, m, 60_000)));
+        expect((await b.kv.setMembers(key)).sort()).toEqual(['x', 'y', 'z']);
+        await a.kv.delete(key);
+        expect(await b.kv.setMembers(key)).toEqual([]);
+      });
+
+      it('lets a set outlive its members: adding never shortens its life', async () => {
+        const key = `set-${newTicketId()}`;
+        await a.kv.addToSet(key, 'long', 60_000);
+        await b.kv.addToSet(key, 'short', 300);
+        await new Promise((r) => setTimeout(r, 600));
+        expect((await a.kv.setMembers(key)).sort()).toEqual(['long', 'short']);
+        const brief = `set-${newTicketId()}`;
+        await b.kv.addToSet(brief, 'gone', 300);
+        await eventually(async () => (await a.kv.setMembers(brief)).length === 0);
       });
     });
 

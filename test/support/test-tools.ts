@@ -1,5 +1,6 @@
 /**
- * The system programs the suite runs for real (redis-server, haproxy, nginx, chromium): where each one is
+ * The system programs the suite runs for real (redis-server, haproxy, nginx, chromium, apache2 with
+ * mod_auth_openidc): where each one is
  * found, and the one check that runs before any test (`npm test`'s `pretest`: `node test/support/test-tools.ts`).
  *
  * A tool is the program its variable names (`QRGATE_REDIS_SERVER`, …) or else the first match on `PATH`,
@@ -9,7 +10,7 @@
  * that installs them. This file imports only Node built-ins: the check runs before anything is compiled.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,6 +26,8 @@ export interface TestTool {
   aptPackage: string;
   /** Homebrew formula that ships it (macOS hint only). */
   brewFormula: string;
+  /** More Debian/Ubuntu packages the tests need with it (an Apache module). */
+  extraAptPackages?: readonly string[];
 }
 
 export const TEST_TOOLS = {
@@ -51,7 +54,26 @@ export const TEST_TOOLS = {
     aptPackage: 'chromium',
     brewFormula: '--cask chromium',
   },
+  // The OpenID Connect tests protect a page with Apache's mod_auth_openidc, a relying party that is not ours.
+  apache2: {
+    name: 'apache2',
+    variable: 'QRGATE_APACHE2',
+    commands: ['apache2', 'httpd'],
+    aptPackage: 'apache2',
+    brewFormula: 'httpd',
+    extraAptPackages: ['libapache2-mod-auth-openidc'],
+  },
 } as const satisfies Record<string, TestTool>;
+
+/**
+ * Apache's module directory for the `apache2` at `binary`: QRGATE_APACHE_MODULES, or Debian's layout beside the
+ * real binary (`/usr/sbin/apache2` → `/usr/lib/apache2/modules`).
+ */
+export function apacheModulesDir(binary: string, env: NodeJS.ProcessEnv = process.env): string {
+  const given = env.QRGATE_APACHE_MODULES;
+  if (given !== undefined && given !== '') return resolve(given);
+  return join(dirname(dirname(realpathSync(binary))), 'lib/apache2/modules');
+}
 
 export type TestToolId = keyof typeof TEST_TOOLS;
 
@@ -79,7 +101,10 @@ export function locateTool(id: TestToolId, env: NodeJS.ProcessEnv = process.env)
     if (dir === '') continue;
     for (const command of tool.commands) {
       const candidate = join(dir, command);
-      if (isExecutable(candidate)) return candidate;
+      // apache2 counts only with mod_auth_openidc installed beside it.
+      if (isExecutable(candidate) && (id !== 'apache2' || existsSync(join(apacheModulesDir(candidate, env), 'mod_auth_openidc.so')))) {
+        return candidate;
+      }
     }
   }
   return undefined;
@@ -114,7 +139,7 @@ const unique = (items: string[]): string[] => [...new Set(items)];
 /** The one command that installs `tools` on this kind of machine. */
 export function installCommand(tools: readonly TestTool[], platform = process.platform, debianLike = isDebianLike()): string {
   if (platform === 'darwin') return `brew install ${unique(tools.map((t) => t.brewFormula)).join(' ')}`;
-  const packages = unique(tools.map((t) => t.aptPackage)).join(' ');
+  const packages = unique(tools.flatMap((t) => [t.aptPackage, ...(t.extraAptPackages ?? [])])).join(' ');
   if (debianLike) return `sudo apt-get install -y ${packages}`;
   return `install ${unique(tools.map((t) => t.name)).join(' ')} with your package manager (Debian/Ubuntu: apt-get install -y ${packages})`;
 }
@@ -134,7 +159,7 @@ export function checkTestTools(env: NodeJS.ProcessEnv = process.env, log: (line:
     log(`qrgate: npm test needs ${names}, not found on PATH (or set ${variables}); install: ${installCommand(missing)}`);
     return 1;
   }
-  const packages = unique(missing.map((t) => t.aptPackage));
+  const packages = unique(missing.flatMap((t) => [t.aptPackage, ...(t.extraAptPackages ?? [])]));
   log(`qrgate: npm test needs ${names}; installing ${packages.join(' ')} with apt-get (QRGATE_NO_SYSTEM_INSTALL=1 skips this)`);
   const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
   for (const args of [['update', '-qq'], ['install', '-y', '-qq', ...packages]]) {

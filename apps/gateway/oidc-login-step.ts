@@ -1,0 +1,158 @@
+/**
+ * The OpenID Connect login step is qrgate's own QR page. `GET /oidc/interaction/:uid` shows the login page for
+ * that interaction; when the browser's ticket is confirmed, the page posts `{ code, secret }` to
+ * `POST /oidc/interaction/:uid/finish`, which redeems the ticket and finishes the interaction, answering where
+ * the browser continues (the provider's resume URL, which redirects to the client with `code` and `state`).
+ *
+ * Two bindings protect it: the provider's interaction cookie (only the browser that started this authorization
+ * request can finish it) and the ticket's browser secret (only the browser that showed the QR code can redeem
+ * its login code). An expired interaction gets a page that starts the same authorization request over.
+ */
+import { randomBytes } from 'node:crypto';
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Engine, RateLimiter } from '../../libs/engine/index.js';
+import { readJson } from '../../libs/http/index.js';
+import type { LoginService } from '../../libs/login/index.js';
+import type { Logger, Metrics } from '../../libs/observability/index.js';
+import { amrFor, interactionExpiredPage, OIDC_MOUNT_PATH, OIDC_PAGE_CSP } from '../../libs/oidc/index.js';
+import { sessionRequestSchema } from '../../libs/protocol/index.js';
+import { ticketLogId } from '../../libs/ticket/index.js';
+import { GatewayError } from './gateway-error.js';
+import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
+import { loginPageCsp, renderLoginPage } from './login-page.js';
+
+/** How long an expired interaction can still be started over. */
+const RESTART_TTL_MS = 24 * 3600 * 1000;
+const restartKey = (uid: string): string => `oidc:{restart:${uid}}`;
+
+/** Path of the login page of interaction `uid`. */
+export const interactionPath = (uid: string): string => `${OIDC_MOUNT_PATH}/interaction/${encodeURIComponent(uid)}`;
+
+export interface OidcLoginStepDeps {
+  engine: Engine;
+  /** The use cases: `redeem()` consumes the confirmed ticket. */
+  login: LoginService;
+  provider: Provider;
+  settings: GatewaySettings;
+  logger: Logger;
+  metrics: Metrics;
+  exchangeLimiter: RateLimiter;
+  now?: () => number;
+}
+
+/**
+ * The one place where a confirmed ticket becomes the signed-in user of an OpenID Connect interaction: the
+ * single-use login code plus the browser's secret redeem the ticket (`login.redeem()`, the same use case as
+ * `POST /api/session`) and yield its openid. Throws GatewayError (401) on any refusal, leaving the ticket as it was.
+ */
+export async function redeemTicketForOidc(deps: Pick<OidcLoginStepDeps, 'login' | 'logger'>, body: unknown): Promise<{ openid: string }> {
+  const parsed = sessionRequestSchema.safeParse(body);
+  if (!parsed.success) throw GatewayError.of('INVALID_PAYLOAD', { detail: 'session' });
+  const redeemed = await deps.login.redeem(parsed.data);
+  if (!redeemed.ok) {
+    throw GatewayError.of('INVALID_CODE', redeemed.reason === 'secret_mismatch' ? { detail: 'wrong_browser' } : {});
+  }
+  deps.logger.info({ ticket: ticketLogId(redeemed.ticket.id) }, 'oidc login finished');
+  return { openid: redeemed.openid };
+}
+
+/** Remember an interaction's authorization request so that its expired page can start it over. */
+export function rememberInteraction(engine: Engine): (uid: string, params: Record<string, unknown>) => Promise<void> {
+  return async (uid, params) => {
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(params)) if (typeof value === 'string') query.set(name, value);
+    await engine.kv.set(restartKey(uid), query.toString(), RESTART_TTL_MS);
+  };
+}
+
+/** The page for an interaction that cannot go on (expired, finished, or without its cookie). */
+async function renderExpired(ctx: Koa.Context, engine: Engine, uid: string): Promise<void> {
+  const query = await engine.kv.get(restartKey(uid));
+  ctx.status = 400;
+  ctx.type = 'html';
+  ctx.set('Content-Security-Policy', OIDC_PAGE_CSP);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = interactionExpiredPage(query !== null ? `${OIDC_MOUNT_PATH}/auth?${query}` : undefined);
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** The interaction this browser's cookie names, if it is `uid` and still open; null otherwise. */
+async function currentInteraction(ctx: Koa.Context, provider: Provider, uid: string): Promise<Details | null> {
+  try {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    return details.uid === uid ? details : null;
+  } catch (err) {
+    // SessionNotFound: no cookie, or the interaction expired or was finished already.
+    if ((err as { name?: string }).name === 'SessionNotFound') return null;
+    throw err;
+  }
+}
+
+/** Register the login step's two routes. */
+export function mountOidcLoginStep(router: Router, deps: OidcLoginStepDeps): void {
+  const { provider, engine, settings } = deps;
+
+  router.get(`${OIDC_MOUNT_PATH}/interaction/:uid`, async (ctx) => {
+    const uid = ctx.params.uid!;
+    const details = await currentInteraction(ctx, provider, uid);
+    if (details === null) return renderExpired(ctx, engine, uid);
+    if (details.prompt.name !== 'login') {
+      // Consent is never asked (the clients are the operator's own): grant what was requested and go on.
+      const accountId = details.session?.accountId;
+      const clientId = String(details.params.client_id);
+      if (accountId === undefined) return renderExpired(ctx, engine, uid);
+      const grant = details.grantId !== undefined ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId });
+      if (grant === undefined) return renderExpired(ctx, engine, uid);
+      const missing = details.prompt.details.missingOIDCScope;
+      if (Array.isArray(missing)) grant.addOIDCScope(missing.join(' '));
+      const grantId = await grant.save();
+      const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      ctx.redirect(redirectTo);
+      return;
+    }
+    const nonce = randomBytes(16).toString('base64');
+    ctx.type = 'html';
+    ctx.set('Content-Security-Policy', loginPageCsp(nonce));
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = renderLoginPage({
+      nonce,
+      acceptLanguage: ctx.get('accept-language'),
+      ...(typeof details.params.ui_locales === 'string' ? { lang: details.params.ui_locales.split(' ')[0]!.slice(0, 2) } : {}),
+      ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
+      ...(settings.simulatorUrl !== undefined ? { simulatorUrl: settings.simulatorUrl } : {}),
+      oidc: { exchangeUrl: `${interactionPath(uid)}/finish`, clientId: String(details.params.client_id) },
+    });
+  });
+
+  router.post(`${OIDC_MOUNT_PATH}/interaction/:uid/finish`, async (ctx) => {
+    if (!originAllowed(ctx.get('origin') || undefined, ctx.get('host') || undefined, { ...settings, allowedOrigins: [] })) {
+      throw GatewayError.of('ORIGIN_NOT_ALLOWED');
+    }
+    const ip = clientIp(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], settings.trustProxy);
+    const verdict = await deps.exchangeLimiter.take(ip);
+    if (!verdict.ok) {
+      throw GatewayError.of('RATE_LIMITED', { detail: 'exchanges', retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) });
+    }
+    const body = await readJson(ctx, { limit: 4 * 1024, expected: 'expected JSON { code, secret }', refusal: { code: 'INVALID_PAYLOAD' } });
+    const uid = ctx.params.uid!;
+    const details = await currentInteraction(ctx, provider, uid);
+    ctx.set('Cache-Control', 'no-store');
+    if (details === null || details.prompt.name !== 'login') {
+      ctx.status = 410;
+      ctx.body = { error: 'this sign-in expired: start over', code: 'INTERACTION_EXPIRED' };
+      return;
+    }
+    const { openid } = await redeemTicketForOidc(deps, body);
+    const redirectTo = await provider.interactionResult(
+      ctx.req,
+      ctx.res,
+      { login: { accountId: openid, amr: amrFor(settings.confirmation.mode) } },
+      { mergeWithLastSubmission: false },
+    );
+    ctx.body = { openid, redirectTo };
+  });
+}
