@@ -371,6 +371,31 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: { '200': { description: 'Counts by kind', ...json({ type: 'object', additionalProperties: { type: 'integer' } }) } },
       },
     },
+    '/sim/api/faults': {
+      post: {
+        operationId: 'simFaults',
+        summary: 'Test hook: make every platform API call slow and/or failing; `{}` heals it',
+        tags: ['wechat-sim'],
+        requestBody: {
+          required: true,
+          ...json({
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              apiDelayMs: { type: 'integer', minimum: 0, maximum: 60000, description: 'Every API call waits this long first' },
+              apiStatus: { type: 'integer', minimum: 200, maximum: 599, description: 'Answered instead of the real reply unless 200' },
+            },
+          }),
+        },
+        responses: {
+          '200': {
+            description: 'The faults now in force',
+            ...json({ type: 'object', required: ['apiDelayMs', 'apiStatus'], properties: { apiDelayMs: { type: 'integer' }, apiStatus: { type: 'integer' } } }),
+          },
+          ...simErrors(),
+        },
+      },
+    },
     '/sim/api/reset-stats': {
       post: {
         operationId: 'simResetStats',
