@@ -126,7 +126,7 @@ for (const backend of backends) {
       const ticket = newTicket({
         id,
         secret: newSecret(),
-        qr: { url: `http://weixin.qq.com/q/${id}`, image: 'data:image/png;base64,', wechatTicket: `gQ-${id}` },
+        qr: { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-${id}` },
         browser: { userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0', ip: '203.0.113.7' },
         now: Date.now(),
         ttlSeconds: 120,

@@ -366,7 +366,7 @@ export function aTicket(options: { secret?: string; ttlSeconds?: number; now?: n
   return newTicket({
     id: newTicketId(),
     secret: options.secret ?? newSecret(),
-    qr: { url: 'http://weixin.qq.com/q/x', image: 'data:,', wechatTicket: 't' },
+    qr: { url: 'http://weixin.qq.com/q/x', wechatTicket: 't' },
     browser: { userAgent: 'ua', ip: '127.0.0.1' },
     now: options.now ?? Date.now(),
     ttlSeconds: options.ttlSeconds ?? 120,
