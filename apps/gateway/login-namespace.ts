@@ -18,10 +18,14 @@ import type { TicketWatcher, TicketWatchers } from './ticket-watchers.js';
 import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
 import { GatewayError, ackError } from './gateway-error.js';
 
+/**
+ * What a socket keeps for the whole life of its QR code: its ticket's id and how often it refreshed. The
+ * secret only until the `ticket` event carries it; the browser context is read from the handshake (which
+ * Socket.IO keeps anyway) when a refresh needs it. Never a ticket or its image.
+ */
 interface SocketData {
   ticketId: string;
-  secret: string;
-  browser: BrowserContext;
+  secret: string | undefined;
   refreshes: number;
 }
 
@@ -67,10 +71,7 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
     if (!originAllowed(headers.origin, headers.host, settings)) {
       throw GatewayError.of('ORIGIN_NOT_ALLOWED');
     }
-    const browser: BrowserContext = {
-      userAgent: String(headers['user-agent'] ?? '').slice(0, 512),
-      ip: clientIp(socket.handshake.address, headers['x-forwarded-for'], settings.trustProxy),
-    };
+    const browser = browserOf(socket, settings);
     const auth: unknown = socket.handshake.auth;
     const wantsResume = typeof auth === 'object' && auth !== null && Object.keys(auth).length > 0;
     if (wantsResume) {
@@ -79,12 +80,12 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
       const ticket = await engine.tickets.get(parsed.data.ticket);
       if (ticket === null) throw GatewayError.of('TICKET_NOT_FOUND');
       if (!secretMatches(ticket, parsed.data.secret)) throw GatewayError.of('TICKET_SECRET_MISMATCH');
-      socket.data = { ticketId: ticket.id, secret: parsed.data.secret, browser, refreshes: 0 };
+      socket.data = { ticketId: ticket.id, secret: parsed.data.secret, refreshes: 0 };
       return;
     }
     await consumeTicketQuota(browser.ip);
     const { ticket, payload } = await issueOrExplain(browser);
-    socket.data = { ticketId: ticket.id, secret: payload.secret, browser, refreshes: 0 };
+    socket.data = { ticketId: ticket.id, secret: payload.secret, refreshes: 0 };
   }
 
   async function consumeTicketQuota(ip: string): Promise<void> {
@@ -162,11 +163,14 @@ class SocketSession implements TicketWatcher {
     await this.deps.watchers.watch(ticketId, this);
     const ticket = await this.deps.engine.tickets.get(ticketId);
     if (this.closed || ticketId !== this.socket.data.ticketId) return;
-    if (ticket === null) {
+    const { secret } = this.socket.data;
+    // Sent once: nothing after this needs it, so the socket stops holding it.
+    this.socket.data.secret = undefined;
+    if (ticket === null || secret === undefined) {
       this.socket.emit('status', { ticket: ticketId, status: 'expired' });
       return;
     }
-    this.socket.emit('ticket', ticketPayload(ticket, this.socket.data.secret));
+    this.socket.emit('ticket', ticketPayload(ticket, secret));
     this.deliver(ticket);
     this.scheduleExpiry(ticket);
   }
@@ -198,16 +202,16 @@ class SocketSession implements TicketWatcher {
       return ackError('REFRESH_LIMIT');
     }
     this.socket.data.refreshes += 1;
-    const verdict = await this.deps.ticketLimiter.take(this.socket.data.browser.ip);
+    const browser = browserOf(this.socket, settings);
+    const verdict = await this.deps.ticketLimiter.take(browser.ip);
     if (!verdict.ok) return ackError('RATE_LIMITED', 'tickets');
-    const issued = await issuer.issue(this.socket.data.browser);
+    const issued = await issuer.issue(browser);
     if (!issued.ok) return ackError(issueRefusalCode(issued.reason));
     // The browser left while WeChat answered: nobody will watch the new ticket, let it expire unseen.
     if (this.closed) return CLOSED;
     const previous = this.socket.data.ticketId;
     this.clearExpiry();
     this.socket.data.ticketId = issued.ticket.id;
-    this.socket.data.secret = issued.payload.secret;
     this.seenVersion = 0;
     await watchers.watch(issued.ticket.id, this);
     await watchers.unwatch(previous, this);
@@ -231,13 +235,17 @@ class SocketSession implements TicketWatcher {
   }
 
   private scheduleExpiry(ticket: Ticket): void {
-    if (!isOpen(ticket.status)) return;
+    if (isOpen(ticket.status)) this.expireAt(ticket.id, ticket.expiresAt);
+  }
+
+  /** The expiry timer closes over the id and the time only: a waiting socket keeps no ticket alive. */
+  private expireAt(ticketId: string, expiresAt: number): void {
     this.clearExpiry();
-    const delay = Math.max(0, ticket.expiresAt - this.now()) + 50;
+    const delay = Math.max(0, expiresAt - this.now()) + 50;
     // Node fires a timer of more than 2^31-1 ms at once; very long TTLs wait in steps instead.
     this.expiryTimer = setTimeout(() => {
-      if (delay > MAX_TIMER_MS) return this.scheduleExpiry(ticket);
-      this.expire(ticket.id).catch((err: unknown) => this.deps.logger.warn({ err }, 'expiry failed'));
+      if (delay > MAX_TIMER_MS) return this.expireAt(ticketId, expiresAt);
+      this.expire(ticketId).catch((err: unknown) => this.deps.logger.warn({ err }, 'expiry failed'));
     }, Math.min(delay, MAX_TIMER_MS));
     this.expiryTimer.unref();
   }
@@ -263,6 +271,15 @@ class SocketSession implements TicketWatcher {
     this.clearExpiry();
     this.socket.emit('status', { ticket: ticketId, status: 'expired' });
   }
+}
+
+/** Who asked, from the handshake: shown to the scanner, and the key of the ticket quota. */
+function browserOf(socket: LoginSocket, settings: GatewaySettings): BrowserContext {
+  const headers = socket.handshake.headers;
+  return {
+    userAgent: String(headers['user-agent'] ?? '').slice(0, 512),
+    ip: clientIp(socket.handshake.address, headers['x-forwarded-for'], settings.trustProxy),
+  };
 }
 
 /** The refusal a browser is given when no ticket could be issued, by whose failure it was. */

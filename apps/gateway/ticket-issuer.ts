@@ -1,11 +1,12 @@
 /**
  * Issuing a ticket: a fresh id and secret, a WeChat QR code whose scene is the id, stored as `pending` by
  * `login.issue()`. A failure says whose it was (WeChat's or the store's), so the browser is told the real cause.
+ * Only the QR content is stored; its image is drawn when the `ticket` event is sent (`qr-image.ts`).
  */
-import QRCode from 'qrcode';
 import type { LoginService } from '../../libs/login/index.js';
 import type { Logger } from '../../libs/observability/index.js';
 import type { TicketPayload } from '../../libs/protocol/index.js';
+import { qrImageUrl } from './qr-image.js';
 import { newSecret, newTicketId, type BrowserContext, type Ticket, type TicketQr } from '../../libs/ticket/index.js';
 
 /** The part of the WeChat client the gateway needs. */
@@ -21,12 +22,15 @@ export interface TicketIssuer {
   issue(browser: BrowserContext): Promise<{ ok: true; ticket: Ticket; payload: TicketPayload } | { ok: false; reason: IssueRefusal }>;
 }
 
-/** The `ticket` payload of a stored ticket, given the browser's secret. */
-export const ticketPayload = (ticket: Ticket, secret: string): TicketPayload => ({
+/**
+ * The `ticket` payload of a stored ticket, given the browser's secret. The image is drawn here, as an SVG
+ * `data:` URL (so the page never depends on reaching WeChat's image host), and dropped once sent.
+ */
+export const ticketPayload = (ticket: Pick<Ticket, 'id' | 'qr' | 'expiresAt'>, secret: string): TicketPayload => ({
   ticket: ticket.id,
   secret,
   qrUrl: ticket.qr.url,
-  qrImage: ticket.qr.image,
+  qrImage: qrImageUrl(ticket.qr.url),
   expiresAt: ticket.expiresAt,
 });
 
@@ -38,9 +42,7 @@ export function createTicketIssuer(deps: { login: LoginService; wechat: QrCodeIs
       let qr: TicketQr;
       try {
         const issued = await deps.wechat.createQrCode(id, deps.ttlSeconds);
-        // Drawn here as a data: URL so the page never depends on reaching WeChat's image host.
-        const image = await QRCode.toDataURL(issued.url, { errorCorrectionLevel: 'M', margin: 2, width: 280 });
-        qr = { url: issued.url, image, wechatTicket: issued.ticket };
+        qr = { url: issued.url, wechatTicket: issued.ticket };
       } catch (err) {
         deps.logger.error({ err }, 'could not create a WeChat QR code');
         return { ok: false, reason: 'wechat_unavailable' };

@@ -25,13 +25,9 @@ export const replayKey = (query: PushQuery): string =>
  * after it the timestamp check refuses the query string anyway.
  */
 export async function checkReplay(kv: KeyValueStore, query: PushQuery, body: string, ttlMs: number): Promise<ReplayVerdict> {
-  const key = replayKey(query);
   const bodyHash = sha256(body);
-  // Twice at most: the mark can lapse between the two commands (the end of the freshness window).
-  for (let attempt = 0; attempt < 2; attempt++) {
-    if (await kv.setIfAbsent(key, bodyHash, ttlMs)) return 'first';
-    const stored = await kv.get(key);
-    if (stored !== null) return stored === bodyHash ? 'retry' : 'mismatch';
-  }
-  return 'retry';
+  // One atomic round trip: set it, or read what an earlier use left.
+  const stored = await kv.setIfAbsentOrGet(replayKey(query), bodyHash, ttlMs);
+  if (stored === null) return 'first';
+  return stored === bodyHash ? 'retry' : 'mismatch';
 }

@@ -12,13 +12,33 @@
  *   count who in a process listens: the process's hub subscribes a ticket once and unsubscribes it once. Delivery is at most once; a message missed by a
  *   browser is made good by reading the store when it (re)connects, one missed by a process while its bus
  *   connection was down by the `onResync` call that follows the reconnect.
+ * - `apply(…, { onWrite })` calls `onWrite` with the changed ticket as its write is sent, before the write's
+ *   outcome is known, so a doorbell rung from it shares the write's round trip: a process hearing that ring
+ *   reads the write (Redis runs one connection's commands in order; memory writes before it calls). A write
+ *   that then loses its compare-and-set has rung for nothing, which the doorbell allows; the retry rings again.
  * - `kv` holds small shared values (dedupe marks, the WeChat token, counters, small sets) with a TTL in
- *   milliseconds; every operation touches one key, so nothing is multi-slot on Redis Cluster.
+ *   milliseconds; every operation touches one key, so nothing is multi-slot on Redis Cluster. The
+ *   delivery marks of one key (`claimDelivery`, `settleDelivery`, `releaseDelivery`) live in one cluster slot,
+ *   so each of those calls is one atomic round trip.
  */
 import type { Ticket, TransitionResult } from '../ticket/index.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export type ApplyResult = TransitionResult | { ok: false; reason: 'not_found' };
+
+export interface ApplyOptions {
+  /**
+   * Called synchronously as a changed ticket's write is sent (again for each retry, the last call being the
+   * write that stands). It must not throw; it may start I/O, which then travels right behind the write.
+   */
+  onWrite?(ticket: Ticket): void;
+}
+
+/**
+ * Where a delivery stands (`KeyValueStore.claimDelivery`): finished earlier (`done`, with its answer), now
+ * this caller's to work on (`claimed`), or held by another worker (`busy`).
+ */
+export type DeliveryClaim = { kind: 'done'; answer: string } | { kind: 'claimed' } | { kind: 'busy' };
 
 export interface TicketStore {
   /** Store a new ticket. Rejects if a ticket with that id exists. */
@@ -26,7 +46,7 @@ export interface TicketStore {
   /** The ticket, or null when unknown or past its retention. */
   get(id: string): Promise<Ticket | null>;
   /** Atomically apply a pure transition to the current ticket; writes only when the transition changed it. */
-  apply(id: string, transition: (ticket: Ticket) => TransitionResult): Promise<ApplyResult>;
+  apply(id: string, transition: (ticket: Ticket) => TransitionResult, options?: ApplyOptions): Promise<ApplyResult>;
 }
 
 /** What travels on the bus: which ticket changed, and the version it changed to. */
@@ -64,9 +84,23 @@ export interface KeyValueStore {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Set only if absent; true when this call set it (a lock or a first-time mark). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Set only if absent, atomically: null when this call set it, else the value already there. */
+  setIfAbsentOrGet(key: string, value: string, ttlMs: number): Promise<string | null>;
   delete(key: string): Promise<void>;
-  /** Increment a counter that never expires; returns the new value. */
-  increment(key: string): Promise<number>;
+  /**
+   * Increment a counter; returns the new value. Without `ttlMs` it never expires (an existing TTL is kept);
+   * with it, the counter expires `ttlMs` after this increment (a sliding TTL).
+   */
+  increment(key: string, ttlMs?: number): Promise<number>;
+  /**
+   * One atomic look at the delivery `key`: its answer if it finished, else a lease of `leaseMs` taken for this
+   * caller if nobody holds one (`claimed`), else `busy`.
+   */
+  claimDelivery(key: string, leaseMs: number): Promise<DeliveryClaim>;
+  /** Record the delivery's answer for `ttlMs` and drop its lease, atomically. */
+  settleDelivery(key: string, answer: string, ttlMs: number): Promise<void>;
+  /** Drop the delivery's lease (its work failed), so a re-send is handled again at once. */
+  releaseDelivery(key: string): Promise<void>;
   /**
    * Add `member` to the set at `key`, which lives at least `ttlMs` from now (a longer remaining life is kept):
    * an index such as "every token of one grant" that outlives each member it lists. `delete` removes it.

@@ -1,6 +1,8 @@
 /** The engine library's public surface: the contract and the factories that implement it. */
 export type {
+  ApplyOptions,
   ApplyResult,
+  DeliveryClaim,
   Engine,
   EngineObserver,
   KeyValueStore,

@@ -6,7 +6,9 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { rateLimiterOver, type RateLimiter } from './rate-limiter.js';
 import { retainUntil, type Ticket, type TransitionResult } from '../ticket/index.js';
 import type {
+  ApplyOptions,
   ApplyResult,
+  DeliveryClaim,
   Engine,
   EngineObserver,
   KeyValueStore,
@@ -78,13 +80,14 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       const record = live(tickets, id);
       return record === undefined ? null : structuredClone(record.value);
     },
-    async apply(id: string, transition: (ticket: Ticket) => TransitionResult): Promise<ApplyResult> {
-      // Read, transition and write happen in one synchronous stretch, so no other call can interleave.
+    async apply(id: string, transition: (ticket: Ticket) => TransitionResult, options: ApplyOptions = {}): Promise<ApplyResult> {
+      // Read, transition, write (and ring) happen in one synchronous stretch, so no other call can interleave.
       const record = live(tickets, id);
       if (record === undefined) return { ok: false, reason: 'not_found' };
       const result = transition(structuredClone(record.value));
       if (result.ok && result.changed) {
         tickets.set(id, { value: structuredClone(result.ticket), until: retainUntil(result.ticket) });
+        options.onWrite?.(structuredClone(result.ticket));
       }
       return result;
     },
@@ -129,17 +132,25 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       values.set(key, { value, until });
       return true;
     },
+    async setIfAbsentOrGet(key: string, value: string, ttlMs: number): Promise<string | null> {
+      const until = now() + ttlMilliseconds(ttlMs);
+      const existing = live(values, key);
+      if (existing !== undefined) return existing.value;
+      values.set(key, { value, until });
+      return null;
+    },
     async delete(key: string): Promise<void> {
       values.delete(key);
       sets.delete(key);
     },
-    async increment(key: string): Promise<number> {
+    async increment(key: string, ttlMs?: number): Promise<number> {
+      const until = ttlMs === undefined ? undefined : now() + ttlMilliseconds(ttlMs);
       const record = live(values, key);
       const current = record === undefined ? 0 : Number(record.value);
       // Redis refuses INCR on a value that is not an integer; so does memory, to keep the engines alike.
       if (!Number.isSafeInteger(current)) throw new Error(`value of ${key} is not an integer`);
-      // Like INCR, an existing TTL is kept; a new counter never expires.
-      values.set(key, { value: String(current + 1), until: record?.until ?? Infinity });
+      // Like INCR, an existing TTL is kept and a new counter never expires, unless a TTL is given.
+      values.set(key, { value: String(current + 1), until: until ?? record?.until ?? Infinity });
       return current + 1;
     },
     async addToSet(key: string, member: string, ttlMs: number): Promise<void> {
@@ -153,6 +164,21 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     },
     async setMembers(key: string): Promise<string[]> {
       return [...(live(sets, key)?.value ?? [])];
+    },
+    async claimDelivery(key: string, leaseMs: number): Promise<DeliveryClaim> {
+      const until = now() + ttlMilliseconds(leaseMs);
+      const done = live(values, `${key}:done`);
+      if (done !== undefined) return { kind: 'done', answer: done.value };
+      if (live(values, `${key}:lease`) !== undefined) return { kind: 'busy' };
+      values.set(`${key}:lease`, { value: '1', until });
+      return { kind: 'claimed' };
+    },
+    async settleDelivery(key: string, answer: string, ttlMs: number): Promise<void> {
+      values.set(`${key}:done`, { value: answer, until: now() + ttlMilliseconds(ttlMs) });
+      values.delete(`${key}:lease`);
+    },
+    async releaseDelivery(key: string): Promise<void> {
+      values.delete(`${key}:lease`);
     },
   };
 

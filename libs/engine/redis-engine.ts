@@ -4,7 +4,14 @@
  * Layout (the hash tag puts all of a ticket's keys in one cluster slot):
  * - `<prefix>:{<id>}:ticket`  the ticket as JSON, expiring at `retainUntil(ticket)` (a relative PX);
  * - `<prefix>:{<id>}:changes` the ticket's sharded pub/sub channel (SPUBLISH / SSUBSCRIBE);
- * - `<prefix>:kv:<key>`       small shared values; `<prefix>:rl:<limiter>:<key>` rate-limit counters.
+ * - `<prefix>:kv:<key>`       small shared values; `<prefix>:rl:<limiter>:<key>` rate-limit counters;
+ * - `<prefix>:kv:{<key>}:done` / `:lease` the two marks of one delivery, hash-tagged into one slot so that
+ *   claiming and settling a delivery are each one script.
+ *
+ * Each step of a scan is one round trip: a claim of its delivery marks, a read of the ticket, the
+ * compare-and-set script with the doorbell's SPUBLISH written right behind it on the same connection (the
+ * channel shares the ticket's slot, so Cluster sends both to one node, in order), the login counter (INCR with
+ * its TTL), and the settle of the marks.
  *
  * Sharded pub/sub is what keeps a scan's cost flat as gateways are added: a message goes only to the
  * connections subscribed to that channel, on the one shard that owns its slot, instead of to every node and
@@ -16,7 +23,9 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { rateLimiterOver, type RateLimiter } from './rate-limiter.js';
 import { retainUntil, type Ticket, type TransitionResult } from '../ticket/index.js';
 import type {
+  ApplyOptions,
   ApplyResult,
+  DeliveryClaim,
   Engine,
   EngineObserver,
   KeyValueStore,
@@ -61,18 +70,46 @@ export interface RedisEngine extends Engine {
 /** Conflicting writers retry `apply` at most this often; far above what real contention on one ticket needs. */
 const MAX_APPLY_ATTEMPTS = 20;
 
+/** A Lua script and its SHA-1, run by `EVALSHA` (each node caches scripts on its own). */
+interface Script {
+  source: string;
+  sha: string;
+}
+const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
+
 /**
  * Write the new ticket only if the stored one still has the version the transition read; one key, so it is
  * cluster-safe. Returns 1 when written, 0 on a version conflict, -1 when the ticket is gone.
  */
-const COMPARE_AND_SET = `
+const COMPARE_AND_SET = script(`
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
 if tonumber(cjson.decode(current).version) ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
-`;
-const COMPARE_AND_SET_SHA = createHash('sha1').update(COMPARE_AND_SET).digest('hex');
+`);
+
+/** A delivery's state: {1, answer} when done, {2} when this call took the lease (ARGV[1] ms), {3} when busy. */
+const CLAIM_DELIVERY = script(`
+local done = redis.call('GET', KEYS[1])
+if done then return {1, done} end
+if redis.call('SET', KEYS[2], '1', 'PX', ARGV[1], 'NX') then return {2} end
+return {3}
+`);
+
+/** Record a delivery's answer (ARGV[1], for ARGV[2] ms) and drop its lease. */
+const SETTLE_DELIVERY = script(`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+return 1
+`);
+
+/** INCR with a sliding TTL (ARGV[1] ms), in one step so that no counter is ever left without one. */
+const INCREMENT_WITH_TTL = script(`
+local count = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return count
+`);
 
 /**
  * An engine over injected connections. `close()` drops this engine's subscriptions and listeners but does not
@@ -179,14 +216,33 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     return json === null ? null : parseTicket(id, json);
   };
 
-  const compareAndSet = async (key: string, version: number, ticket: Ticket): Promise<number> => {
-    const args = [String(version), JSON.stringify(ticket), String(ttlOf(ticket))];
+  const run = async (lua: Script, keys: string[], args: string[]): Promise<unknown> => {
     try {
-      return Number(await client.evalsha(COMPARE_AND_SET_SHA, 1, key, ...args));
+      return await client.evalsha(lua.sha, keys.length, ...keys, ...args);
     } catch (error) {
       // Each node caches scripts on its own (and forgets them on restart): load it by running it once in full.
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return Number(await client.eval(COMPARE_AND_SET, 1, key, ...args));
+      return client.eval(lua.source, keys.length, ...keys, ...args);
+    }
+  };
+
+  /**
+   * The compare-and-set, with `sent` called as soon as it is on the wire, so that what `sent` sends follows
+   * it in the same round trip. When the node did not know the script, the write comes only with the full
+   * `EVAL`, after whatever `sent` sent: `sent` is called again once that write stands.
+   */
+  const compareAndSet = async (version: number, ticket: Ticket, sent: () => void): Promise<number> => {
+    const keys = [ticketKey(ticket.id)];
+    const args = [String(version), JSON.stringify(ticket), String(ttlOf(ticket))];
+    const first = client.evalsha(COMPARE_AND_SET.sha, 1, ...keys, ...args);
+    sent();
+    try {
+      return Number(await first);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      const written = Number(await client.eval(COMPARE_AND_SET.source, 1, ...keys, ...args));
+      if (written === 1) sent();
+      return written;
     }
   };
 
@@ -202,14 +258,14 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
       if (reply !== 'OK') throw new Error(`ticket ${ticket.id} already exists`);
     },
     get: readTicket,
-    async apply(id: string, transition: (ticket: Ticket) => TransitionResult): Promise<ApplyResult> {
-      const key = ticketKey(id);
+    async apply(id: string, transition: (ticket: Ticket) => TransitionResult, options: ApplyOptions = {}): Promise<ApplyResult> {
       for (let attempt = 1; attempt <= MAX_APPLY_ATTEMPTS; attempt++) {
         const current = await readTicket(id);
         if (current === null) return { ok: false, reason: 'not_found' };
         const result = transition(current);
         if (!result.ok || !result.changed) return result;
-        const written = await compareAndSet(key, current.version, result.ticket);
+        const changed = result.ticket;
+        const written = await compareAndSet(current.version, changed, () => options.onWrite?.(changed));
         if (written === 1) return result;
         if (written === -1) return { ok: false, reason: 'not_found' };
         // Someone wrote in between: back off a little, at random, so the losers do not collide again.
@@ -250,6 +306,8 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
   };
 
   const kvKey = (key: string): string => `${prefix}:kv:${key}`;
+  const doneKey = (key: string): string => `${prefix}:kv:{${key}}:done`;
+  const leaseKey = (key: string): string => `${prefix}:kv:{${key}}:lease`;
   const kv: KeyValueStore = {
     async get(key: string): Promise<string | null> {
       return client.get(kvKey(key));
@@ -260,11 +318,27 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
       return (await client.set(kvKey(key), value, 'PX', ttlMilliseconds(ttlMs), 'NX')) === 'OK';
     },
+    async setIfAbsentOrGet(key: string, value: string, ttlMs: number): Promise<string | null> {
+      // SET … NX GET (Redis 7, which sharded pub/sub needs anyway): nil when it set the value, else the old one.
+      return client.set(kvKey(key), value, 'PX', ttlMilliseconds(ttlMs), 'NX', 'GET');
+    },
     async delete(key: string): Promise<void> {
       await client.del(kvKey(key));
     },
-    async increment(key: string): Promise<number> {
-      return client.incr(kvKey(key));
+    async increment(key: string, ttlMs?: number): Promise<number> {
+      if (ttlMs === undefined) return client.incr(kvKey(key));
+      return Number(await run(INCREMENT_WITH_TTL, [kvKey(key)], [String(ttlMilliseconds(ttlMs))]));
+    },
+    async claimDelivery(key: string, leaseMs: number): Promise<DeliveryClaim> {
+      const reply = (await run(CLAIM_DELIVERY, [doneKey(key), leaseKey(key)], [String(ttlMilliseconds(leaseMs))])) as [number, string?];
+      if (reply[0] === 1) return { kind: 'done', answer: String(reply[1]) };
+      return reply[0] === 2 ? { kind: 'claimed' } : { kind: 'busy' };
+    },
+    async settleDelivery(key: string, answer: string, ttlMs: number): Promise<void> {
+      await run(SETTLE_DELIVERY, [doneKey(key), leaseKey(key)], [answer, String(ttlMilliseconds(ttlMs))]);
+    },
+    async releaseDelivery(key: string): Promise<void> {
+      await client.del(leaseKey(key));
     },
     async addToSet(key: string, member: string, ttlMs: number): Promise<void> {
       const ms = ttlMilliseconds(ttlMs);

@@ -12,7 +12,8 @@
  *
  * The work itself must be idempotent for the window between its effect and the `done` mark (a kill there
  * means it runs again): the ticket's compare-and-set transition is, and its doorbell may ring twice.
- * All mark handling lives here, so it can later become one server-side script.
+ * Each look at the marks is one atomic store call (`claimDelivery`: the answer, or the lease; `settleDelivery`:
+ * the answer and the lease's end), one round trip apiece on Redis.
  */
 import type { KeyValueStore } from '../engine/index.js';
 
@@ -53,13 +54,11 @@ export async function handleDelivery<T>(
   options: DeliveryMarkOptions = {},
 ): Promise<DeliveryResult<T>> {
   const leaseMs = options.leaseMs ?? DELIVERY_LEASE_MS;
-  const doneKey = `${key}:done`;
-  const leaseKey = `${key}:lease`;
   const giveUpAt = Date.now() + 2 * leaseMs;
   for (;;) {
-    const done = await kv.get(doneKey);
-    if (done !== null) return { fresh: false, value: JSON.parse(done) as T };
-    if (await kv.setIfAbsent(leaseKey, '1', leaseMs)) break;
+    const claim = await kv.claimDelivery(key, leaseMs);
+    if (claim.kind === 'done') return { fresh: false, value: JSON.parse(claim.answer) as T };
+    if (claim.kind === 'claimed') break;
     if (Date.now() >= giveUpAt) throw new DeliveryBusyError();
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50));
   }
@@ -68,10 +67,9 @@ export async function handleDelivery<T>(
     value = await work();
   } catch (error) {
     // Best effort: if this fails too, the lease lapses by itself before the re-send.
-    await kv.delete(leaseKey).catch(() => undefined);
+    await kv.releaseDelivery(key).catch(() => undefined);
     throw error;
   }
-  await kv.set(doneKey, JSON.stringify(value), options.doneTtlMs ?? DELIVERY_DONE_TTL_MS);
-  await kv.delete(leaseKey).catch(() => undefined);
+  await kv.settleDelivery(key, JSON.stringify(value), options.doneTtlMs ?? DELIVERY_DONE_TTL_MS);
   return { fresh: true, value };
 }

@@ -14,7 +14,7 @@ export {
   type ScanOutcome,
 } from './login-service.js';
 export { createDoorbell, RING_ATTEMPTS, RING_BACKOFF_MS, type Doorbell } from './doorbell.js';
-export { createLoginCounter, type LoginCounter } from './login-counter.js';
+export { createLoginCounter, LOGIN_COUNT_TTL_MS, type LoginCounter } from './login-counter.js';
 export {
   DELIVERY_DONE_TTL_MS,
   DELIVERY_LEASE_MS,

@@ -140,6 +140,13 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     async scan(input) {
       const at = now();
       let foreignQr = false;
+      // The hot path of a login: the doorbell is rung as the write is sent, so both share one round trip.
+      let ringing: Promise<boolean> | undefined;
+      const ringWithWrite = {
+        onWrite: (written: Ticket): void => {
+          ringing = doorbell.ring(written);
+        },
+      };
       const result = await engine.tickets.apply(input.ticketId, (ticket) => {
         // The event's QR ticket must be the one we created for this scene (WECHAT.md §0.5): a mismatch means
         // the scene was lifted into another code, so the ticket is left exactly as it is.
@@ -155,7 +162,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
           ...(input.user !== undefined ? { user: input.user } : {}),
         };
         return transition(ticket, event);
-      });
+      }, ringWithWrite);
       if (!result.ok) {
         return result.reason === 'not_found' || result.reason === 'expired' ? { kind: 'unknown' } : { kind: 'refused', reason: result.reason };
       }
@@ -168,10 +175,13 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
         return { kind: ticket.status, ticket, changed: false, told: await doorbell.ring(ticket) };
       }
       metrics.ticketsScanned.inc();
-      if (ticket.status === 'scanned') return { kind: 'scanned', ticket, changed: true, told: await doorbell.ring(ticket) };
+      // An engine that did not call onWrite (a wrapper that drops options) still gets its ring, after the write.
+      const told = ringing ?? doorbell.ring(ticket);
+      if (ticket.status === 'scanned') return { kind: 'scanned', ticket, changed: true, told: await told };
+      // Counted after the ring went out: a process that dies in between loses one count of a courtesy line (its
+      // re-run finds the ticket unchanged), and never counts a login twice.
       const loginCount = await confirmed(ticket);
-      const told = await doorbell.ring(ticket);
-      return { kind: 'confirmed', ticket, changed: true, told, ...(loginCount !== undefined ? { loginCount } : {}) };
+      return { kind: 'confirmed', ticket, changed: true, told: await told, ...(loginCount !== undefined ? { loginCount } : {}) };
     },
 
     async decide(input) {

@@ -28,12 +28,13 @@ export interface BrowserContext {
   ip: string;
 }
 
-/** The QR code WeChat issued for the ticket. */
+/**
+ * The QR code WeChat issued for the ticket: its content, never an image (the gateway draws that when it sends
+ * the `ticket` event), so a stored ticket stays a few hundred bytes.
+ */
 export interface TicketQr {
   /** Content of the QR code. */
   url: string;
-  /** Image URL (`https:`, `http:` or `data:`). */
-  image: string;
   /** WeChat's own ticket for the QR code (compared with the `Ticket` of scan events). */
   wechatTicket: string;
 }

@@ -41,7 +41,7 @@ describe('login use cases over the memory engine', () => {
   async function issued(): Promise<{ ticket: Ticket; secret: string; rings: TicketChange[] }> {
     const id = newTicketId();
     const secret = newSecret();
-    const qr = { url: `http://weixin.qq.com/q/${id}`, image: 'data:image/png;base64,', wechatTicket: `gQ-${id}` };
+    const qr = { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-${id}` };
     const outcome = await login.issue({ id, secret, qr, browser: BROWSER, ttlSeconds: TTL_SECONDS });
     if (!outcome.ok) throw new Error('issue failed');
     const rings: TicketChange[] = [];
@@ -66,7 +66,7 @@ describe('login use cases over the memory engine', () => {
     const outcome = await failing.issue({
       id: newTicketId(),
       secret: newSecret(),
-      qr: { url: 'u', image: 'data:', wechatTicket: 'w' },
+      qr: { url: 'u', wechatTicket: 'w' },
       browser: BROWSER,
       ttlSeconds: TTL_SECONDS,
     });

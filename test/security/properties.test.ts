@@ -256,7 +256,7 @@ describe('ticket state machine (libs/ticket)', () => {
         let ticket = newTicket({
           id: 'AAAAAAAAAAAAAAAAAAAAAA',
           secret: RIGHT_SECRET,
-          qr: { url: 'u', image: 'i', wechatTicket: 'w' },
+          qr: { url: 'u', wechatTicket: 'w' },
           browser: { userAgent: '', ip: '' },
           now: CREATED,
           ttlSeconds: TTL_SECONDS,

@@ -215,6 +215,35 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
         onB.stop();
       });
 
+      it('rings from onWrite right behind the write: the other process reads the new version when it hears it', async () => {
+        const ticket = aTicket();
+        await a.tickets.create(ticket);
+        await b.events.subscribe(ticket.id);
+        const readOnRing: (number | undefined)[] = [];
+        const stop = b.events.onRing((change) => {
+          if (change.ticket === ticket.id) void b.tickets.get(change.ticket).then((t) => readOnRing.push(t?.version));
+        });
+        const written: Ticket[] = [];
+        const scan: TicketEvent = { type: 'scan', openid: 'o_ring', at: Date.now(), mode: 'scan', code: newLoginCode(ticket.id) };
+        const result = await a.tickets.apply(ticket.id, (t) => transition(t, scan), {
+          onWrite: (changed) => {
+            written.push(changed);
+            void a.events.publish({ ticket: changed.id, version: changed.version });
+          },
+        });
+
+        expect(result).toMatchObject({ ok: true, changed: true });
+        expect(written.map((t) => [t.status, t.version])).toEqual([['confirmed', 2]]);
+        await eventually(() => readOnRing.length === 1);
+        expect(readOnRing).toEqual([2]);
+        // Nothing changed, nothing written: onWrite is not called.
+        const again = await a.tickets.apply(ticket.id, (t) => transition(t, scan), { onWrite: (changed) => written.push(changed) });
+        expect(again).toMatchObject({ ok: true, changed: false });
+        expect(written).toHaveLength(1);
+        stop();
+        await b.events.unsubscribe(ticket.id);
+      });
+
       it('sends nothing to a process that is not subscribed to the ticket', async () => {
         const x = newTicketId();
         const y = newTicketId();
@@ -333,6 +362,53 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
         expect(await a.kv.get(key)).toBe('12');
       });
 
+      it('sets a value if absent or returns the one there, atomically, across processes', async () => {
+        const key = `mark-${newTicketId()}`;
+        const answers = await Promise.all([
+          a.kv.setIfAbsentOrGet(key, 'a', 60_000),
+          b.kv.setIfAbsentOrGet(key, 'b', 60_000),
+          a.kv.setIfAbsentOrGet(key, 'c', 60_000),
+        ]);
+        const first = answers.indexOf(null);
+        expect(answers.filter((answer) => answer === null)).toHaveLength(1);
+        const winner = ['a', 'b', 'c'][first];
+        expect(answers.filter((answer) => answer !== null)).toEqual([winner, winner]);
+        expect(await b.kv.get(key)).toBe(winner);
+        const lapsing = `mark-${newTicketId()}`;
+        expect(await a.kv.setIfAbsentOrGet(lapsing, 'x', 300)).toBeNull();
+        await eventually(async () => (await b.kv.get(lapsing)) === null);
+        expect(await b.kv.setIfAbsentOrGet(lapsing, 'y', 60_000)).toBeNull();
+      });
+
+      it('gives a counter a sliding TTL when asked, and keeps its count meanwhile', async () => {
+        const key = `counter-${newTicketId()}`;
+        expect(await a.kv.increment(key, 600)).toBe(1);
+        expect(await b.kv.increment(key, 600)).toBe(2);
+        expect(await a.kv.get(key)).toBe('2');
+        await eventually(async () => (await b.kv.get(key)) === null);
+        expect(await a.kv.increment(key, 60_000)).toBe(1);
+        await a.kv.delete(key);
+      });
+
+      it('claims a delivery once, answers it once settled, and frees it on release or when the lease lapses', async () => {
+        const key = `delivery-${newTicketId()}`;
+        const claims = await Promise.all([a.kv.claimDelivery(key, 60_000), b.kv.claimDelivery(key, 60_000)]);
+        expect(claims.map((claim) => claim.kind).sort()).toEqual(['busy', 'claimed']);
+        await (claims[0]!.kind === 'claimed' ? a : b).kv.releaseDelivery(key);
+        expect(await b.kv.claimDelivery(key, 60_000)).toEqual({ kind: 'claimed' });
+        await b.kv.settleDelivery(key, '{"reply":"ok"}', 60_000);
+        // Settled: the answer for everyone, and the lease is gone with it.
+        expect(await a.kv.claimDelivery(key, 60_000)).toEqual({ kind: 'done', answer: '{"reply":"ok"}' });
+        expect(await b.kv.claimDelivery(key, 60_000)).toEqual({ kind: 'done', answer: '{"reply":"ok"}' });
+
+        const abandoned = `delivery-${newTicketId()}`;
+        expect(await a.kv.claimDelivery(abandoned, 300)).toEqual({ kind: 'claimed' });
+        expect(await b.kv.claimDelivery(abandoned, 300)).toEqual({ kind: 'busy' });
+        // A worker that died holding the lease: it lapses by itself.
+        await eventually(async () => (await b.kv.claimDelivery(abandoned, 60_000)).kind === 'claimed');
+        expect(await a.kv.claimDelivery(abandoned, 60_000)).toEqual({ kind: 'busy' });
+      });
+
       it('refuses a TTL that is not positive', async () => {
         await expect(a.kv.set(`bad-${newTicketId()}`, 'v', 0)).rejects.toThrow(RangeError);
         await expect(a.kv.addToSet(`bad-${newTicketId()}`, 'm', 0)).rejects.toThrow(RangeError);
@@ -387,7 +463,7 @@ export function aTicket(options: { secret?: string; ttlSeconds?: number; now?: n
   return newTicket({
     id: newTicketId(),
     secret: options.secret ?? newSecret(),
-    qr: { url: 'http://weixin.qq.com/q/x', image: 'data:,', wechatTicket: 't' },
+    qr: { url: 'http://weixin.qq.com/q/x', wechatTicket: 't' },
     browser: { userAgent: 'ua', ip: '127.0.0.1' },
     now: options.now ?? Date.now(),
     ttlSeconds: options.ttlSeconds ?? 120,

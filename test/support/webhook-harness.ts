@@ -121,7 +121,7 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
       const ticket = newTicket({
         id,
         secret: newSecret(),
-        qr: { url: `http://weixin.qq.com/q/${id}`, image: 'data:image/png;base64,', wechatTicket: `gQ-test-${id}` },
+        qr: { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-test-${id}` },
         browser: { userAgent: options.userAgent ?? CHROME_ON_WINDOWS, ip: options.ip ?? BROWSER_IP },
         now: now(),
         ttlSeconds: options.ttlSeconds ?? 120,
@@ -175,7 +175,7 @@ export function flakyEngine(real: Engine, faults: { publishFailures?: number; in
     ...real,
     kv: {
       ...real.kv,
-      increment: (key) => (incrementFailures-- > 0 ? Promise.reject(new Error('injected: counter unavailable')) : real.kv.increment(key)),
+      increment: (key, ttlMs) => (incrementFailures-- > 0 ? Promise.reject(new Error('injected: counter unavailable')) : real.kv.increment(key, ttlMs)),
     },
     events: {
       ...real.events,
