@@ -1,9 +1,13 @@
 /** The engine library's public surface: the contract and the factories that implement it. */
 export type {
   ApplyResult,
+  BudgetOptions,
+  Budgets,
+  BudgetVerdict,
   Engine,
   EngineObserver,
   KeyValueStore,
+  LeaseSet,
   RateLimitOptions,
   TicketChange,
   TicketChangeListener,

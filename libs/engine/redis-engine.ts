@@ -4,7 +4,8 @@
  * Layout (the hash tag puts all of a ticket's keys in one cluster slot):
  * - `<prefix>:{<id>}:ticket`  the ticket as JSON, expiring at `retainUntil(ticket)` (a relative PX);
  * - `<prefix>:{<id>}:changes` the ticket's sharded pub/sub channel (SPUBLISH / SSUBSCRIBE);
- * - `<prefix>:kv:<key>`       small shared values; `<prefix>:rl:<limiter>:<key>` rate-limit counters.
+ * - `<prefix>:kv:<key>`       small shared values; `<prefix>:rl:<limiter>:<key>` rate-limit counters;
+ * - `<prefix>:lease:<key>`    a sorted set of holders scored by lease end; `<prefix>:budget:<key>` a bucket.
  *
  * Sharded pub/sub is what keeps a scan's cost flat as gateways are added: a message goes only to the
  * connections subscribed to that channel, on the one shard that owns its slot, instead of to every node and
@@ -17,9 +18,12 @@ import { rateLimiterOver, type RateLimiter } from './rate-limiter.js';
 import { retainUntil, type Ticket, type TransitionResult } from '../ticket/index.js';
 import type {
   ApplyResult,
+  BudgetOptions,
+  Budgets,
   Engine,
   EngineObserver,
   KeyValueStore,
+  LeaseSet,
   RateLimitOptions,
   TicketChange,
   TicketChangeListener,
@@ -73,6 +77,45 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `;
 const COMPARE_AND_SET_SHA = createHash('sha1').update(COMPARE_AND_SET).digest('hex');
+
+/**
+ * Hold or renew a lease: drop lapsed holders, then add (or re-score) ARGV[2] unless the set is full. One key.
+ * ARGV: now (ms), holder, limit, ttl (ms). Returns 1 when held, 0 when full.
+ */
+const ACQUIRE_LEASE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local held = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not held and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[4]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`;
+
+/**
+ * Draw from a token bucket (a hash: tokens, at). ARGV: capacity, refill per ms, now (ms), tokens wanted (0 to
+ * peek). Returns { taken (1/0), tokens left as a string } (Lua numbers become integers on the way out).
+ */
+const DRAW_BUDGET = `
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1])
+local at = tonumber(state[2])
+if tokens == nil or at == nil then tokens = capacity; at = now end
+if now > at then tokens = math.min(capacity, tokens + (now - at) * rate); at = now end
+local taken = 0
+if want > 0 and tokens >= want then
+  tokens = tokens - want
+  taken = 1
+end
+if want > 0 then
+  redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', string.format('%d', at))
+  redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 60000)
+end
+return { taken, string.format('%.6f', tokens) }
+`;
 
 /**
  * An engine over injected connections. `close()` drops this engine's subscriptions and listeners but does not
@@ -268,11 +311,47 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     },
   };
 
+  /** Run a script by its SHA, loading it on the node that does not know it yet (as compareAndSet does). */
+  const runScript = async (script: string, key: string, args: string[]): Promise<unknown> => {
+    const sha = scriptShas.get(script) ?? createHash('sha1').update(script).digest('hex');
+    scriptShas.set(script, sha);
+    try {
+      return await client.evalsha(sha, 1, key, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(script, 1, key, ...args);
+    }
+  };
+  const scriptShas = new Map<string, string>();
+
+  const leases: LeaseSet = {
+    async acquire(key, holder, limit, ttlMs) {
+      const ttl = String(ttlMilliseconds(ttlMs));
+      const held = await runScript(ACQUIRE_LEASE, `${prefix}:lease:${key}`, [String(now()), holder, String(limit), ttl]);
+      return Number(held) === 1;
+    },
+    async release(key, holder) {
+      await client.zrem(`${prefix}:lease:${key}`, holder);
+    },
+  };
+
+  const draw = async (key: string, options: BudgetOptions, want: number): Promise<{ ok: boolean; remaining: number }> => {
+    const args = [String(options.capacity), String(options.refillPerSecond / 1000), String(now()), String(want)];
+    const reply = (await runScript(DRAW_BUDGET, `${prefix}:budget:${key}`, args)) as [number, string];
+    return { ok: Number(reply[0]) === 1, remaining: Math.floor(Number(reply[1])) };
+  };
+  const budgets: Budgets = {
+    take: (key, options) => draw(key, options, 1),
+    peek: async (key, options) => (await draw(key, options, 0)).remaining,
+  };
+
   return {
     kind: client.isCluster ? 'redis-cluster' : 'redis',
     tickets,
     events,
     kv,
+    leases,
+    budgets,
     get lastError() {
       return lastError;
     },

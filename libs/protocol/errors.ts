@@ -28,12 +28,17 @@ export const ERRORS = {
     },
   },
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'origin not allowed' },
+  NAMESPACE_NOT_FOUND: { status: 404, message: 'unknown namespace: this gateway serves only /login' },
+  TICKET_IN_USE: { status: 409, message: 'this QR code is already open in too many places; reload the page' },
   RATE_LIMITED: {
     status: 429,
     message: 'too many requests from this address; retry in a minute',
     details: {
       tickets: 'too many new tickets from this address; retry in a minute',
       exchanges: 'too many exchanges from this address',
+      connections: 'too many open connections from this address',
+      resumes: 'too many reconnections from this address; retry in a minute',
+      qr_quota: 'the service is handing out too many QR codes right now; retry in a few minutes',
     },
   },
   REFRESH_LIMIT: { status: 429, message: 'too many refreshes on this connection; reload the page' },
