@@ -68,3 +68,23 @@ export function errorMessage<C extends ErrorCode>(code: C, detail?: ErrorDetail<
 
 /** The HTTP status of `code`. */
 export const errorStatus = (code: ErrorCode): number => ERRORS[code].status;
+
+/**
+ * A connection refused before a Socket.IO session exists (engine.io's `allowRequest`) cannot carry a
+ * `connect_error` code; the refusal's HTTP body (`{ code, message }`, engine.io's) carries it in its message
+ * as `CODE: words`. These two functions are that format's writer and reader.
+ */
+export const refusalMessage = (code: ErrorCode, words: string): string => `${code}: ${words}`;
+
+/** The catalogue code of an engine.io refusal body (the response text), or undefined when it names none. */
+export function refusalCode(body: unknown): ErrorCode | undefined {
+  if (typeof body !== 'string' || body === '') return undefined;
+  let message: unknown;
+  try {
+    message = (JSON.parse(body) as { message?: unknown } | null)?.message;
+  } catch {
+    return undefined;
+  }
+  const code = typeof message === 'string' ? /^([A-Z_]+): /.exec(message)?.[1] : undefined;
+  return code !== undefined && Object.hasOwn(ERRORS, code) ? (code as ErrorCode) : undefined;
+}
