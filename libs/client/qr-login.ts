@@ -227,8 +227,8 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
   };
   const onVisibilityChange = (): void => {
     if (!isVisible()) return;
-    if (!started) return start();
-    dispatch({ type: 'visible', connected: socket.connected });
+    if (started) dispatch({ type: 'visible', connected: socket.connected });
+    else start();
   };
   // Coming back online: reconnect now instead of waiting out Socket.IO's backoff.
   const onOnline = (): void => {
