@@ -16,6 +16,12 @@ export interface GatewaySettings {
   maxRefreshesPerSocket: number;
   ticketsPerMinute: number;
   exchangesPerMinute: number;
+  /** Resumes of a held ticket per client address per minute. */
+  resumesPerMinute: number;
+  /** Open connections per client address on this gateway. */
+  maxConnectionsPerIp: number;
+  /** WeChat `qrcode/create` calls per day, fleet-wide. */
+  wechatQrDailyQuota: number;
   /** `tap` carries the links' secret and public URL: a tap gateway cannot be built without them. */
   confirmation: Confirmation;
   sessionTtlSeconds: number;
@@ -34,6 +40,9 @@ export function gatewaySettings(config: Config, extra: { simulatorUrl?: string; 
     maxRefreshesPerSocket: config.MAX_REFRESHES_PER_SOCKET,
     ticketsPerMinute: config.RATE_LIMIT_TICKETS_PER_MINUTE,
     exchangesPerMinute: config.RATE_LIMIT_EXCHANGES_PER_MINUTE,
+    resumesPerMinute: config.RATE_LIMIT_RESUMES_PER_MINUTE,
+    maxConnectionsPerIp: config.MAX_CONNECTIONS_PER_IP,
+    wechatQrDailyQuota: config.WECHAT_QR_DAILY_QUOTA,
     confirmation: resolveConfirmation(config),
     sessionTtlSeconds: config.SESSION_TTL_SECONDS,
     ...(extra.simulatorUrl !== undefined ? { simulatorUrl: extra.simulatorUrl } : {}),

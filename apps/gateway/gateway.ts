@@ -21,6 +21,10 @@ import { createTicketWatchers } from './ticket-watchers.js';
 import { createOidcProvider, type OidcSettings } from '../../libs/oidc/index.js';
 import { interactionPath, mountOidcLoginStep, rememberInteraction } from './oidc-login-step.js';
 import { oidcProviderMiddleware } from './oidc-mount.js';
+import { perClient } from './client-group.js';
+import { createConnectionGuard } from './connection-guard.js';
+import { createQrBudget } from './qr-budget.js';
+import { createTicketHolders } from './ticket-holders.js';
 
 export interface GatewayDeps {
   engine: Engine;
@@ -56,6 +60,8 @@ export interface Gateway {
 
 /** Largest message a browser may send: the protocol's messages are tiny. */
 const MAX_SOCKET_MESSAGE_BYTES = 16 * 1024;
+/** A connection that has not joined `/login` by then is closed (Socket.IO's default is 45 s). */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const { engine, settings, logger, metrics } = deps;
@@ -63,16 +69,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
   let io: Server<ClientToServerEvents, ServerToClientEvents> | undefined;
   let nsp: LoginNamespace | undefined;
 
-  const ticketLimiter = engine.createRateLimiter({
-    keyPrefix: 'rl:tickets',
-    points: settings.ticketsPerMinute,
-    durationSeconds: 60,
-  });
-  const exchangeLimiter = engine.createRateLimiter({
-    keyPrefix: 'rl:exchange',
-    points: settings.exchangesPerMinute,
-    durationSeconds: 60,
-  });
+  // Per client: an IPv4 address, or an IPv6 /64 (client-group.ts).
+  const ticketLimiter = perClient(
+    engine.createRateLimiter({ keyPrefix: 'rl:tickets', points: settings.ticketsPerMinute, durationSeconds: 60 }),
+  );
+  const exchangeLimiter = perClient(
+    engine.createRateLimiter({ keyPrefix: 'rl:exchange', points: settings.exchangesPerMinute, durationSeconds: 60 }),
+  );
+  const resumeLimiter = perClient(
+    engine.createRateLimiter({ keyPrefix: 'rl:resumes', points: settings.resumesPerMinute, durationSeconds: 60 }),
+  );
+  const qrBudget = createQrBudget({ engine, dailyQuota: settings.wechatQrDailyQuota, metrics });
+  const holders = createTicketHolders({ engine, onError: (err) => logger.warn({ err }, 'ticket lease renewal failed') });
+  const guard = createConnectionGuard({ settings, metrics, logger, namespace: LOGIN_NAMESPACE });
   const { confirmation } = settings;
   // The use cases, shared by every route and socket of this gateway.
   const login = createLoginService({ engine, metrics, logger, ...(deps.now ? { now: deps.now } : {}) });
@@ -130,8 +139,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (io !== undefined) throw new Error('gateway already attached');
       io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
         maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        allowRequest: guard.allowRequest,
         cors: settings.allowedOrigins.length > 0 ? { origin: settings.allowedOrigins, credentials: true } : undefined,
       });
+      guard.attach(io);
       nsp = io.of(LOGIN_NAMESPACE) as LoginNamespace;
       setUpLoginNamespace(nsp, {
         engine,
@@ -142,6 +154,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
         logger,
         metrics,
         ticketLimiter,
+        resumeLimiter,
+        qrBudget,
+        holders,
         isDraining: () => draining,
         ...(deps.now ? { now: deps.now } : {}),
       });
@@ -160,6 +175,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async close() {
       draining = true;
       watchers.close();
+      holders.close();
       if (io !== undefined) {
         io.disconnectSockets(true);
         await new Promise<void>((resolve) => io!.close(() => resolve()));

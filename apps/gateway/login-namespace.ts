@@ -17,6 +17,8 @@ import { ticketPayload, type IssueRefusal, type TicketIssuer } from './ticket-is
 import type { TicketWatcher, TicketWatchers } from './ticket-watchers.js';
 import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
 import { GatewayError, ackError } from './gateway-error.js';
+import type { QrBudget } from './qr-budget.js';
+import type { TicketHolders } from './ticket-holders.js';
 
 /**
  * What a socket keeps for the whole life of its QR code: its ticket's id and how often it refreshed. The
@@ -42,6 +44,12 @@ export interface LoginNamespaceDeps {
   logger: Logger;
   metrics: Metrics;
   ticketLimiter: RateLimiter;
+  /** Resumes per client. */
+  resumeLimiter: RateLimiter;
+  /** The fleet's WeChat QR quota: every new ticket spends one. */
+  qrBudget: QrBudget;
+  /** The fleet-wide places on each ticket (at most two sockets). */
+  holders: TicketHolders;
   /** True once the gateway is draining: new sockets are refused. */
   isDraining(): boolean;
   now?: () => number;
@@ -75,22 +83,38 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
     const auth: unknown = socket.handshake.auth;
     const wantsResume = typeof auth === 'object' && auth !== null && Object.keys(auth).length > 0;
     if (wantsResume) {
+      // Counted before anything is looked up: guessing and crowding cost the same.
+      if (!(await deps.resumeLimiter.take(browser.ip)).ok) throw GatewayError.of('RATE_LIMITED', { detail: 'resumes' });
       const parsed = handshakeAuthSchema.safeParse(auth);
       if (!parsed.success) throw GatewayError.of('INVALID_PAYLOAD', { detail: 'auth' });
       const ticket = await engine.tickets.get(parsed.data.ticket);
       if (ticket === null) throw GatewayError.of('TICKET_NOT_FOUND');
       if (!secretMatches(ticket, parsed.data.secret)) throw GatewayError.of('TICKET_SECRET_MISMATCH');
+      await holdTicket(socket, ticket.id);
       socket.data = { ticketId: ticket.id, secret: parsed.data.secret, refreshes: 0 };
       return;
     }
     await consumeTicketQuota(browser.ip);
     const { ticket, payload } = await issueOrExplain(browser);
+    await holdTicket(socket, ticket.id);
     socket.data = { ticketId: ticket.id, secret: payload.secret, refreshes: 0 };
+  }
+
+  /** Take one of the ticket's fleet-wide places for this socket, given back when its connection closes. */
+  async function holdTicket(socket: LoginSocket, ticketId: string): Promise<void> {
+    if (!(await deps.holders.hold(ticketId, socket.id))) throw GatewayError.of('TICKET_IN_USE');
+    // The connection, not the socket: a socket refused later (or never connected) has no `disconnect`.
+    socket.conn.once('close', () => {
+      deps.holders.release(socket.data.ticketId ?? ticketId, socket.id).catch((err: unknown) => {
+        logger.warn({ err }, 'ticket lease release failed');
+      });
+    });
   }
 
   async function consumeTicketQuota(ip: string): Promise<void> {
     const verdict = await deps.ticketLimiter.take(ip);
     if (!verdict.ok) throw GatewayError.of('RATE_LIMITED', { detail: 'tickets' });
+    if (!(await deps.qrBudget.take())) throw GatewayError.of('RATE_LIMITED', { detail: 'qr_quota' });
   }
 
   async function issueOrExplain(browser: BrowserContext) {
@@ -141,6 +165,9 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
 /** Longest delay a Node timer honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** How long a socket whose ticket is over stays connected, for the browser to ask for a new code on it. */
+export const HANG_UP_AFTER_MS = 10_000;
+
 /** Answer to a refresh that finished after its socket had gone (nobody reads it). */
 const CLOSED: RefreshAck = { error: { code: 'INTERNAL', message: 'connection closed' } };
 
@@ -149,6 +176,9 @@ class SocketSession implements TicketWatcher {
   private seenVersion = 0;
   private refreshing: Promise<RefreshAck> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  private hangUpTimer: NodeJS.Timeout | undefined;
+  /** The current ticket reached a final state or left the store. */
+  private final = false;
   private closed = false;
 
   constructor(
@@ -167,7 +197,7 @@ class SocketSession implements TicketWatcher {
     // Sent once: nothing after this needs it, so the socket stops holding it.
     this.socket.data.secret = undefined;
     if (ticket === null || secret === undefined) {
-      this.socket.emit('status', { ticket: ticketId, status: 'expired' });
+      this.gone(ticketId);
       return;
     }
     this.socket.emit('ticket', ticketPayload(ticket, secret));
@@ -182,7 +212,31 @@ class SocketSession implements TicketWatcher {
     if (ticket.status === 'confirmed' && ticket.code !== undefined && ticket.openid !== undefined) {
       this.socket.emit('login', { ticket: ticket.id, code: ticket.code, user: ticket.user ?? {} });
     }
-    if (!isOpen(ticket.status)) this.clearExpiry();
+    if (!isOpen(ticket.status)) {
+      this.clearExpiry();
+      this.final = true;
+      this.scheduleHangUp();
+    }
+  }
+
+  /**
+   * The ticket is over (a final state, or gone from the store): unless the browser refreshes within
+   * {@link HANG_UP_AFTER_MS}, the socket has nothing left to hear and is disconnected, its connection closed.
+   */
+  private scheduleHangUp(): void {
+    if (this.closed || this.refreshing !== undefined || this.hangUpTimer !== undefined) return;
+    this.hangUpTimer = setTimeout(() => {
+      this.hangUpTimer = undefined;
+      if (this.closed || this.refreshing !== undefined || !this.final) return;
+      this.deps.logger.debug({ ticket: ticketLogId(this.socket.data.ticketId) }, 'ticket over: disconnecting its socket');
+      this.socket.disconnect(true);
+    }, HANG_UP_AFTER_MS);
+    this.hangUpTimer.unref();
+  }
+
+  private cancelHangUp(): void {
+    if (this.hangUpTimer !== undefined) clearTimeout(this.hangUpTimer);
+    this.hangUpTimer = undefined;
   }
 
   /**
@@ -190,8 +244,12 @@ class SocketSession implements TicketWatcher {
    * click, an auto-refresh racing a click) gets the same new ticket instead of a second one.
    */
   refresh(): Promise<RefreshAck> {
+    // The browser wants a new code: the socket stays, whether or not its ticket was over.
+    this.cancelHangUp();
     this.refreshing ??= this.replaceTicket().finally(() => {
       this.refreshing = undefined;
+      // Refused (limits, WeChat): the socket still holds a ticket that is over.
+      if (this.final) this.scheduleHangUp();
     });
     return this.refreshing;
   }
@@ -205,19 +263,26 @@ class SocketSession implements TicketWatcher {
     const browser = browserOf(this.socket, settings);
     const verdict = await this.deps.ticketLimiter.take(browser.ip);
     if (!verdict.ok) return ackError('RATE_LIMITED', 'tickets');
+    if (!(await this.deps.qrBudget.take())) return ackError('RATE_LIMITED', 'qr_quota');
     const issued = await issuer.issue(browser);
     if (!issued.ok) return ackError(issueRefusalCode(issued.reason));
     // The browser left while WeChat answered: nobody will watch the new ticket, let it expire unseen.
     if (this.closed) return CLOSED;
     const previous = this.socket.data.ticketId;
     this.clearExpiry();
+    this.final = false;
     this.socket.data.ticketId = issued.ticket.id;
     this.seenVersion = 0;
+    // A ticket nobody else has seen: its first place is always free.
+    await this.deps.holders.hold(issued.ticket.id, this.socket.id);
+    await this.deps.holders.release(previous, this.socket.id);
     await watchers.watch(issued.ticket.id, this);
     await watchers.unwatch(previous, this);
     if (this.closed) {
-      // close() ran meanwhile and may have missed the subscription made above: never leave it behind.
+      // close() ran meanwhile and may have missed the subscription and the place taken above: never leave
+      // them behind.
       await watchers.unwatch(issued.ticket.id, this);
+      await this.deps.holders.release(issued.ticket.id, this.socket.id);
       return CLOSED;
     }
     this.socket.emit('ticket', issued.payload);
@@ -229,6 +294,7 @@ class SocketSession implements TicketWatcher {
   close(): void {
     this.closed = true;
     this.clearExpiry();
+    this.cancelHangUp();
     this.deps.watchers.unwatch(this.socket.data.ticketId, this).catch((err: unknown) => {
       this.deps.logger.warn({ err }, 'unsubscribe failed');
     });
@@ -270,6 +336,8 @@ class SocketSession implements TicketWatcher {
     this.seenVersion = Number.MAX_SAFE_INTEGER;
     this.clearExpiry();
     this.socket.emit('status', { ticket: ticketId, status: 'expired' });
+    this.final = true;
+    this.scheduleHangUp();
   }
 }
 

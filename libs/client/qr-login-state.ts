@@ -203,6 +203,9 @@ export function reduce(model: LoginModel, event: LoginEvent): Reduced {
     case 'disconnected': {
       if (model.phase === 'signed-in' || event.reason === 'io client disconnect') return unchanged(model);
       const offline: LoginModel = { ...model, connection: 'offline' };
+      // The gateway hangs up a socket whose ticket is over: nothing to come back for until the page is seen
+      // again or the user asks (either connects for a new code), so no reconnection spends a QR code.
+      if (event.reason === 'io server disconnect' && isOver(model)) return unchanged({ ...model, connection: 'idle' });
       // The server ended the session (it restarts or closes): Socket.IO does not come back by itself then.
       return event.reason === 'io server disconnect' ? retryLater(offline) : unchanged(offline);
     }
@@ -264,6 +267,9 @@ function connectError(model: LoginModel, event: Extract<LoginEvent, { type: 'con
     case 'INTERNAL':
     case 'WECHAT_UNAVAILABLE':
     case 'STORE_UNAVAILABLE':
+    // The ticket's two places are taken, typically by this browser's own dead socket the gateway has not
+    // noticed yet: it lapses within a minute.
+    case 'TICKET_IN_USE':
       // Passing trouble behind the gateway (Redis failing over, WeChat busy): try again a few times with
       // backoff before asking the user. A resume costs nothing; a new ticket costs WeChat quota, hence the cap.
       if (model.transientFailures < MAX_TRANSIENT_RETRIES) {
@@ -273,6 +279,11 @@ function connectError(model: LoginModel, event: Extract<LoginEvent, { type: 'con
     default:
       return unchanged(fail({ ...model, connection: 'idle' }, { code, message: event.message }));
   }
+}
+
+/** The held ticket can log in no more: it expired or was refused, or the widget stopped on an error. */
+function isOver(model: LoginModel): boolean {
+  return model.ticketStatus === 'expired' || model.ticketStatus === 'cancelled' || model.phase === 'error';
 }
 
 /** The current code expired: replace it if nobody needs to be asked. */

@@ -7,6 +7,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 // Only the browser-safe modules of the protocol: its index also re-exports the zod schemas.
+import { errorMessage, refusalCode } from '../protocol/errors.js';
 import { LOGIN_NAMESPACE } from '../protocol/events.js';
 import type { ClientToServerEvents, ErrorCode, LoginUser, RefreshAck, ServerToClientEvents } from '../protocol/events.js';
 import { SESSION_ROUTE, type ErrorResponse, type SessionResponse } from '../protocol/http.js';
@@ -96,6 +97,9 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
   let snapshot = snapshotOf(model);
   let destroyed = false;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  // A tab opened in the background connects only once someone looks at it: a connection without a held ticket
+  // spends one of the WeChat account's daily QR codes.
+  let started = false;
 
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(`${base}${LOGIN_NAMESPACE}`, {
     autoConnect: false,
@@ -143,6 +147,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
       case 'show':
         return;
       case 'connect':
+        started = true;
         if (!socket.active) socket.connect();
         return;
       case 'reconnect':
@@ -184,9 +189,16 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
   socket.on('disconnect', (reason) => {
     if (!destroyed) dispatch({ type: 'disconnected', reason });
   });
-  socket.on('connect_error', (err: Error & { data?: { code?: ErrorCode } }) => {
+  socket.on('connect_error', (err: Error & { data?: { code?: ErrorCode }; context?: { responseText?: unknown } }) => {
     if (destroyed) return;
-    dispatch({ type: 'connect-error', code: err.data?.code, message: err.message, active: socket.active, visible: isVisible() });
+    // Refused before a session existed (a foreign Origin, too many connections): the code is in the body
+    // of the polling request's 403, readable only now (the transport aborts the request right after).
+    const refused = refusalCode(readResponseText(err.context));
+    const code = err.data?.code ?? refused;
+    const message = refused !== undefined ? errorMessage(refused) : err.message;
+    // Socket.IO would keep retrying a refused transport by itself: stop it, as a refused handshake stops it.
+    if (refused !== undefined) socket.disconnect();
+    dispatch({ type: 'connect-error', code, message, active: socket.active, visible: isVisible() });
   });
 
   async function exchange(code: string, secret: string, user: LoginUser): Promise<void> {
@@ -226,12 +238,19 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
     }
   }
 
+  const start = (): void => {
+    if (started || destroyed) return;
+    started = true;
+    socket.connect();
+  };
   const onVisibilityChange = (): void => {
-    if (isVisible()) dispatch({ type: 'visible', connected: socket.connected });
+    if (!isVisible()) return;
+    if (started) dispatch({ type: 'visible', connected: socket.connected });
+    else start();
   };
   // Coming back online: reconnect now instead of waiting out Socket.IO's backoff.
   const onOnline = (): void => {
-    if (destroyed || socket.connected || model.phase === 'signed-in') return;
+    if (destroyed || !started || socket.connected || model.phase === 'signed-in') return;
     if (socket.active) {
       socket.disconnect();
       socket.connect();
@@ -260,8 +279,18 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
   };
 
   view?.update(snapshot);
-  socket.connect();
+  if (isVisible()) start();
   return handle;
+}
+
+/** The response text of a failed polling request, when the browser lets this page read it. */
+function readResponseText(context: { responseText?: unknown } | undefined): unknown {
+  try {
+    return context?.responseText;
+  } catch {
+    // An aborted XMLHttpRequest may throw on access: nothing to read then.
+    return undefined;
+  }
 }
 
 function asErrorCode(code: string | undefined): QrLoginErrorCode {

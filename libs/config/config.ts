@@ -91,6 +91,15 @@ const schema = z.object({
   RATE_LIMIT_TICKETS_PER_MINUTE: int(1, 1_000_000, 60),
   /** Code exchanges allowed per client IP per minute. */
   RATE_LIMIT_EXCHANGES_PER_MINUTE: int(1, 1_000_000, 60),
+  /** Ticket resumes (reconnections with `auth`) allowed per client address (IPv6: per /64) per minute. */
+  RATE_LIMIT_RESUMES_PER_MINUTE: int(1, 1_000_000, 60),
+  /** Open Socket.IO connections allowed per client address (IPv6: per /64) on one gateway. */
+  MAX_CONNECTIONS_PER_IP: int(1, 1_000_000, 50),
+  /**
+   * QR codes the WeChat account may create per day (`qrcode/create`), shared by every gateway through the
+   * engine: spent evenly over the day, with a burst of 1% and a 5% reserve that is never spent.
+   */
+  WECHAT_QR_DAILY_QUOTA: int(100, 100_000_000, 100_000),
   /** Refreshes allowed on one socket. */
   MAX_REFRESHES_PER_SOCKET: int(1, 10_000, 20),
   /**

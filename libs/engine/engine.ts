@@ -20,6 +20,9 @@
  *   milliseconds; every operation touches one key, so nothing is multi-slot on Redis Cluster. The
  *   delivery marks of one key (`claimDelivery`, `settleDelivery`, `releaseDelivery`) live in one cluster slot,
  *   so each of those calls is one atomic round trip.
+ * - `leases` bounds how many holders share one key fleet-wide (sockets on a ticket); a holder that stops
+ *   renewing (its process died) lapses after its TTL, so the count heals by itself.
+ * - `budgets` are token buckets every process draws from (the WeChat QR quota); a refusal takes nothing.
  */
 import type { Ticket, TransitionResult } from '../ticket/index.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -110,6 +113,38 @@ export interface KeyValueStore {
   setMembers(key: string): Promise<string[]>;
 }
 
+/** Places under one key, each held by a named holder until its lease lapses. */
+export interface LeaseSet {
+  /**
+   * Hold (or renew) `holder`'s place under `key` for `ttlMs`, if fewer than `limit` other live holders have
+   * one. True when `holder` holds a place afterwards; false (and nothing changed) when the key is full.
+   */
+  acquire(key: string, holder: string, limit: number, ttlMs: number): Promise<boolean>;
+  /** Give `holder`'s place back (idempotent). */
+  release(key: string, holder: string): Promise<void>;
+}
+
+/** A token bucket: `capacity` tokens at most, refilled continuously at `refillPerSecond`. Starts full. */
+export interface BudgetOptions {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+/** What a draw from a budget found. */
+export interface BudgetVerdict {
+  /** True when the token was taken. */
+  ok: boolean;
+  /** Whole tokens left after this call. */
+  remaining: number;
+}
+
+export interface Budgets {
+  /** Take one token from `key`'s bucket if a whole one is there; a refusal takes nothing. */
+  take(key: string, options: BudgetOptions): Promise<BudgetVerdict>;
+  /** Whole tokens in `key`'s bucket now, taking nothing. */
+  peek(key: string, options: BudgetOptions): Promise<number>;
+}
+
 export interface RateLimitOptions {
   /** Distinguishes limiters sharing one store. */
   keyPrefix: string;
@@ -130,6 +165,8 @@ export interface Engine {
   readonly tickets: TicketStore;
   readonly events: TicketEventBus;
   readonly kv: KeyValueStore;
+  readonly leases: LeaseSet;
+  readonly budgets: Budgets;
   /** A limiter whose counters every process on the same store shares. */
   createRateLimiter(options: RateLimitOptions): RateLimiter;
   /** Resolves when the backing store answers; used by `/readyz`. */

@@ -8,10 +8,13 @@ import { retainUntil, type Ticket, type TransitionResult } from '../ticket/index
 import type {
   ApplyOptions,
   ApplyResult,
+  BudgetOptions,
+  Budgets,
   DeliveryClaim,
   Engine,
   EngineObserver,
   KeyValueStore,
+  LeaseSet,
   RateLimitOptions,
   TicketChange,
   TicketChangeListener,
@@ -51,6 +54,8 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const subscribed = new Set<string>();
   const ringListeners = new Set<TicketChangeListener>();
   const sets = new Map<string, Expiring<Set<string>>>();
+  /** Per key, each holder's lease end (epoch ms); lapsed holders go when the key is touched or swept. */
+  const leaseHolders = new Map<string, Map<string, number>>();
 
   const live = <T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined => {
     const record = map.get(key);
@@ -66,6 +71,10 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     const at = now();
     for (const map of [tickets, values, sets] as Map<string, Expiring<unknown>>[]) {
       for (const [key, record] of map) if (at >= record.until) map.delete(key);
+    }
+    for (const [key, holders] of leaseHolders) {
+      for (const [holder, until] of holders) if (at >= until) holders.delete(holder);
+      if (holders.size === 0) leaseHolders.delete(key);
     }
   };
   const sweeper = setInterval(sweep, options.sweepIntervalMs ?? 30_000);
@@ -182,11 +191,54 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     },
   };
 
+  const liveHolders = (key: string): Map<string, number> => {
+    const holders = leaseHolders.get(key) ?? new Map<string, number>();
+    const at = now();
+    for (const [holder, until] of holders) if (at >= until) holders.delete(holder);
+    return holders;
+  };
+  const leases: LeaseSet = {
+    async acquire(key, holder, limit, ttlMs) {
+      const holders = liveHolders(key);
+      if (!holders.has(holder) && holders.size >= limit) return false;
+      holders.set(holder, now() + ttlMilliseconds(ttlMs));
+      leaseHolders.set(key, holders);
+      return true;
+    },
+    async release(key, holder) {
+      const holders = liveHolders(key);
+      holders.delete(holder);
+      if (holders.size === 0) leaseHolders.delete(key);
+    },
+  };
+
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const refilled = (key: string, options: BudgetOptions): { tokens: number; at: number } => {
+    const at = now();
+    const bucket = buckets.get(key) ?? { tokens: options.capacity, at };
+    const elapsed = Math.max(0, at - bucket.at);
+    return { tokens: Math.min(options.capacity, bucket.tokens + (elapsed / 1000) * options.refillPerSecond), at: Math.max(at, bucket.at) };
+  };
+  const budgets: Budgets = {
+    async take(key, options) {
+      const bucket = refilled(key, options);
+      const ok = bucket.tokens >= 1;
+      if (ok) bucket.tokens -= 1;
+      buckets.set(key, bucket);
+      return { ok, remaining: Math.floor(bucket.tokens) };
+    },
+    async peek(key, options) {
+      return Math.floor(refilled(key, options).tokens);
+    },
+  };
+
   return {
     kind: 'memory',
     tickets: ticketStore,
     events,
     kv,
+    leases,
+    budgets,
     createRateLimiter(limit: RateLimitOptions): RateLimiter {
       return rateLimiterOver(new RateLimiterMemory({ keyPrefix: limit.keyPrefix, points: limit.points, duration: limit.durationSeconds }));
     },
@@ -195,6 +247,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     },
     async close(): Promise<void> {
       clearInterval(sweeper);
+      leaseHolders.clear();
       subscribed.clear();
       ringListeners.clear();
     },

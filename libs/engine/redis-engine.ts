@@ -6,7 +6,8 @@
  * - `<prefix>:{<id>}:changes` the ticket's sharded pub/sub channel (SPUBLISH / SSUBSCRIBE);
  * - `<prefix>:kv:<key>`       small shared values; `<prefix>:rl:<limiter>:<key>` rate-limit counters;
  * - `<prefix>:kv:{<key>}:done` / `:lease` the two marks of one delivery, hash-tagged into one slot so that
- *   claiming and settling a delivery are each one script.
+ *   claiming and settling a delivery are each one script;
+ * - `<prefix>:lease:<key>`      a sorted set of holders scored by lease end; `<prefix>:budget:<key>` a bucket.
  *
  * Each step of a scan is one round trip: a claim of its delivery marks, a read of the ticket, the
  * compare-and-set script with the doorbell's SPUBLISH written right behind it on the same connection (the
@@ -25,10 +26,13 @@ import { retainUntil, type Ticket, type TransitionResult } from '../ticket/index
 import type {
   ApplyOptions,
   ApplyResult,
+  BudgetOptions,
+  Budgets,
   DeliveryClaim,
   Engine,
   EngineObserver,
   KeyValueStore,
+  LeaseSet,
   RateLimitOptions,
   TicketChange,
   TicketChangeListener,
@@ -109,6 +113,45 @@ const INCREMENT_WITH_TTL = script(`
 local count = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return count
+`);
+
+/**
+ * Hold or renew a lease: drop lapsed holders, then add (or re-score) ARGV[2] unless the set is full. One key.
+ * ARGV: now (ms), holder, limit, ttl (ms). Returns 1 when held, 0 when full.
+ */
+const ACQUIRE_LEASE = script(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local held = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not held and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[4]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`);
+
+/**
+ * Draw from a token bucket (a hash: tokens, at). ARGV: capacity, refill per ms, now (ms), tokens wanted (0 to
+ * peek). Returns { taken (1/0), tokens left as a string } (Lua numbers become integers on the way out).
+ */
+const DRAW_BUDGET = script(`
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1])
+local at = tonumber(state[2])
+if tokens == nil or at == nil then tokens = capacity; at = now end
+if now > at then tokens = math.min(capacity, tokens + (now - at) * rate); at = now end
+local taken = 0
+if want > 0 and tokens >= want then
+  tokens = tokens - want
+  taken = 1
+end
+if want > 0 then
+  redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', string.format('%d', at))
+  redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 60000)
+end
+return { taken, string.format('%.6f', tokens) }
 `);
 
 /**
@@ -352,11 +395,35 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     },
   };
 
+
+  const leases: LeaseSet = {
+    async acquire(key, holder, limit, ttlMs) {
+      const ttl = String(ttlMilliseconds(ttlMs));
+      const held = await run(ACQUIRE_LEASE, [`${prefix}:lease:${key}`], [String(now()), holder, String(limit), ttl]);
+      return Number(held) === 1;
+    },
+    async release(key, holder) {
+      await client.zrem(`${prefix}:lease:${key}`, holder);
+    },
+  };
+
+  const draw = async (key: string, options: BudgetOptions, want: number): Promise<{ ok: boolean; remaining: number }> => {
+    const args = [String(options.capacity), String(options.refillPerSecond / 1000), String(now()), String(want)];
+    const reply = (await run(DRAW_BUDGET, [`${prefix}:budget:${key}`], args)) as [number, string];
+    return { ok: Number(reply[0]) === 1, remaining: Math.floor(Number(reply[1])) };
+  };
+  const budgets: Budgets = {
+    take: (key, options) => draw(key, options, 1),
+    peek: async (key, options) => (await draw(key, options, 0)).remaining,
+  };
+
   return {
     kind: client.isCluster ? 'redis-cluster' : 'redis',
     tickets,
     events,
     kv,
+    leases,
+    budgets,
     get lastError() {
       return lastError;
     },

@@ -13,6 +13,11 @@ export interface Metrics {
   readonly ticketsCancelled: Counter;
   readonly scanToLogin: Histogram;
   readonly socketsConnected: Gauge;
+  readonly socketConnectionsOpen: Gauge;
+  readonly wechatQrBudgetRemaining: Gauge;
+  readonly wechatQrBudgetCapacity: Gauge;
+  /** Where a scrape reads the fleet's QR budget from (the gateway installs it; elsewhere the gauges stay 0). */
+  readQrBudgetFrom(source: () => Promise<number>): void;
   readonly busMessagesReceived: Counter;
   readonly webhookRequests: Counter<'outcome'>;
   readonly wechatApiCalls: Counter<'endpoint' | 'result'>;
@@ -22,6 +27,7 @@ export interface Metrics {
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  let qrBudgetSource: (() => Promise<number>) | undefined;
   const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []) =>
     new Counter<L>({ name, help, labelNames, registers: [registry] });
   return {
@@ -43,6 +49,33 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: 'Browser sockets connected to this gateway.',
       registers: [registry],
     }),
+    socketConnectionsOpen: new Gauge({
+      name: 'qrgate_socket_connections_open',
+      help: 'Engine.io connections open on this gateway, whatever namespace they asked for (or none yet).',
+      registers: [registry],
+    }),
+    wechatQrBudgetRemaining: new Gauge({
+      name: 'qrgate_wechat_qr_budget_remaining',
+      help: 'QR codes the fleet may still create right now (WECHAT_QR_DAILY_QUOTA\'s bucket); gateways only.',
+      registers: [registry],
+      async collect() {
+        if (qrBudgetSource === undefined) return;
+        // A store that does not answer must not fail the whole scrape: the last value stays.
+        try {
+          this.set(await qrBudgetSource());
+        } catch {
+          return;
+        }
+      },
+    }),
+    wechatQrBudgetCapacity: new Gauge({
+      name: 'qrgate_wechat_qr_budget_capacity',
+      help: 'Size of the QR bucket (the burst the fleet may spend at once); gateways only.',
+      registers: [registry],
+    }),
+    readQrBudgetFrom(source) {
+      qrBudgetSource = source;
+    },
     busMessagesReceived: counter(
       'qrgate_bus_messages_received_total',
       'Ticket-change messages this process received from the cross-process bus.',

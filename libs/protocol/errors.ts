@@ -28,12 +28,17 @@ export const ERRORS = {
     },
   },
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'origin not allowed' },
+  NAMESPACE_NOT_FOUND: { status: 404, message: 'unknown namespace: this gateway serves only /login' },
+  TICKET_IN_USE: { status: 409, message: 'this QR code is already open in too many places; reload the page' },
   RATE_LIMITED: {
     status: 429,
     message: 'too many requests from this address; retry in a minute',
     details: {
       tickets: 'too many new tickets from this address; retry in a minute',
       exchanges: 'too many exchanges from this address',
+      connections: 'too many open connections from this address',
+      resumes: 'too many reconnections from this address; retry in a minute',
+      qr_quota: 'the service is handing out too many QR codes right now; retry in a few minutes',
     },
   },
   REFRESH_LIMIT: { status: 429, message: 'too many refreshes on this connection; reload the page' },
@@ -63,3 +68,23 @@ export function errorMessage<C extends ErrorCode>(code: C, detail?: ErrorDetail<
 
 /** The HTTP status of `code`. */
 export const errorStatus = (code: ErrorCode): number => ERRORS[code].status;
+
+/**
+ * A connection refused before a Socket.IO session exists (engine.io's `allowRequest`) cannot carry a
+ * `connect_error` code; the refusal's HTTP body (`{ code, message }`, engine.io's) carries it in its message
+ * as `CODE: words`. These two functions are that format's writer and reader.
+ */
+export const refusalMessage = (code: ErrorCode, words: string): string => `${code}: ${words}`;
+
+/** The catalogue code of an engine.io refusal body (the response text), or undefined when it names none. */
+export function refusalCode(body: unknown): ErrorCode | undefined {
+  if (typeof body !== 'string' || body === '') return undefined;
+  let message: unknown;
+  try {
+    message = (JSON.parse(body) as { message?: unknown } | null)?.message;
+  } catch {
+    return undefined;
+  }
+  const code = typeof message === 'string' ? /^([A-Z_]+): /.exec(message)?.[1] : undefined;
+  return code !== undefined && Object.hasOwn(ERRORS, code) ? (code as ErrorCode) : undefined;
+}

@@ -48,7 +48,7 @@ describe('origins', () => {
     const session = await browser.exchange(code, browser.ticket.secret, { origin: 'https://shop.example' });
 
     expect(session.status).toBe(200);
-    const refused = await LoginBrowser.open(app.url, { extraHeaders: { origin: 'https://shop.example.evil' } }).catch((e: unknown) => e);
+    const refused = await LoginBrowser.open(app.url, { transports: ['polling'], extraHeaders: { origin: 'https://shop.example.evil' } }).catch((e: unknown) => e);
     expect((refused as ConnectError).code).toBe('ORIGIN_NOT_ALLOWED');
   });
 

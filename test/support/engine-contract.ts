@@ -449,6 +449,62 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
       });
     });
 
+    describe('leases', () => {
+      it('admits at most `limit` holders across processes, renews a holder, and frees a released place', async () => {
+        const key = `lease-${newTicketId()}`;
+        expect(await a.leases.acquire(key, 'gw-a:1', 2, 60_000)).toBe(true);
+        expect(await b.leases.acquire(key, 'gw-b:1', 2, 60_000)).toBe(true);
+        // Full: a third holder is refused from either process, and the refusal changes nothing.
+        expect(await a.leases.acquire(key, 'gw-a:2', 2, 60_000)).toBe(false);
+        expect(await b.leases.acquire(key, 'gw-b:2', 2, 60_000)).toBe(false);
+        // A holder renewing its own place is not a new holder.
+        expect(await b.leases.acquire(key, 'gw-a:1', 2, 60_000)).toBe(true);
+        await a.leases.release(key, 'gw-b:1');
+        await a.leases.release(key, 'gw-b:1');
+        expect(await b.leases.acquire(key, 'gw-b:2', 2, 60_000)).toBe(true);
+        expect(await a.leases.acquire(key, 'gw-a:3', 2, 60_000)).toBe(false);
+        // Another key has its own places.
+        expect(await a.leases.acquire(`${key}-other`, 'gw-a:3', 2, 60_000)).toBe(true);
+      });
+
+      it("heals by itself: a holder that stops renewing (a dead process) loses its place after the TTL", async () => {
+        const key = `lease-${newTicketId()}`;
+        expect(await a.leases.acquire(key, 'dead:1', 1, 50)).toBe(true);
+        expect(await b.leases.acquire(key, 'live:1', 1, 60_000)).toBe(false);
+        await new Promise((resolve) => setTimeout(resolve, 120));
+        expect(await b.leases.acquire(key, 'live:1', 1, 60_000)).toBe(true);
+      });
+    });
+
+    describe('budgets', () => {
+      it('starts full, is shared by both processes, and a refusal takes nothing', async () => {
+        const key = `budget-${newTicketId()}`;
+        // A refill too slow to matter within the test: 1 token a day.
+        const options = { capacity: 3, refillPerSecond: 1 / 86_400 };
+        expect(await b.budgets.peek(key, options)).toBe(3);
+        expect(await a.budgets.take(key, options)).toEqual({ ok: true, remaining: 2 });
+        expect(await b.budgets.take(key, options)).toEqual({ ok: true, remaining: 1 });
+        expect(await a.budgets.take(key, options)).toEqual({ ok: true, remaining: 0 });
+        expect(await b.budgets.take(key, options)).toEqual({ ok: false, remaining: 0 });
+        expect(await a.budgets.take(key, options)).toEqual({ ok: false, remaining: 0 });
+        expect(await a.budgets.peek(key, options)).toBe(0);
+        // Another key has its own bucket.
+        expect(await a.budgets.take(`${key}-other`, options)).toEqual({ ok: true, remaining: 2 });
+      });
+
+      it('refills over time, never beyond its capacity', async () => {
+        const key = `budget-${newTicketId()}`;
+        const options = { capacity: 2, refillPerSecond: 50 };
+        expect((await a.budgets.take(key, options)).ok).toBe(true);
+        expect((await a.budgets.take(key, options)).ok).toBe(true);
+        expect(await a.budgets.take(key, options)).toEqual({ ok: false, remaining: 0 });
+        // 50 a second: a token every 20 ms; after 200 ms the bucket is full again, at 2 and not 10.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(await b.budgets.peek(key, options)).toBe(2);
+        expect(await b.budgets.take(key, options)).toEqual({ ok: true, remaining: 1 });
+      });
+    });
+
     describe('health', () => {
       it('answers ping', async () => {
         await expect(a.ping()).resolves.toBeUndefined();

@@ -3,6 +3,7 @@
  * resume its ticket after a disconnect, and redeems its login code over HTTP.
  */
 import { io, type Socket } from 'socket.io-client';
+import { refusalCode } from '../../libs/protocol/index.js';
 import type {
   ClientToServerEvents,
   LoginPayload,
@@ -78,10 +79,11 @@ export class LoginBrowser {
     });
     browser = new LoginBrowser(baseUrl, socket);
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error & { data?: { code?: string } }) => {
+      const onError = (err: Error & { data?: { code?: string }; context?: { responseText?: unknown } }) => {
         if (options.reconnection) return;
         socket.close();
-        reject(new ConnectError(err.message, err.data?.code));
+        // A refusal before the session exists (allowRequest) names its code in the polling 403's body.
+        reject(new ConnectError(err.message, err.data?.code ?? refusalCode(err.context?.responseText)));
       };
       socket.once('connect_error', onError);
       socket.once('ticket', () => {
