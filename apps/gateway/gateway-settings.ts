@@ -2,7 +2,9 @@
  * The gateway's settings (derived from the one config schema) and the small request helpers that depend on
  * them: who may connect, and which IP a request comes from. Errors live in `gateway-error.ts`.
  */
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import proxyaddr from 'proxy-addr';
 import { resolveConfirmation, type Config, type Confirmation } from '../../libs/config/index.js';
 
 export interface GatewaySettings {
@@ -11,8 +13,8 @@ export interface GatewaySettings {
   allowedOrigins: string[];
   /** Externally reachable origin of the gateway, when known. */
   publicUrl?: string;
-  /** Trusted proxies in front (0: none, X-Forwarded-For is ignored). */
-  trustProxy: number;
+  /** Whether an address is one of the trusted proxies in front (TRUST_PROXY; none: X-Forwarded-For is ignored). */
+  trustProxy: TrustProxy;
   maxRefreshesPerSocket: number;
   ticketsPerMinute: number;
   exchangesPerMinute: number;
@@ -28,7 +30,7 @@ export function gatewaySettings(config: Config, extra: { simulatorUrl?: string }
     ticketTtlSeconds: config.TICKET_TTL_SECONDS,
     allowedOrigins: config.ALLOWED_ORIGINS,
     ...(config.PUBLIC_URL !== undefined ? { publicUrl: config.PUBLIC_URL } : {}),
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: trustProxies(config.TRUST_PROXY),
     maxRefreshesPerSocket: config.MAX_REFRESHES_PER_SOCKET,
     ticketsPerMinute: config.RATE_LIMIT_TICKETS_PER_MINUTE,
     exchangesPerMinute: config.RATE_LIMIT_EXCHANGES_PER_MINUTE,
@@ -58,19 +60,25 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   return host !== undefined && parsed.host === host && parsed.protocol === publicOrigin.protocol;
 }
 
+/** proxy-addr's trust test: is the address at hop `i` (0: the TCP peer) one of our proxies? */
+export type TrustProxy = (address: string, hop: number) => boolean;
+
+/** Compile TRUST_PROXY's addresses and CIDRs; an empty list trusts nobody. */
+export function trustProxies(list: readonly string[]): TrustProxy {
+  return list.length === 0 ? () => false : proxyaddr.compile([...list]);
+}
+
 /**
- * The client's IP: the socket's peer, or, behind `trustedProxies` proxies, the X-Forwarded-For entry the
- * outermost trusted proxy appended. Everything left of it was written by the client and proves nothing.
+ * The client's IP: the TCP peer, unless the peer is a trusted proxy; then X-Forwarded-For is read right to
+ * left past every trusted hop, and the first untrusted one is the client (the model of Express's
+ * `trust proxy`). Entries further left were written by the client and prove nothing.
  */
-export function clientIp(peer: string | undefined, forwardedFor: string | string[] | undefined, trustedProxies: number): string {
-  if (trustedProxies > 0 && forwardedFor !== undefined) {
-    const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)
-      .split(',')
-      .map((hop) => hop.trim())
-      .filter(Boolean);
-    // Fewer hops than trusted proxies: the request did not come through them, so the header is all claims.
-    const hop = hops.length >= trustedProxies ? hops[hops.length - trustedProxies]?.replace(/^::ffff:/, '') : undefined;
-    if (hop !== undefined && isIP(hop) !== 0) return hop;
-  }
-  return (peer ?? 'unknown').replace(/^::ffff:/, '');
+export function clientIp(peer: string | undefined, forwardedFor: string | string[] | undefined, trust: TrustProxy): string {
+  const direct = (peer ?? 'unknown').replace(/^::ffff:/, '');
+  if (peer === undefined || forwardedFor === undefined) return direct;
+  const header = Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor;
+  const request = { headers: { 'x-forwarded-for': header }, socket: { remoteAddress: peer } } as unknown as IncomingMessage;
+  const address = proxyaddr(request, trust).replace(/^::ffff:/, '');
+  // A trusted proxy passing on something that is no address: believe only what we saw ourselves.
+  return isIP(address) !== 0 ? address : direct;
 }

@@ -32,7 +32,9 @@ export interface HttpAppDeps {
 const JSON_LIMIT = 4 * 1024;
 
 export function createHttpApp(deps: HttpAppDeps): Koa {
-  const app = new Koa({ proxy: deps.settings.trustProxy > 0, maxIpsCount: deps.settings.trustProxy });
+  // Koa's proxy mode believes X-Forwarded-* from any peer: off. The client IP comes from `clientIp` (trusted by
+  // address), the scheme from PUBLIC_URL.
+  const app = new Koa();
   const router = new Router();
 
   app.use(requestLog({ logger: deps.logger }));
