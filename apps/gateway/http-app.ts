@@ -5,7 +5,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Engine, RateLimiter } from '../../libs/engine/index.js';
-import { errorPath, mountProbes, readJson, requestLog, sendPage } from '../../libs/http/index.js';
+import { errorPath, mountProbes, readJson, requestLog, securityHeaders, sendPage } from '../../libs/http/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { SESSION_COOKIE, SESSION_ROUTE } from '../../libs/protocol/index.js';
 import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
@@ -38,6 +38,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   const router = new Router();
 
   app.use(requestLog({ logger: deps.logger }));
+  app.use(securityHeaders(deps.settings.publicUrl !== undefined ? { publicUrl: deps.settings.publicUrl } : {}));
   app.use(errorPath({ render: 'json', logger: deps.logger }));
   mountProbes(router, { ping: () => deps.engine.ping(), isDraining: () => deps.isDraining(), registry: deps.metrics.registry });
   router.get('/.well-known/jwks.json', (ctx) => {
