@@ -46,18 +46,38 @@ export function gatewaySettings(config: Config, extra: { simulatorUrl?: string }
  */
 export function originAllowed(origin: string | undefined, host: string | undefined, settings: GatewaySettings): boolean {
   if (origin === undefined || origin === '') return true;
-  let parsed: URL;
-  try {
-    parsed = new URL(origin);
-  } catch {
-    return false;
-  }
-  if (settings.allowedOrigins.includes(parsed.origin)) return true;
+  const parsed = URL.parse(origin);
+  if (parsed === null) return false;
+  return settings.allowedOrigins.includes(parsed.origin) || isOwnOrigin(parsed, host, settings);
+}
+
+/** The gateway's own page, however it is reached: PUBLIC_URL, or the Host the browser talked to. */
+function isOwnOrigin(parsed: URL, host: string | undefined, settings: GatewaySettings): boolean {
   if (settings.publicUrl === undefined) return host !== undefined && parsed.host === host;
   const publicOrigin = new URL(settings.publicUrl);
   if (publicOrigin.origin === parsed.origin) return true;
   // Same host under another name the browser used (localhost for 127.0.0.1), but never a downgraded scheme.
   return host !== undefined && parsed.host === host && parsed.protocol === publicOrigin.protocol;
+}
+
+/**
+ * The site a request comes from, as tickets record it: the origin when it is another site (one of
+ * ALLOWED_ORIGINS), undefined for the gateway's own page (or no Origin: not a cross-site browser request).
+ * Only meaningful for a request `originAllowed` let through.
+ */
+export function requestSite(origin: string | undefined, host: string | undefined, settings: GatewaySettings): string | undefined {
+  if (origin === undefined || origin === '') return undefined;
+  const parsed = URL.parse(origin);
+  if (parsed === null || isOwnOrigin(parsed, host, settings)) return undefined;
+  return settings.allowedOrigins.includes(parsed.origin) ? parsed.origin : undefined;
+}
+
+/**
+ * The gateway's public origin, the `aud` of tokens for logins begun on its own page: PUBLIC_URL's origin, or
+ * the scheme and Host the request reached this gateway with.
+ */
+export function gatewayOrigin(settings: GatewaySettings, request: { protocol: string; host: string }): string {
+  return settings.publicUrl !== undefined ? new URL(settings.publicUrl).origin : `${request.protocol}://${request.host}`;
 }
 
 /** proxy-addr's trust test: is the address at hop `i` (0: the TCP peer) one of our proxies? */

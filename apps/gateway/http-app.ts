@@ -8,7 +8,7 @@ import type { Engine, RateLimiter } from '../../libs/engine/index.js';
 import { errorPath, mountProbes, readJson, requestLog, securityHeaders, sendPage } from '../../libs/http/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { SESSION_COOKIE, SESSION_ROUTE } from '../../libs/protocol/index.js';
-import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
+import { clientIp, gatewayOrigin, originAllowed, requestSite, type GatewaySettings } from './gateway-settings.js';
 import { GatewayError } from './gateway-error.js';
 import { mountClientBundle } from './client-bundle.js';
 import { mountOpenApi } from './openapi-route.js';
@@ -88,7 +88,10 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     }
     // Refusals of the body reader carry the protocol's code, like every other error of this route.
     const body = await readJson(ctx, { limit: JSON_LIMIT, expected: 'expected JSON { code, secret }', refusal: { code: 'INVALID_PAYLOAD' } });
-    const session = await deps.exchange.redeem(body);
+    // The code is redeemed only by the site that began the login, and the token names it as its audience.
+    const site = requestSite(ctx.get('origin') || undefined, ctx.get('host') || undefined, deps.settings);
+    const audience = site ?? gatewayOrigin(deps.settings, { protocol: ctx.protocol, host: ctx.host });
+    const session = await deps.exchange.redeem(body, { ...(site !== undefined ? { site } : {}), audience });
     const secure = isHttps(ctx, deps.settings);
     // Behind a TLS-terminating proxy the socket is plain HTTP; PUBLIC_URL says the browser sees https.
     if (secure) ctx.cookies.secure = true;

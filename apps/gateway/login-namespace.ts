@@ -15,7 +15,7 @@ import {
 import { isOpen, secretMatches, ticketLogId, wireStatus, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
 import { ticketPayload, type IssueRefusal, type TicketIssuer } from './ticket-issuer.js';
 import type { TicketWatcher, TicketWatchers } from './ticket-watchers.js';
-import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
+import { clientIp, originAllowed, requestSite, type GatewaySettings } from './gateway-settings.js';
 import { GatewayError, ackError } from './gateway-error.js';
 
 interface SocketData {
@@ -71,6 +71,8 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
       userAgent: String(headers['user-agent'] ?? '').slice(0, 512),
       ip: clientIp(socket.handshake.address, headers['x-forwarded-for'], settings.trustProxy),
     };
+    const site = requestSite(headers.origin, headers.host, settings);
+    if (site !== undefined) browser.site = site;
     const auth: unknown = socket.handshake.auth;
     const wantsResume = typeof auth === 'object' && auth !== null && Object.keys(auth).length > 0;
     if (wantsResume) {

@@ -33,7 +33,7 @@ export type { QrCodeView, QrLoginErrorCode, QrLoginState, QrLoginStateName } fro
  */
 export interface QrLoginResult {
   openid: string;
-  /** Session JWT; verify it against the gateway's `/.well-known/jwks.json` (audience `qrgate`). */
+  /** Session JWT; verify it against the gateway's `/.well-known/jwks.json` (audience = this page's origin). */
   token: string;
   user: LoginUser;
 }
