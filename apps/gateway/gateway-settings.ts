@@ -2,7 +2,9 @@
  * The gateway's settings (derived from the one config schema) and the small request helpers that depend on
  * them: who may connect, and which IP a request comes from. Errors live in `gateway-error.ts`.
  */
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import proxyaddr from 'proxy-addr';
 import { resolveConfirmation, type Config, type Confirmation } from '../../libs/config/index.js';
 
 export interface GatewaySettings {
@@ -11,8 +13,10 @@ export interface GatewaySettings {
   allowedOrigins: string[];
   /** Externally reachable origin of the gateway, when known. */
   publicUrl?: string;
-  /** Trusted proxies in front (0: none, X-Forwarded-For is ignored). */
-  trustProxy: number;
+  /** Whether an address is one of the trusted proxies in front (TRUST_PROXY; none: X-Forwarded-For is ignored). */
+  trustProxy: TrustProxy;
+  /** Whether TRUST_PROXY names any proxy at all (libraries with a boolean `proxy` switch take this). */
+  behindProxy: boolean;
   maxRefreshesPerSocket: number;
   ticketsPerMinute: number;
   exchangesPerMinute: number;
@@ -36,7 +40,8 @@ export function gatewaySettings(config: Config, extra: { simulatorUrl?: string; 
     ticketTtlSeconds: config.TICKET_TTL_SECONDS,
     allowedOrigins: config.ALLOWED_ORIGINS,
     ...(config.PUBLIC_URL !== undefined ? { publicUrl: config.PUBLIC_URL } : {}),
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: trustProxies(config.TRUST_PROXY),
+    behindProxy: config.TRUST_PROXY.length > 0,
     maxRefreshesPerSocket: config.MAX_REFRESHES_PER_SOCKET,
     ticketsPerMinute: config.RATE_LIMIT_TICKETS_PER_MINUTE,
     exchangesPerMinute: config.RATE_LIMIT_EXCHANGES_PER_MINUTE,
@@ -56,13 +61,13 @@ export function gatewaySettings(config: Config, extra: { simulatorUrl?: string; 
  */
 export function originAllowed(origin: string | undefined, host: string | undefined, settings: GatewaySettings): boolean {
   if (origin === undefined || origin === '') return true;
-  let parsed: URL;
-  try {
-    parsed = new URL(origin);
-  } catch {
-    return false;
-  }
-  if (settings.allowedOrigins.includes(parsed.origin)) return true;
+  const parsed = URL.parse(origin);
+  if (parsed === null) return false;
+  return settings.allowedOrigins.includes(parsed.origin) || isOwnOrigin(parsed, host, settings);
+}
+
+/** The gateway's own page, however it is reached: PUBLIC_URL, or the Host the browser talked to. */
+function isOwnOrigin(parsed: URL, host: string | undefined, settings: GatewaySettings): boolean {
   if (settings.publicUrl === undefined) return host !== undefined && parsed.host === host;
   const publicOrigin = new URL(settings.publicUrl);
   if (publicOrigin.origin === parsed.origin) return true;
@@ -71,18 +76,44 @@ export function originAllowed(origin: string | undefined, host: string | undefin
 }
 
 /**
- * The client's IP: the socket's peer, or, behind `trustedProxies` proxies, the X-Forwarded-For entry the
- * outermost trusted proxy appended. Everything left of it was written by the client and proves nothing.
+ * The site a request comes from, as tickets record it: the origin when it is another site (one of
+ * ALLOWED_ORIGINS), undefined for the gateway's own page (or no Origin: not a cross-site browser request).
+ * Only meaningful for a request `originAllowed` let through.
  */
-export function clientIp(peer: string | undefined, forwardedFor: string | string[] | undefined, trustedProxies: number): string {
-  if (trustedProxies > 0 && forwardedFor !== undefined) {
-    const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)
-      .split(',')
-      .map((hop) => hop.trim())
-      .filter(Boolean);
-    // Fewer hops than trusted proxies: the request did not come through them, so the header is all claims.
-    const hop = hops.length >= trustedProxies ? hops[hops.length - trustedProxies]?.replace(/^::ffff:/, '') : undefined;
-    if (hop !== undefined && isIP(hop) !== 0) return hop;
-  }
-  return (peer ?? 'unknown').replace(/^::ffff:/, '');
+export function requestSite(origin: string | undefined, host: string | undefined, settings: GatewaySettings): string | undefined {
+  if (origin === undefined || origin === '') return undefined;
+  const parsed = URL.parse(origin);
+  if (parsed === null || isOwnOrigin(parsed, host, settings)) return undefined;
+  return settings.allowedOrigins.includes(parsed.origin) ? parsed.origin : undefined;
+}
+
+/**
+ * The gateway's public origin, the `aud` of tokens for logins begun on its own page: PUBLIC_URL's origin, or
+ * the scheme and Host the request reached this gateway with.
+ */
+export function gatewayOrigin(settings: GatewaySettings, request: { protocol: string; host: string }): string {
+  return settings.publicUrl !== undefined ? new URL(settings.publicUrl).origin : `${request.protocol}://${request.host}`;
+}
+
+/** proxy-addr's trust test: is the address at hop `i` (0: the TCP peer) one of our proxies? */
+export type TrustProxy = (address: string, hop: number) => boolean;
+
+/** Compile TRUST_PROXY's addresses and CIDRs; an empty list trusts nobody. */
+export function trustProxies(list: readonly string[]): TrustProxy {
+  return list.length === 0 ? () => false : proxyaddr.compile([...list]);
+}
+
+/**
+ * The client's IP: the TCP peer, unless the peer is a trusted proxy; then X-Forwarded-For is read right to
+ * left past every trusted hop, and the first untrusted one is the client (the model of Express's
+ * `trust proxy`). Entries further left were written by the client and prove nothing.
+ */
+export function clientIp(peer: string | undefined, forwardedFor: string | string[] | undefined, trust: TrustProxy): string {
+  const direct = (peer ?? 'unknown').replace(/^::ffff:/, '');
+  if (peer === undefined || forwardedFor === undefined) return direct;
+  const header = Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor;
+  const request = { headers: { 'x-forwarded-for': header }, socket: { remoteAddress: peer } } as unknown as IncomingMessage;
+  const address = proxyaddr(request, trust).replace(/^::ffff:/, '');
+  // A trusted proxy passing on something that is no address: believe only what we saw ourselves.
+  return isIP(address) !== 0 ? address : direct;
 }

@@ -102,7 +102,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           interactionPath,
           rememberInteraction: rememberInteraction(engine),
           ...(oidc.unionidOf !== undefined ? { unionidOf: oidc.unionidOf } : {}),
-          proxy: settings.trustProxy > 0,
+          proxy: settings.behindProxy,
           lifetimes: { session: oidc.settings.sessionTtlSeconds },
         });
   provider?.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc provider error'));

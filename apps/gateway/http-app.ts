@@ -5,10 +5,10 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Engine, RateLimiter } from '../../libs/engine/index.js';
-import { errorPath, mountProbes, readJson, requestLog, sendPage } from '../../libs/http/index.js';
+import { errorPath, mountProbes, readJson, requestLog, securityHeaders, sendPage } from '../../libs/http/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { SESSION_COOKIE, SESSION_ROUTE } from '../../libs/protocol/index.js';
-import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
+import { clientIp, gatewayOrigin, originAllowed, requestSite, type GatewaySettings } from './gateway-settings.js';
 import { GatewayError } from './gateway-error.js';
 import { mountClientBundle } from './client-bundle.js';
 import { mountOpenApi } from './openapi-route.js';
@@ -32,10 +32,13 @@ export interface HttpAppDeps {
 const JSON_LIMIT = 4 * 1024;
 
 export function createHttpApp(deps: HttpAppDeps): Koa {
-  const app = new Koa({ proxy: deps.settings.trustProxy > 0, maxIpsCount: deps.settings.trustProxy });
+  // Koa's proxy mode believes X-Forwarded-* from any peer: off. The client IP comes from `clientIp` (trusted by
+  // address), the scheme from PUBLIC_URL.
+  const app = new Koa();
   const router = new Router();
 
   app.use(requestLog({ logger: deps.logger }));
+  app.use(securityHeaders(deps.settings.publicUrl !== undefined ? { publicUrl: deps.settings.publicUrl } : {}));
   app.use(errorPath({ render: 'json', logger: deps.logger }));
   mountProbes(router, { ping: () => deps.engine.ping(), isDraining: () => deps.isDraining(), registry: deps.metrics.registry });
   router.get('/.well-known/jwks.json', (ctx) => {
@@ -86,7 +89,10 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     }
     // Refusals of the body reader carry the protocol's code, like every other error of this route.
     const body = await readJson(ctx, { limit: JSON_LIMIT, expected: 'expected JSON { code, secret }', refusal: { code: 'INVALID_PAYLOAD' } });
-    const session = await deps.exchange.redeem(body);
+    // The code is redeemed only by the site that began the login, and the token names it as its audience.
+    const site = requestSite(ctx.get('origin') || undefined, ctx.get('host') || undefined, deps.settings);
+    const audience = site ?? gatewayOrigin(deps.settings, { protocol: ctx.protocol, host: ctx.host });
+    const session = await deps.exchange.redeem(body, { ...(site !== undefined ? { site } : {}), audience });
     const secure = isHttps(ctx, deps.settings);
     // Behind a TLS-terminating proxy the socket is plain HTTP; PUBLIC_URL says the browser sees https.
     if (secure) ctx.cookies.secure = true;

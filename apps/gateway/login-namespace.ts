@@ -15,7 +15,7 @@ import {
 import { isOpen, secretMatches, ticketLogId, wireStatus, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
 import { ticketPayload, type IssueRefusal, type TicketIssuer } from './ticket-issuer.js';
 import type { TicketWatcher, TicketWatchers } from './ticket-watchers.js';
-import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
+import { clientIp, originAllowed, requestSite, type GatewaySettings } from './gateway-settings.js';
 import { GatewayError, ackError } from './gateway-error.js';
 import type { QrBudget } from './qr-budget.js';
 import type { TicketHolders } from './ticket-holders.js';
@@ -344,10 +344,14 @@ class SocketSession implements TicketWatcher {
 /** Who asked, from the handshake: shown to the scanner, and the key of the ticket quota. */
 function browserOf(socket: LoginSocket, settings: GatewaySettings): BrowserContext {
   const headers = socket.handshake.headers;
-  return {
+  const browser: BrowserContext = {
     userAgent: String(headers['user-agent'] ?? '').slice(0, 512),
     ip: clientIp(socket.handshake.address, headers['x-forwarded-for'], settings.trustProxy),
   };
+  // The site the login began on: its tokens are issued for it alone (`aud`), and only it may redeem the code.
+  const site = requestSite(headers.origin, headers.host, settings);
+  if (site !== undefined) browser.site = site;
+  return browser;
 }
 
 /** The refusal a browser is given when no ticket could be issued, by whose failure it was. */

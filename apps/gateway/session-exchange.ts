@@ -16,23 +16,35 @@ const REFUSALS: Partial<Record<TransitionRefusal | 'not_found' | 'malformed', Er
   code_expired: 'expired',
 };
 
+/** Where the exchange comes from (`requestSite`) and whom its token is for. */
+export interface ExchangeSite {
+  /** The redeeming site's origin when it is another site; absent: the gateway's own page. */
+  site?: string;
+  /** The token's `aud`: `site`, or the gateway's public origin. */
+  audience: string;
+}
+
 export interface SessionExchange {
-  /** Redeem `body`; throws GatewayError (401) on any refusal, leaving the ticket as it was. */
-  redeem(body: unknown): Promise<SessionResponse>;
+  /**
+   * Redeem `body` from `from`; throws GatewayError (401, or 403 ORIGIN_NOT_ALLOWED when the ticket was begun on
+   * another site) on any refusal, leaving the ticket as it was.
+   */
+  redeem(body: unknown, from: ExchangeSite): Promise<SessionResponse>;
 }
 
 export function createSessionExchange(deps: { login: LoginService; signer: SessionSigner; logger: Logger }): SessionExchange {
   return {
-    async redeem(body) {
+    async redeem(body, from) {
       const parsed = sessionRequestSchema.safeParse(body);
       if (!parsed.success) throw GatewayError.of('INVALID_PAYLOAD', { detail: 'session' });
-      const redeemed = await deps.login.redeem(parsed.data);
+      const redeemed = await deps.login.redeem({ ...parsed.data, ...(from.site !== undefined ? { site: from.site } : {}) });
+      if (!redeemed.ok && redeemed.reason === 'site_mismatch') throw GatewayError.of('ORIGIN_NOT_ALLOWED');
       if (!redeemed.ok) {
         const detail = REFUSALS[redeemed.reason];
         throw GatewayError.of('INVALID_CODE', detail !== undefined ? { detail } : {});
       }
       deps.logger.info({ ticket: ticketLogId(redeemed.ticket.id) }, 'session issued');
-      const token = await deps.signer.sign(redeemed.openid);
+      const token = await deps.signer.sign(redeemed.openid, from.audience);
       return { openid: redeemed.openid, token };
     },
   };

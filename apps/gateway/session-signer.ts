@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, importPKCS8, calculateJwkThumbprint, type JWK, type CryptoKey } from 'jose';
 
 export interface SessionSigner {
-  /** A fresh JWT for `sub`. */
-  sign(subject: string, claims?: Record<string, string>): Promise<string>;
+  /** A fresh JWT for `sub`, for `audience` (the origin of the site the login was made for). */
+  sign(subject: string, audience: string, claims?: Record<string, string>): Promise<string>;
   /** Public keys as a JWK Set. */
   readonly jwks: { keys: JWK[] };
   /** True when the key was generated at start-up (dev only: every process would have its own). */
@@ -60,12 +60,12 @@ export async function createSessionSigner(options: SessionSignerOptions): Promis
     jwks: { keys: [jwk] },
     generated,
     ttlSeconds: options.ttlSeconds,
-    sign: (subject, claims = {}) =>
+    sign: (subject, audience, claims = {}) =>
       new SignJWT(claims)
         .setProtectedHeader({ alg, kid, typ: 'JWT' })
         .setSubject(subject)
         .setIssuer(options.issuer)
-        .setAudience('qrgate')
+        .setAudience(audience)
         .setIssuedAt()
         .setJti(randomUUID())
         .setExpirationTime(`${options.ttlSeconds}s`)

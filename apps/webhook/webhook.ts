@@ -12,9 +12,9 @@
  * reply) → the reply (encrypted with the key that decrypted the push).
  */
 import Router from '@koa/router';
-import Koa, { type Context, type Next } from 'koa';
+import Koa from 'koa';
 import type { Engine } from '../../libs/engine/engine.js';
-import { errorPath, httpError, mountProbes, requestLog } from '../../libs/http/index.js';
+import { errorPath, httpError, mountProbes, requestLog, securityHeaders } from '../../libs/http/index.js';
 import { createLoginService, type DeliveryMarkOptions } from '../../libs/login/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { readPushQuery, verifyRequestSignature } from './push-verification.js';
@@ -92,16 +92,11 @@ export function createWebhook(deps: WebhookDeps): Koa {
     }),
   );
 
-  app.use(nosniff);
+  // Nothing this app answers is meant to be rendered: `echostr` and error text stay text under nosniff (§10.4).
+  app.use(securityHeaders(settings.publicUrl !== undefined ? { publicUrl: settings.publicUrl } : {}));
   app.use(requestLog({ logger, describe: (ctx) => describePush(ctx as PushContext) }));
   app.use(errorPath({ render: 'text', logger, logMessage: 'webhook request failed' }));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
-}
-
-/** Nothing this app answers is meant to be rendered: `echostr` and error text stay text (§10.4). */
-async function nosniff(ctx: Context, next: Next): Promise<void> {
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  await next();
 }

@@ -3,8 +3,26 @@
  * show, open its link as WeChat's in-app browser would. Plain HTML and inline script, no external assets.
  */
 
-/** The page, with the fake users embedded. */
-export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: string }>): string {
+/**
+ * The page's CSP: its own inline style and script (by nonce), calls to its own API, QR images from its own
+ * `/cgi-bin/showqrcode`, and the in-app browser frame, which opens whatever link the reply carried.
+ */
+export function phonePageCsp(nonce: string): string {
+  return [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}'`,
+    `style-src 'nonce-${nonce}'`,
+    "img-src 'self'",
+    "connect-src 'self'",
+    'frame-src http: https:',
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** The page, with the fake users embedded; its inline `<style>` and `<script>` carry `nonce`. */
+export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: string }>, nonce: string): string {
   // `<` is escaped so that no user name can close the script element.
   const usersJson = JSON.stringify(users).replace(/</g, '\\u003c');
   return `<!doctype html>
@@ -13,7 +31,7 @@ export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: str
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>WeChat simulator – phone</title>
-<style>
+<style nonce="${nonce}">
   :root { --green: #07c160; --bg: #ededed; --fg: #111; --muted: #666; }
   * { box-sizing: border-box; }
   body { margin: 0; font: 16px/1.4 system-ui, -apple-system, "PingFang SC", sans-serif; background: var(--bg); color: var(--fg); }
@@ -74,7 +92,7 @@ export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: str
   <header><button class="action secondary" id="close" type="button">Close</button><span id="browser-url"></span><a id="newtab" target="_blank" rel="noopener">New tab</a></header>
   <iframe id="frame" title="In-app browser"></iframe>
 </div>
-<script>
+<script nonce="${nonce}">
 (() => {
   const USERS = ${usersJson};
   let current = localStorage.getItem('sim-openid') || USERS[0].openid;

@@ -7,14 +7,14 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
-import { errorPath, httpError, mountProbes, requestLog } from '../../libs/http/index.js';
+import { errorPath, httpError, mountProbes, requestLog, securityHeaders, sendPage } from '../../libs/http/index.js';
 import type { Logger } from '../../libs/observability/index.js';
 import { createLogger, pathOnly } from '../../libs/observability/index.js';
 import { buildEventXml, readReply, signPush, type SignedPush } from '../../libs/wechat/index.js';
 import { deliverPush, type DeliveryResult } from './sim-push.js';
 import { parseWith, readJson } from './sim-http.js';
 import { followLink, linkIn } from './sim-in-app-browser.js';
-import { renderPhonePage } from './sim-page.js';
+import { phonePageCsp, renderPhonePage } from './sim-page.js';
 import { createApiGate, createPlatformRouter, type SimApiEndpoint } from './sim-platform-routes.js';
 import { createQrRegistry, type SimQrCode } from './sim-qrcodes.js';
 import { createSimTokens } from './sim-tokens.js';
@@ -271,9 +271,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   mountProbes(phone, { registry });
 
   phone.get('/sim', (ctx) => {
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = renderPhonePage(DEMO_USERS);
+    sendPage(ctx, { csp: phonePageCsp, render: (nonce) => renderPhonePage(DEMO_USERS, nonce) });
   });
 
   phone.post('/sim/api/scan', async (ctx) => {
@@ -335,6 +333,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   // Without a logger (tests), nothing is logged, but errors are answered the same way.
   const log = logger ?? createLogger({ app: 'wechat-sim', level: 'silent' });
   app.use(requestLog({ logger: log }));
+  app.use(securityHeaders());
   app.use(errorPath({ render: 'json', logger: log, logMessage: 'simulator error' }));
   app.use(async (ctx, next) => {
     if (!isApiPath(ctx.path)) return next();

@@ -35,7 +35,7 @@ export type { QrCodeView, QrLoginErrorCode, QrLoginState, QrLoginStateName } fro
 export interface QrLoginResult {
   openid: string;
   /**
-   * Session JWT; verify it against the gateway's `/.well-known/jwks.json` (audience `qrgate`). Absent when the
+   * Session JWT; verify it against the gateway's `/.well-known/jwks.json` (audience = this page's origin). Absent when the
    * code was redeemed at an `exchangeUrl` that finishes something else (an OpenID Connect sign-in).
    */
   token?: string;

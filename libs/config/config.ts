@@ -2,6 +2,7 @@
  * One typed configuration schema, parsed once at start-up. An invalid setting stops the process with a
  * message naming the variable and what it allows.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const bool = z
@@ -23,6 +24,20 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const TRUST_PROXY_HINT =
+  'expected the proxies\' addresses or CIDRs, comma-separated (10.0.0.0/8,127.0.0.1): a hop count or true would believe X-Forwarded-For from any peer';
+/** An IP, a CIDR, or one of proxy-addr's names for the private ranges. */
+function isProxyAddress(entry: string): boolean {
+  if (entry === 'loopback' || entry === 'linklocal' || entry === 'uniquelocal') return true;
+  const [ip, bits, ...rest] = entry.split('/');
+  if (ip === undefined || rest.length > 0) return false;
+  const family = isIP(ip);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 const hostPort = z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port');
 
@@ -103,14 +118,17 @@ const schema = z.object({
   /** Refreshes allowed on one socket. */
   MAX_REFRESHES_PER_SOCKET: int(1, 10_000, 20),
   /**
-   * Take the client IP from X-Forwarded-For: `true` behind one trusted proxy (the last hop it appended), or
-   * the number of trusted proxies in front. Entries to the left of those are the client's own claims.
+   * The proxies in front, by address: IPs or CIDRs (`10.0.0.0/8,127.0.0.1`; also `loopback`, `linklocal`,
+   * `uniquelocal`). X-Forwarded-For counts only when the TCP peer is one of them, read right to left past
+   * trusted hops. Unset: none, the header is ignored.
    */
-  TRUST_PROXY: z
-    .string()
-    .regex(/^(true|false|yes|no|[0-9])$/, 'expected true, false or the number of trusted proxies (0-9)')
-    .optional()
-    .transform((v) => (v === undefined || v === 'false' || v === 'no' ? 0 : v === 'true' || v === 'yes' ? 1 : Number(v))),
+  TRUST_PROXY: optionalString.pipe(
+    z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean)))
+      .pipe(z.array(z.string().refine(isProxyAddress, TRUST_PROXY_HINT))),
+  ),
   /** Accepted clock skew of WeChat's push timestamps, seconds. */
   WEBHOOK_MAX_SKEW_SECONDS: int(1, 86_400, 300),
   /** Deadline for a graceful drain on SIGTERM, milliseconds. */

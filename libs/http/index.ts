@@ -9,3 +9,4 @@ export { DEFAULT_QUIET_PATHS, requestIdOf, requestLog, type RequestLogOptions, t
 export { READY_TIMEOUT_MS, mountProbes, type ProbeOptions } from './probes.js';
 export { BODY_READ_TIMEOUT_MS, readForm, readJson, readText, type BodyOptions, type JsonBodyOptions } from './body.js';
 export { escapeHtml, sendPage, type PageOptions } from './html.js';
+export { DEFAULT_CSP, HSTS_MAX_AGE_SECONDS, securityHeaders, type SecurityHeadersOptions } from './security-headers.js';

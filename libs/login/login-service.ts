@@ -74,6 +74,8 @@ export type DecideOutcome =
 export interface RedeemInput {
   code: string;
   secret: string;
+  /** The origin redeeming when it is another site (ALLOWED_ORIGINS); absent: the gateway's own page. */
+  site?: string;
 }
 export type RedeemOutcome =
   | { ok: true; ticket: Ticket; openid: string }
@@ -211,7 +213,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       const ticketId = ticketIdOfCode(input.code);
       if (ticketId === null) return { ok: false, reason: 'malformed' };
       const at = now();
-      const result = await engine.tickets.apply(ticketId, (t) => transition(t, { type: 'consume', code: input.code, secret: input.secret, at }));
+      const result = await engine.tickets.apply(ticketId, (t) => transition(t, { type: 'consume', code: input.code, secret: input.secret, ...(input.site !== undefined ? { site: input.site } : {}), at }));
       if (!result.ok || !result.changed || result.ticket.openid === undefined) {
         const reason = result.ok ? 'already_consumed' : result.reason;
         logger.info({ ticket: ticketLogId(ticketId), reason }, 'code refused');

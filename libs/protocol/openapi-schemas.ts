@@ -11,7 +11,7 @@ export const OPENAPI_SCHEMAS: Record<string, object> = {
   SessionResponse: {
     type: 'object',
     required: ['openid', 'token'],
-    properties: { openid: { type: 'string' }, token: { type: 'string', description: 'JWT, `sub` = openid, `aud` = qrgate' } },
+    properties: { openid: { type: 'string' }, token: { type: 'string', description: 'JWT, `sub` = openid, `aud` = the origin of the site that began the login (the gateway\'s public origin for its own page)' } },
   },
   ErrorResponse: {
     type: 'object',

@@ -145,7 +145,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/.well-known/jwks.json': {
       get: {
         operationId: 'jwks',
-        summary: 'The public key(s) that verify session tokens (ES256 or RS256, `aud: qrgate`)',
+        summary: 'The public key(s) that verify session tokens (ES256 or RS256, `aud`: the site\'s origin)',
         tags: ['gateway'],
         responses: { '200': { description: 'JWK Set', ...json(ref('Jwks')) } },
       },

@@ -21,7 +21,8 @@ export type TicketEvent =
   | { type: 'scan'; openid: string; at: number; mode: ConfirmationMode; code: string; user?: LoginUser }
   | { type: 'confirm'; openid: string; at: number; code: string }
   | { type: 'cancel'; openid: string; at: number }
-  | { type: 'consume'; code: string; secret: string; at: number }
+  /** `site`: the origin redeeming, as `BrowserContext.site` records it (absent: the gateway's own page). */
+  | { type: 'consume'; code: string; secret: string; site?: string; at: number }
   | { type: 'expire'; at: number };
 
 export type TransitionRefusal =
@@ -32,6 +33,7 @@ export type TransitionRefusal =
   | 'not_confirmed'
   | 'code_mismatch'
   | 'secret_mismatch'
+  | 'site_mismatch'
   | 'code_expired'
   | 'already_consumed'
   | 'finished';
@@ -80,6 +82,8 @@ export function transition(ticket: Ticket, event: TicketEvent): TransitionResult
       if (ticket.status !== 'confirmed' || ticket.code === undefined) return refuse(ticket, 'not_confirmed');
       if (!safeEqual(ticket.code, event.code)) return refuse(ticket, 'code_mismatch');
       if (!secretMatches(ticket, event.secret)) return refuse(ticket, 'secret_mismatch');
+      // A code begun on one site is redeemed by that site only: another allowed site cannot take the session.
+      if (ticket.browser.site !== event.site) return refuse(ticket, 'site_mismatch');
       if (event.at >= (ticket.codeExpiresAt ?? 0)) return refuse(ticket, 'code_expired');
       return done(ticket, { status: 'consumed', consumedAt: event.at });
     case 'expire':

@@ -26,6 +26,12 @@ export const isTicketStatus = (value: unknown): value is TicketStatus =>
 export interface BrowserContext {
   userAgent: string;
   ip: string;
+  /**
+   * The origin of the page that asked, when it is another site (one of ALLOWED_ORIGINS); absent for the
+   * gateway's own page however it was reached. Its code is redeemed only from the same site, and its session
+   * token's `aud` is that origin.
+   */
+  site?: string;
 }
 
 /**

@@ -214,7 +214,10 @@ describe('@qrgate/client package', () => {
       expect((await result.getAttribute('data-states'))?.split(',')).toContain('pending');
       expect(await page.locator('#login').evaluate((el) => el.childElementCount)).toBe(0);
       const token = (await result.getAttribute('data-token')) ?? '';
-      const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${app.url}/.well-known/jwks.json`)), { audience: 'qrgate' });
+      const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${app.url}/.well-known/jwks.json`)), {
+        // The consumer page's site began the login, so the token is for it alone (issue 16, item 6).
+        audience: new URL(site.url).origin,
+      });
       expect(payload.sub).toBe('o_package_consumer');
     } finally {
       await context.close();

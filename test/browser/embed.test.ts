@@ -79,17 +79,26 @@ describe('embedding on another origin', () => {
   });
 
   it('has its backend verify a gateway session token against the JWKS, and refuse a forged one', async () => {
-    const phoneSide = await LoginBrowser.open(app.url);
+    // The login is begun and redeemed by the embedding site's page (its Origin), as the widget there does.
+    const site = { origin: `http://localhost:${port}` };
+    const phoneSide = await LoginBrowser.open(app.url, { extraHeaders: site });
+    const ownPage = await LoginBrowser.open(app.url);
     try {
       await scan(app.url, { scene: phoneSide.ticket.ticket, openid: 'o_embed_backend' });
       const login = await phoneSide.waitFor('login');
-      const { body } = await phoneSide.exchange(login.code);
+      const { body } = await phoneSide.exchange(login.code, phoneSide.ticket.secret, site);
       const verify = (token: string) =>
         fetch(`http://localhost:${port}/session`, { method: 'POST', body: JSON.stringify({ token }) });
 
       const ok = await verify(body.token);
       expect(ok.status).toBe(200);
       expect(await ok.json()).toEqual({ openid: 'o_embed_backend' });
+
+      // A token made for another audience (here the gateway's own page) is refused by the site's backend.
+      await scan(app.url, { scene: ownPage.ticket.ticket, openid: 'o_embed_elsewhere' });
+      const elsewhere = await ownPage.exchange((await ownPage.waitFor('login')).code);
+      expect(elsewhere.status).toBe(200);
+      expect((await verify(elsewhere.body.token)).status).toBe(401);
 
       const [header, payload, signature] = body.token.split('.') as [string, string, string];
       const forgedPayload = Buffer.from(
@@ -98,6 +107,7 @@ describe('embedding on another origin', () => {
       expect((await verify(`${header}.${forgedPayload}.${signature}`)).status).toBe(401);
     } finally {
       phoneSide.close();
+      ownPage.close();
     }
   });
 });

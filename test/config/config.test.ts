@@ -22,7 +22,7 @@ describe('configuration', () => {
     expect(config.TICKET_TTL_SECONDS).toBe(120);
     expect(config.LOGIN_CONFIRMATION).toBe('tap');
     expect(config.WECHAT_API_BASE).toBe('https://api.weixin.qq.com');
-    expect(config.TRUST_PROXY).toBe(0);
+    expect(config.TRUST_PROXY).toEqual([]);
     expect(config.REDIS_URL).toBeUndefined();
     expect(config.ALLOWED_ORIGINS).toEqual([]);
   });
@@ -33,11 +33,18 @@ describe('configuration', () => {
     expect(refusal({ PORT: '70000' })).toMatch(/PORT/);
   });
 
-  it('reads TRUST_PROXY as a number of trusted proxies', () => {
-    expect(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(1);
-    expect(loadConfig({ TRUST_PROXY: 'false' }).TRUST_PROXY).toBe(0);
-    expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
-    expect(refusal({ TRUST_PROXY: 'maybe' })).toMatch(/TRUST_PROXY/);
+  it('reads TRUST_PROXY as the proxies\' addresses and CIDRs, refusing hop counts and true', () => {
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8,loopback' }).TRUST_PROXY).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ]);
+    expect(loadConfig({ TRUST_PROXY: '' }).TRUST_PROXY).toEqual([]);
+    for (const bad of ['true', '1', '2', 'maybe', '10.0.0.0/33', '::1/129', '10.0.0.1/8/8', '10.0.0.0/x']) {
+      expect(refusal({ TRUST_PROXY: bad })).toMatch(/TRUST_PROXY: expected the proxies' addresses or CIDRs/);
+    }
   });
 
   it('splits REDIS_CLUSTER_NODES and ALLOWED_ORIGINS, refusing malformed nodes', () => {

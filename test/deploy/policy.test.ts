@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kustomizeBuild, readYaml, repoRoot } from './manifests.js';
 import { checkPolicy, containerEnv, podSpecOf, type K8sObject } from './policy.js';
+import { loadConfig } from '../../libs/config/index.js';
 
 const overlays = readdirSync(join(repoRoot, 'deploy/k8s/overlays')).sort();
 const isProduction = (overlay: string) => overlay !== 'demo';
@@ -81,7 +82,9 @@ describe('production overlay', () => {
       const secretRefs = container.env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.valueFrom.secretKeyRef.name);
       expect(new Set(secretRefs)).toEqual(new Set(['qrgate-secrets', 'qrgate-redis']));
       const env = containerEnv(container, objects, 'qrgate');
-      expect(env.get('TRUST_PROXY')?.value).toBe('true');
+      // Proxies are trusted by address (issue 16, item 5): a list the schema accepts, never "believe anyone".
+      const trustProxy = String(env.get('TRUST_PROXY')?.value);
+      expect(loadConfig({ TRUST_PROXY: trustProxy }).TRUST_PROXY.length).toBeGreaterThan(0);
       expect(Number(env.get('SHUTDOWN_TIMEOUT_MS')?.value)).toBe(20_000);
       expect(container.lifecycle.preStop.exec.command).toEqual(['sleep', '5']);
     }

@@ -58,7 +58,7 @@ async function logIn(target: Standalone, browser: LoginBrowser, openid: string) 
 }
 
 beforeAll(async () => {
-  const common = { WECHAT_AES_KEY: AES_KEY, TRUST_PROXY: 'true', LOGIN_CONFIRMATION: 'tap' };
+  const common = { WECHAT_AES_KEY: AES_KEY, TRUST_PROXY: '127.0.0.1', LOGIN_CONFIRMATION: 'tap' };
   app = await startTestStandalone({ ...common, RATE_LIMIT_TICKETS_PER_MINUTE: '5', MAX_REFRESHES_PER_SOCKET: '3' });
   shortLived = await startTestStandalone({ ...common, TICKET_TTL_SECONDS: '2' });
 });

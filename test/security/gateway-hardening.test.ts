@@ -106,7 +106,7 @@ describe('rate limits', () => {
 
     // Behind one trusted proxy the client is the hop it appended, last; whatever the client wrote before it is a
     // claim, so varying it neither escapes the quota nor changes the IP the scanner is shown.
-    const proxied = await start({ RATE_LIMIT_TICKETS_PER_MINUTE: '2', TRUST_PROXY: 'true' });
+    const proxied = await start({ RATE_LIMIT_TICKETS_PER_MINUTE: '2', TRUST_PROXY: '127.0.0.1' });
     for (const claim of ['198.51.100.1', '198.51.100.2']) {
       const browser = track(await LoginBrowser.open(proxied.url, { extraHeaders: { 'x-forwarded-for': `${claim}, 203.0.113.9` } }));
       expect((await proxied.engine.tickets.get(browser.ticket.ticket))?.browser.ip).toBe('203.0.113.9');
@@ -117,7 +117,7 @@ describe('rate limits', () => {
     expect((await proxied.engine.tickets.get(other.ticket.ticket))?.browser.ip).toBe('203.0.113.10');
 
     // Two trusted proxies: the client is the second hop from the right.
-    const twice = await start({ TRUST_PROXY: '2' });
+    const twice = await start({ TRUST_PROXY: '127.0.0.1,10.0.0.0/8' });
     const behindTwo = track(await LoginBrowser.open(twice.url, { extraHeaders: { 'x-forwarded-for': '198.51.100.4, 203.0.113.11, 10.0.0.2' } }));
     expect((await twice.engine.tickets.get(behindTwo.ticket.ticket))?.browser.ip).toBe('203.0.113.11');
   });

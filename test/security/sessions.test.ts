@@ -54,8 +54,10 @@ describe('session credentials', () => {
     const again = await second.browser.exchange(second.code, second.browser.ticket.secret, { cookie: `qrgate_session=${issued}` });
     expect(again.body.token).not.toBe(session.body.token);
     const jwks = createLocalJWKSet((await (await fetch(`${app.url}/.well-known/jwks.json`)).json()) as { keys: JWK[] });
-    const one = await jwtVerify(session.body.token, jwks, { audience: 'qrgate' });
-    const two = await jwtVerify(again.body.token, jwks, { audience: 'qrgate' });
+    // A login begun on the gateway's own page: `aud` is the gateway's public origin (issue 16, item 6).
+    const audience = new URL(app.url).origin;
+    const one = await jwtVerify(session.body.token, jwks, { audience });
+    const two = await jwtVerify(again.body.token, jwks, { audience });
     expect(one.payload.sub).toBe('o_fixation');
     expect(one.payload.jti).not.toBe(two.payload.jti);
   });
@@ -74,7 +76,7 @@ describe('session credentials', () => {
     expect(session.status).toBe(200);
     expect(decodeProtectedHeader(session.body.token).alg).toBe('ES256');
     // Verifies with the operator's own public key, no JWKS involved.
-    const { payload } = await jwtVerify(session.body.token, await importSPKI(publicKey, 'ES256'), { audience: 'qrgate' });
+    const { payload } = await jwtVerify(session.body.token, await importSPKI(publicKey, 'ES256'), { audience: new URL(app.url).origin });
     expect(payload.sub).toBe('o_pem');
     const jwks = (await (await fetch(`${app.url}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
     const expected = createPublicKey(publicKey).export({ format: 'jwk' });
