@@ -30,6 +30,8 @@ type WechatMessageHandler = (message: PushedMessage, req: WechatRequest, res: Se
 export type WechatMiddleware = (req: WechatRequest, res: ServerResponse, next: WechatNext) => void;
 
 interface WechatHandlerBuilder {
+  /** The package's handler table, looked up as `handlers[message.MsgType]`. */
+  handlers: Record<string, WechatMessageHandler>;
   event(handler: WechatMessageHandler): WechatHandlerBuilder;
   middlewarify(): WechatMiddleware;
 }
@@ -55,7 +57,12 @@ export function createWechatMiddleware(options: { token: string; appId: string }
     next();
   };
   // checkSignature:false — we verified `signature` in constant time before calling it (WECHAT.md §10.4).
-  return wechat({ token: options.token, appid: options.appId, checkSignature: false }).event(onEvent).middlewarify();
+  const builder = wechat({ token: options.token, appid: options.appId, checkSignature: false });
+  // The package looks the handler up as `handlers[MsgType]` on a plain object, so a MsgType of `constructor`
+  // or `toString` called Object's own function (never answering) and `hasOwnProperty` threw. With no
+  // prototype only the types we register are found; every other name falls through to `next` (unhandled).
+  builder.handlers = Object.create(null) as Record<string, WechatMessageHandler>;
+  return builder.event(onEvent).middlewarify();
 }
 
 /** What the package made of the message: an event to answer, or a type we do not handle. */

@@ -6,7 +6,8 @@
 import type { Next } from 'koa';
 import type { Engine } from '../../libs/engine/engine.js';
 import { httpError, isHttpError, readText } from '../../libs/http/index.js';
-import type { Metrics } from '../../libs/observability/index.js';
+import type { Logger, Metrics } from '../../libs/observability/index.js';
+import { TIMED_OUT, withTimeout } from '../../libs/runtime/with-timeout.js';
 import { ticketLogId } from '../../libs/ticket/index.js';
 import { createWechatMiddleware, isWechatParseError, runWechat } from './koa-wechat.js';
 import { MAX_PUSH_BYTES, readPushQuery, verifyPush, type PushOutcome, type PushRejection } from './push-verification.js';
@@ -104,17 +105,32 @@ export function guardReplay(engine: Engine, settings: WebhookSettings): PushStep
  * encrypt_type/msg_signature: decryption happened in `verifySignedPush` and encryption happens in the reply.
  * Text messages and other types are answered `success` so WeChat does not retry (WECHAT.md §10.4).
  */
-export function parseWithPackage(settings: WebhookSettings): PushStep {
+export function parseWithPackage(settings: WebhookSettings, options: { deadlineMs: number; logger: Logger }): PushStep {
   const middleware = createWechatMiddleware({ token: settings.token, appId: settings.appId });
   return async (ctx, next) => {
     const query = stepOutput(ctx, 'query');
     const signed = { signature: query.signature ?? '', timestamp: query.timestamp ?? '', nonce: query.nonce ?? '' };
     let outcome;
     try {
-      outcome = await runWechat(ctx, middleware, { query: signed, rawBody: Buffer.from(stepOutput(ctx, 'opened').xml, 'utf8') });
+      // The deadline is around the whole package call: whatever the package does with a message it was never
+      // written for, WeChat gets an answer before its 5 s (WECHAT.md §6).
+      outcome = await withTimeout(
+        runWechat(ctx, middleware, { query: signed, rawBody: Buffer.from(stepOutput(ctx, 'opened').xml, 'utf8') }),
+        options.deadlineMs,
+      );
     } catch (error) {
       if (isWechatParseError(error)) throw httpError(400, 'malformed XML', { outcome: 'bad_body' });
-      throw error;
+      // Anything else the package throws on a signed, well-shaped body is still that body's fault (its
+      // checks passed, so the package met a message it cannot handle): refused, never a 500.
+      options.logger.warn({ requestId: ctx.state.requestId, err: error }, 'the wechat package could not process a push');
+      throw httpError(400, 'message could not be processed', { outcome: 'bad_body' });
+    }
+    if (outcome === TIMED_OUT) {
+      // The package never handed the message back; Koa owns the response again and answers for it.
+      ctx.respond = true;
+      ctx.state.push.outcome = 'timeout';
+      options.logger.warn({ requestId: ctx.state.requestId }, `the wechat package did not finish within ${options.deadlineMs} ms; answered success`);
+      return answerSuccess(ctx);
     }
     if (outcome.kind === 'unhandled') {
       ctx.state.push.outcome = ctx.state.resent === true ? 'replay' : 'ignored';

@@ -65,6 +65,13 @@ export interface VerifiedPush {
 /** Largest body accepted, bytes: safe and compatible mode pushes are well below it (WECHAT.md §10.4). */
 export const MAX_PUSH_BYTES = 64 * 1024;
 
+/**
+ * Deepest element nesting accepted. WeChat's deepest push (`SendPicsInfo > PicList > item > PicMd5Sum` under
+ * `<xml>`) is 5 levels; the package's message formatting recurses per level, so 9,000 levels overflowed the
+ * stack into a 500.
+ */
+export const MAX_XML_DEPTH = 16;
+
 const reject = (status: 400 | 401, outcome: PushOutcome, message: string): PushRejection => ({
   ok: false,
   status,
@@ -177,6 +184,7 @@ function markupOutsideCdata(xml: string): { ok: true; markup: string } | { ok: f
     if (rootClosed) return { ok: false, problem: 'must not contain anything after the root element' };
     if (tag.startsWith('</')) depth -= 1;
     else if (!tag.endsWith('/>')) depth += 1;
+    if (depth > MAX_XML_DEPTH) return { ok: false, problem: `nests elements more than ${MAX_XML_DEPTH} deep` };
     // An unterminated tag ends the input; the parser refuses it.
     if (depth <= 0 && j < xml.length) rootClosed = true;
   }

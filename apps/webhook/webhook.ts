@@ -50,6 +50,7 @@ export function createWebhook(deps: WebhookDeps): Koa {
   const { engine, config: settings, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
   const login = createLoginService({ engine, metrics, logger, now });
+  const replyDeadlineMs = deps.replyDeadlineMs ?? REPLY_DEADLINE_MS;
 
   const app = new Koa();
   // Every error is answered and logged by the error path; Koa's own printer would only duplicate it.
@@ -80,14 +81,14 @@ export function createWebhook(deps: WebhookDeps): Koa {
     readPush,
     verifySignedPush(settings, now),
     guardReplay(engine, settings),
-    parseWithPackage(settings),
+    parseWithPackage(settings, { deadlineMs: replyDeadlineMs, logger }),
     answerScan({
       login,
       kv: engine.kv,
       settings,
       logger,
       now,
-      replyDeadlineMs: deps.replyDeadlineMs ?? REPLY_DEADLINE_MS,
+      replyDeadlineMs,
       ...(deps.deliveryMarks ? { marks: deps.deliveryMarks } : {}),
     }),
   );

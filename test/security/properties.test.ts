@@ -40,6 +40,8 @@ const FRAGMENTS = [
   '<Event>subscribe</Event>', '<EventKey>', '</EventKey>', 'qrscene_', '<Encrypt>', '</Encrypt>', '<__proto__>', '</__proto__>',
   '<constructor>', '<prototype/>', '<a/>', '<', '>', '/>', '"', "'", '\u0000', '\uFEFF', '\uD800',
   '<!--', '-->', '<?pi x?>', '<?xml-stylesheet href="s"?>', ' a="<![CDATA["',
+  // The package looks handlers up by MsgType: every Object.prototype name must be answered like any unknown type.
+  ...Object.getOwnPropertyNames(Object.prototype).map((name) => `<MsgType>${name}</MsgType>`),
 ];
 const xmlish = fc.array(fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 })), {
   maxLength: 40,
@@ -191,6 +193,20 @@ describe('push verification pipeline (apps/webhook/push-verification.ts)', () =>
     });
     afterAll(async () => {
       await hook.close();
+    });
+
+    it('answers a well-formed push of any MsgType, Object.prototype names included, with 200 success', async () => {
+      const msgType = fc.oneof(fc.constantFrom(...Object.getOwnPropertyNames(Object.prototype)), fc.stringMatching(/^[A-Za-z_]{1,20}$/));
+      await fc.assert(
+        fc.asyncProperty(msgType, async (type) => {
+          fc.pre(type !== 'event');
+          const xml = `<xml><ToUserName>gh_x</ToUserName><FromUserName>o_x</FromUserName><CreateTime>1</CreateTime><MsgType>${type}</MsgType><Content>hi</Content></xml>`;
+          const res = await hook.push(xml);
+          expect(res.status).toBe(200);
+          expect(res.body).toBe('success');
+        }),
+        { numRuns: 60 },
+      );
     });
 
     it('answers any signed XML-ish body with 200, 400 or 401 — never a 500 — and keeps serving', async () => {
