@@ -7,6 +7,7 @@
  * Spreading browsers over processes keeps each under its open-file limit at full size.
  */
 import { io, type Socket } from 'socket.io-client';
+import { exchangeRetryable, exchangeRetryDelayMs } from '../../../libs/client/exchange-retry.js';
 import type { ClientToServerEvents, ServerToClientEvents, TicketPayload } from '../../../libs/protocol/index.js';
 
 /** Parent → worker. */
@@ -93,12 +94,14 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
   });
 }
 
-/** Exchange attempts when the request itself fails, as libs/client does (EXCHANGE_ATTEMPTS, 1 s × attempt apart). */
-const EXCHANGE_ATTEMPTS = 3;
-
-/** POST /api/session like the login page: retry a request that got no answer; any answer is final. 0: none came. */
+/**
+ * POST /api/session like the login page (libs/client/exchange-retry.ts): a request no gateway finished (no
+ * answer, or the load balancer's 502/503/504) is sent again with a growing pause; any other answer is final.
+ * 0: no answer came at all.
+ */
 async function redeem(url: string, code: string, secret: string): Promise<{ status: number; error?: string }> {
   for (let attempt = 1; ; attempt++) {
+    let outcome: { status: number; error?: string };
     try {
       const res = await fetch(`${url}/api/session`, {
         method: 'POST',
@@ -106,12 +109,14 @@ async function redeem(url: string, code: string, secret: string): Promise<{ stat
         body: JSON.stringify({ code, secret }),
       });
       await res.arrayBuffer();
-      return { status: res.status };
+      outcome = { status: res.status };
     } catch (err) {
       const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-      if (attempt >= EXCHANGE_ATTEMPTS) return { status: 0, error: `${String(err)}${cause}` };
-      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+      outcome = { status: 0, error: `${String(err)}${cause}` };
     }
+    const delay = exchangeRetryable(outcome.status === 0 ? null : outcome.status) ? exchangeRetryDelayMs(attempt) : null;
+    if (delay === null) return outcome;
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
 
