@@ -97,7 +97,12 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
     reconnectionDelay: 1000,
     reconnectionDelayMax: 5000,
     // Evaluated on every (re)connection: resume the ticket we hold, or ask for a new one.
-    auth: (cb) => cb(model.held ? { ticket: model.held.ticket, secret: model.held.secret } : {}),
+    auth: (cb) => {
+      const held = model.held;
+      if (held === undefined) return cb({});
+      // The version tells the gateway what this page already received, so a `login` is not delivered twice.
+      cb({ ticket: held.ticket, secret: held.secret, ...(held.version !== undefined ? { version: held.version } : {}) });
+    },
   });
 
   const view: QrLoginView | undefined = options.container

@@ -36,6 +36,8 @@ const send = (event: WorkerEvent): void => {
 
 function open(id: number, url: string, transport: 'websocket' | 'polling'): void {
   let current: TicketPayload | undefined;
+  /** The last version of `current` received, as the login page keeps it (libs/client/qr-login-state.ts). */
+  let version: number | undefined;
   let refusals = 0;
   const socket: LoginSocket = io(`${url}/login`, {
     transports: transport === 'websocket' ? ['websocket'] : ['polling', 'websocket'],
@@ -45,11 +47,16 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
     reconnectionDelayMax: 1_000,
     // Keeps HAProxy's sticky cookie, as a browser does, so the polling handshake and its upgrade stay together.
     withCredentials: transport === 'polling',
-    auth: (cb) => cb(current === undefined ? {} : { ticket: current.ticket, secret: current.secret }),
+    auth: (cb) =>
+      cb(current === undefined ? {} : { ticket: current.ticket, secret: current.secret, ...(version !== undefined ? { version } : {}) }),
   });
   sockets.set(id, socket);
   const now = Date.now;
+  const heard = (ticket: string, v: number | undefined): void => {
+    if (ticket === current?.ticket && v !== undefined && v > (version ?? 0)) version = v;
+  };
   const adopt = (payload: TicketPayload): void => {
+    if (payload.ticket !== current?.ticket) version = undefined;
     current = payload;
     refusals = 0;
     send({ id, at: now(), ev: 'ticket', ticket: payload.ticket, secret: payload.secret });
@@ -67,11 +74,14 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
   socket.on('ticket', adopt);
   socket.on('status', (payload) => {
     send({ id, at: now(), ev: 'status', ticket: payload.ticket, status: payload.status });
+    // Like the page: `confirmed` counts as received only once its `login` arrived.
+    if (payload.status !== 'confirmed') heard(payload.ticket, payload.version);
     // The login page's auto-refresh: a dead QR code is replaced at once.
     if (payload.status === 'expired' && payload.ticket === current?.ticket) refresh();
   });
   socket.on('login', (payload) => {
     send({ id, at: now(), ev: 'login', ticket: payload.ticket, code: payload.code });
+    heard(payload.ticket, payload.version);
     const secret = current?.ticket === payload.ticket ? current.secret : '';
     void redeem(url, payload.code, secret).then((result) => send({ id, at: now(), ev: 'exchange', ticket: payload.ticket, ...result }));
   });
