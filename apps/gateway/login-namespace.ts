@@ -28,6 +28,8 @@ import type { TicketHolders } from './ticket-holders.js';
 interface SocketData {
   ticketId: string;
   secret: string | undefined;
+  /** On resume: the last version of the ticket the browser says it received (handshake `auth.version`). */
+  resumedVersion?: number;
   refreshes: number;
 }
 
@@ -92,6 +94,7 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
       if (!secretMatches(ticket, parsed.data.secret)) throw GatewayError.of('TICKET_SECRET_MISMATCH');
       await holdTicket(socket, ticket.id);
       socket.data = { ticketId: ticket.id, secret: parsed.data.secret, refreshes: 0 };
+      if (parsed.data.version !== undefined) socket.data.resumedVersion = parsed.data.version;
       return;
     }
     await consumeTicketQuota(browser.ip);
@@ -201,6 +204,11 @@ class SocketSession implements TicketWatcher {
       return;
     }
     this.socket.emit('ticket', ticketPayload(ticket, secret));
+    // A resuming browser already has what it says it received: only newer versions are announced, so its
+    // `login` is not sent a second time. Capped at the stored version, so a claim from the future cannot
+    // make the socket deaf to the changes still to come.
+    // (A ring heard since the subscription may have delivered a newer version already: never go back.)
+    this.seenVersion = Math.max(this.seenVersion, Math.min(this.socket.data.resumedVersion ?? 0, ticket.version));
     this.deliver(ticket);
     this.scheduleExpiry(ticket);
   }
@@ -208,9 +216,9 @@ class SocketSession implements TicketWatcher {
   deliver(ticket: Ticket): void {
     if (this.closed || ticket.id !== this.socket.data.ticketId || ticket.version <= this.seenVersion) return;
     this.seenVersion = ticket.version;
-    this.socket.emit('status', { ticket: ticket.id, status: wireStatus(ticket.status) });
+    this.socket.emit('status', { ticket: ticket.id, status: wireStatus(ticket.status), version: ticket.version });
     if (ticket.status === 'confirmed' && ticket.code !== undefined && ticket.openid !== undefined) {
-      this.socket.emit('login', { ticket: ticket.id, code: ticket.code, user: ticket.user ?? {} });
+      this.socket.emit('login', { ticket: ticket.id, code: ticket.code, user: ticket.user ?? {}, version: ticket.version });
     }
     if (!isOpen(ticket.status)) {
       this.clearExpiry();

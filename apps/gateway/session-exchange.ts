@@ -1,11 +1,13 @@
 /**
- * `POST /api/session`: a single-use login code plus the browser's secret become a fresh session credential.
- * Validates the body, calls `login.redeem()` and signs; the refusal reasons become one 401 each.
+ * `POST /api/session`: a single-use login code plus the browser's secret become a session credential.
+ * Validates the body, calls `login.redeem()` and signs; the refusal reasons become one 401 each. The session's
+ * id and issue time come from the consumption itself, so a replay of the same exchange (its answer was lost
+ * to a dying gateway; libs/ticket/redeem-replay.ts) is signed as the same session, never a second one.
  */
 import type { LoginService } from '../../libs/login/index.js';
 import type { Logger } from '../../libs/observability/index.js';
 import { sessionRequestSchema, type ErrorDetail, type SessionResponse } from '../../libs/protocol/index.js';
-import { ticketLogId, type TransitionRefusal } from '../../libs/ticket/index.js';
+import { sessionIdentityOf, ticketLogId, type TransitionRefusal } from '../../libs/ticket/index.js';
 import { GatewayError } from './gateway-error.js';
 import type { SessionSigner } from './session-signer.js';
 
@@ -43,8 +45,8 @@ export function createSessionExchange(deps: { login: LoginService; signer: Sessi
         const detail = REFUSALS[redeemed.reason];
         throw GatewayError.of('INVALID_CODE', detail !== undefined ? { detail } : {});
       }
-      deps.logger.info({ ticket: ticketLogId(redeemed.ticket.id) }, 'session issued');
-      const token = await deps.signer.sign(redeemed.openid, from.audience);
+      deps.logger.info({ ticket: ticketLogId(redeemed.ticket.id), replayed: redeemed.replayed }, 'session issued');
+      const token = await deps.signer.sign(redeemed.openid, from.audience, {}, sessionIdentityOf(redeemed.ticket));
       return { openid: redeemed.openid, token };
     },
   };

@@ -3,11 +3,16 @@
  * `/.well-known/jwks.json` without sharing a secret.
  */
 import { randomUUID } from 'node:crypto';
+import type { SessionIdentity } from '../../libs/ticket/index.js';
 import { SignJWT, exportJWK, generateKeyPair, importPKCS8, calculateJwkThumbprint, type JWK, type CryptoKey } from 'jose';
 
 export interface SessionSigner {
-  /** A fresh JWT for `sub`, for `audience` (the origin of the site the login was made for). */
-  sign(subject: string, audience: string, claims?: Record<string, string>): Promise<string>;
+  /**
+   * A JWT for `sub`, for `audience` (the origin of the site the login was made for). With `identity`, the
+   * session it names is fixed: signing again with the same identity gives the same claims (`jti`, `iat`,
+   * `exp`), i.e. the same session, not a second one. Without it, a fresh session (random `jti`, issued now).
+   */
+  sign(subject: string, audience: string, claims?: Record<string, string>, identity?: SessionIdentity): Promise<string>;
   /** Public keys as a JWK Set. */
   readonly jwks: { keys: JWK[] };
   /** True when the key was generated at start-up (dev only: every process would have its own). */
@@ -60,15 +65,17 @@ export async function createSessionSigner(options: SessionSignerOptions): Promis
     jwks: { keys: [jwk] },
     generated,
     ttlSeconds: options.ttlSeconds,
-    sign: (subject, audience, claims = {}) =>
-      new SignJWT(claims)
+    sign: (subject, audience, claims = {}, identity) => {
+      const issuedAt = identity?.issuedAt ?? Math.floor(Date.now() / 1000);
+      return new SignJWT(claims)
         .setProtectedHeader({ alg, kid, typ: 'JWT' })
         .setSubject(subject)
         .setIssuer(options.issuer)
         .setAudience(audience)
-        .setIssuedAt()
-        .setJti(randomUUID())
-        .setExpirationTime(`${options.ttlSeconds}s`)
-        .sign(privateKey),
+        .setIssuedAt(issuedAt)
+        .setJti(identity?.id ?? randomUUID())
+        .setExpirationTime(issuedAt + options.ttlSeconds)
+        .sign(privateKey);
+    },
   };
 }

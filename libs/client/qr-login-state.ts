@@ -69,7 +69,11 @@ type Failure = { code: QrLoginErrorCode; message: string };
  * reaches the snapshot (`snapshotOf`), the DOM or `window`.
  */
 export interface LoginModel {
-  readonly held?: { ticket: string; secret: string };
+  /**
+   * The ticket this widget holds. `version`: the last version of it received (a `status` other than
+   * `confirmed`, or a `login`); handed back on resume so the gateway does not send a `login` twice.
+   */
+  readonly held?: { ticket: string; secret: string; version?: number };
   readonly qr?: QrCodeView;
   readonly ticketStatus?: WireTicketStatus;
   readonly phase: Phase;
@@ -174,7 +178,7 @@ export function reduce(model: LoginModel, event: LoginEvent): Reduced {
       const resumed = model.held?.ticket === payload.ticket;
       return unchanged({
         ...model,
-        held: { ticket: payload.ticket, secret: payload.secret },
+        held: resumed && model.held !== undefined ? model.held : { ticket: payload.ticket, secret: payload.secret },
         qr: { ticket: payload.ticket, qrUrl: payload.qrUrl, qrImage: payload.qrImage, expiresAt: payload.expiresAt },
         // A resumed ticket keeps its status until the `status` re-announcement that follows.
         ticketStatus: resumed ? model.ticketStatus : 'pending',
@@ -186,7 +190,9 @@ export function reduce(model: LoginModel, event: LoginEvent): Reduced {
       const { ticket, status } = event.payload;
       if (ticket !== model.held?.ticket || model.phase !== 'active') return unchanged(model);
       // A scan proves someone is watching: the next expiries may refresh by themselves again.
-      const next = { ...model, ticketStatus: status, autoRefreshes: status === 'scanned' ? 0 : model.autoRefreshes };
+      // `confirmed` is not recorded as received: only its `login` (which follows) proves the code arrived.
+      const held = status !== 'confirmed' ? heardVersion(model.held, event.payload.version) : model.held;
+      const next = { ...model, held, ticketStatus: status, autoRefreshes: status === 'scanned' ? 0 : model.autoRefreshes };
       if (status !== 'expired') return unchanged(next);
       return shownFirst(next, onExpired(next, event.visible, true));
     }
@@ -195,7 +201,7 @@ export function reduce(model: LoginModel, event: LoginEvent): Reduced {
       const { held } = model;
       if (event.payload.ticket !== held?.ticket || model.phase !== 'active') return unchanged(model);
       return {
-        model: { ...model, phase: 'exchanging' },
+        model: { ...model, held: heardVersion(held, event.payload.version), phase: 'exchanging' },
         effects: [{ type: 'exchange', code: event.payload.code, secret: held.secret, user: event.payload.user }],
       };
     }
@@ -311,6 +317,12 @@ function retryLater(model: LoginModel): Reduced {
 
 function fail(model: LoginModel, error: Failure): LoginModel {
   return { ...model, phase: 'error', refreshing: false, error };
+}
+
+/** `held` with `version` recorded as received (never lowered; a gateway without versions sends none). */
+function heardVersion(held: NonNullable<LoginModel['held']>, version: number | undefined): NonNullable<LoginModel['held']> {
+  if (typeof version !== 'number' || version <= (held.version ?? 0)) return held;
+  return { ...held, version };
 }
 
 function withoutHeld(model: LoginModel): LoginModel {

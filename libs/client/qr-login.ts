@@ -12,6 +12,7 @@ import { LOGIN_NAMESPACE } from '../protocol/events.js';
 import type { ClientToServerEvents, ErrorCode, LoginUser, RefreshAck, ServerToClientEvents } from '../protocol/events.js';
 import { SESSION_ROUTE, type ErrorResponse, type SessionResponse } from '../protocol/http.js';
 import { DEFAULT_MAX_AUTO_REFRESHES } from './auto-refresh.js';
+import { exchangeRetryable, exchangeRetryDelayMs } from './exchange-retry.js';
 import { MESSAGES, pickLocale, type Locale, type Messages } from './messages.js';
 import {
   initialModel,
@@ -82,7 +83,6 @@ export interface QrLoginHandle {
 }
 
 const REFRESH_ACK_TIMEOUT_MS = 15_000;
-const EXCHANGE_ATTEMPTS = 3;
 
 /**
  * Start a QR login against a gateway: connect, show (or report) the QR code and its states, and exchange the
@@ -112,7 +112,12 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
     reconnectionDelay: 1000,
     reconnectionDelayMax: 5000,
     // Evaluated on every (re)connection: resume the ticket we hold, or ask for a new one.
-    auth: (cb) => cb(model.held ? { ticket: model.held.ticket, secret: model.held.secret } : {}),
+    auth: (cb) => {
+      const held = model.held;
+      if (held === undefined) return cb({});
+      // The version tells the gateway what this page already received, so a `login` is not delivered twice.
+      cb({ ticket: held.ticket, secret: held.secret, ...(held.version !== undefined ? { version: held.version } : {}) });
+    },
   });
 
   const view: QrLoginView | undefined = options.container
@@ -203,7 +208,8 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
 
   async function exchange(code: string, secret: string, user: LoginUser): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      let res: Response;
+      let res: Response | undefined;
+      let failure: unknown;
       try {
         res = await fetch(options.exchangeUrl ?? `${base}${SESSION_ROUTE}`, {
           method: 'POST',
@@ -212,14 +218,23 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
           body: JSON.stringify({ code, secret }),
         });
       } catch (err) {
-        if (destroyed) return;
-        if (attempt < EXCHANGE_ATTEMPTS) {
-          await new Promise((r) => setTimeout(r, 1000 * attempt));
-          continue;
-        }
-        return dispatch({ type: 'exchange-failed', error: { code: 'NETWORK', message: err instanceof Error ? err.message : String(err) } });
+        failure = err;
       }
       if (destroyed) return;
+      // No gateway finished the request (a network error, or the load balancer's 502/503/504): another may.
+      const delay = exchangeRetryable(res?.status ?? null) ? exchangeRetryDelayMs(attempt) : null;
+      if (delay !== null) {
+        await res?.arrayBuffer().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, delay));
+        if (destroyed) return;
+        continue;
+      }
+      if (res === undefined) {
+        return dispatch({
+          type: 'exchange-failed',
+          error: { code: 'NETWORK', message: failure instanceof Error ? failure.message : String(failure) },
+        });
+      }
       const body = (await res.json().catch(() => ({}))) as Partial<SessionResponse & ErrorResponse & { redirectTo: string }>;
       const token = typeof body.token === 'string' ? body.token : undefined;
       const redirectTo = typeof body.redirectTo === 'string' ? body.redirectTo : undefined;

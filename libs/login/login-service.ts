@@ -8,6 +8,7 @@ import type { Engine } from '../engine/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import type { LoginUser } from '../protocol/index.js';
 import {
+  isRedeemReplay,
   newLoginCode,
   newTicket,
   ticketIdOfCode,
@@ -77,8 +78,9 @@ export interface RedeemInput {
   /** The origin redeeming when it is another site (ALLOWED_ORIGINS); absent: the gateway's own page. */
   site?: string;
 }
+/** `replayed`: the code was consumed by this same exchange moments ago (its answer was lost); same session. */
 export type RedeemOutcome =
-  | { ok: true; ticket: Ticket; openid: string }
+  | { ok: true; ticket: Ticket; openid: string; replayed: boolean }
   | { ok: false; reason: TransitionRefusal | 'not_found' | 'malformed' };
 
 /** `expired`: this call recorded it (and rang). `open`/`finished`: not for expiry yet, or it ended otherwise. `gone`: not in the store. */
@@ -94,7 +96,10 @@ export interface LoginService {
   scan(input: ScanInput): Promise<ScanOutcome>;
   /** The scanner confirmed or refused on the confirmation page (`tap` mode). */
   decide(input: DecideInput): Promise<DecideOutcome>;
-  /** Redeem a login code with the browser's secret; the ticket becomes `consumed`. */
+  /**
+   * Redeem a login code with the browser's secret; the ticket becomes `consumed`. The same code and secret
+   * again within `REDEEM_REPLAY_SECONDS` (libs/ticket/redeem-replay.ts) is a replay of that one redemption, not a second one.
+   */
   redeem(input: RedeemInput): Promise<RedeemOutcome>;
   /** The ticket's TTL passed: record `expired`, once, whoever gets there first. */
   expire(ticketId: string): Promise<ExpireOutcome>;
@@ -214,6 +219,13 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       if (ticketId === null) return { ok: false, reason: 'malformed' };
       const at = now();
       const result = await engine.tickets.apply(ticketId, (t) => transition(t, { type: 'consume', code: input.code, secret: input.secret, ...(input.site !== undefined ? { site: input.site } : {}), at }));
+      if (!result.ok && result.reason === 'already_consumed' && result.ticket.openid !== undefined) {
+        // The browser's retry of an exchange whose answer it never got: the same result, nothing written.
+        if (isRedeemReplay(result.ticket, input.code, input.secret, input.site, at)) {
+          logger.info({ ticket: ticketLogId(ticketId) }, 'code exchange replayed');
+          return { ok: true, ticket: result.ticket, openid: result.ticket.openid, replayed: true };
+        }
+      }
       if (!result.ok || !result.changed || result.ticket.openid === undefined) {
         const reason = result.ok ? 'already_consumed' : result.reason;
         logger.info({ ticket: ticketLogId(ticketId), reason }, 'code refused');
@@ -223,7 +235,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       metrics.ticketsConsumed.inc();
       metrics.scanToLogin.observe((at - (ticket.scannedAt ?? ticket.createdAt)) / 1000);
       // No doorbell: `consumed` shows as `confirmed`, which every watcher was told already.
-      return { ok: true, ticket, openid: result.ticket.openid };
+      return { ok: true, ticket, openid: result.ticket.openid, replayed: false };
     },
 
     async expire(ticketId) {

@@ -27,6 +27,11 @@ export interface TicketPayload {
 export interface StatusPayload {
   ticket: string;
   status: WireTicketStatus;
+  /**
+   * The ticket's version this status belongs to (it grows with every change). Absent when the ticket is no
+   * longer in the store (announced as `expired`). A browser hands the last one it saw back on resume.
+   */
+  version?: number;
 }
 
 /** Public profile of the WeChat user who logged in, when known. */
@@ -40,6 +45,8 @@ export interface LoginPayload {
   ticket: string;
   code: string;
   user: LoginUser;
+  /** The ticket's version that confirmed it; handed back on resume, it stops this `login` being sent again. */
+  version: number;
 }
 
 /** Error body of a failed acknowledgement. */
@@ -64,6 +71,11 @@ export interface ClientToServerEvents {
 export interface HandshakeAuth {
   ticket?: string;
   secret?: string;
+  /**
+   * The last ticket version this browser received (a `status` or `login` `version`). The gateway re-announces
+   * only what is newer, so a `login` the browser already got is not sent twice; omitted, everything is.
+   */
+  version?: number;
 }
 
 /** Codes carried by `connect_error` (`err.data.code`), by acknowledgements and by HTTP error bodies. */

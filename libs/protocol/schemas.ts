@@ -8,7 +8,11 @@ export const ticketIdSchema = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'ticket mu
 export const secretSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'secret must be a 43-character token');
 
 export const handshakeAuthSchema = z
-  .object({ ticket: ticketIdSchema, secret: secretSchema })
+  .object({
+    ticket: ticketIdSchema,
+    secret: secretSchema,
+    version: z.number().int('version must be an integer').min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  })
   .strict();
 
 export const sessionRequestSchema = z

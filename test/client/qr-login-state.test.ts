@@ -135,7 +135,7 @@ describe('expired QR codes', () => {
 
 describe('the login', () => {
   it('exchanges the code with the held secret, shows confirmed meanwhile, then signed in', () => {
-    const login: LoginEvent = { type: 'login', payload: { ticket: 't1', code: 't1.code', user: { nickname: 'Alice' } } };
+    const login: LoginEvent = { type: 'login', payload: { ticket: 't1', code: 't1.code', user: { nickname: 'Alice' }, version: 3 } };
     const exchanging = fold([...online, status('t1', 'scanned'), login]);
     expect(exchanging.effects).toEqual([{ type: 'exchange', code: 't1.code', secret: 'secret-of-t1', user: { nickname: 'Alice' } }]);
     expect(shown(exchanging.model)).toBe('confirmed');
@@ -149,8 +149,28 @@ describe('the login', () => {
     expect(fold([{ type: 'refresh-clicked', connected: false }, { type: 'disconnected', reason: 'transport close' }], signedIn.model).effects).toEqual([]);
   });
 
+  it('remembers the last version received, for the resume handshake: a confirmed status counts only once its login came', () => {
+    const versioned = (s: 'pending' | 'scanned' | 'confirmed', version: number): LoginEvent => ({
+      type: 'status',
+      payload: { ticket: 't1', status: s, version },
+      visible: true,
+    });
+    expect(fold(online).model.held?.version).toBeUndefined();
+    const scanned = fold([...online, versioned('scanned', 2)]).model;
+    expect(scanned.held?.version).toBe(2);
+    // An older re-announcement never lowers it; the confirmed status alone does not raise it.
+    expect(fold([versioned('pending', 1), versioned('confirmed', 3)], scanned).model.held?.version).toBe(2);
+    // The resume's `ticket` event keeps it; the login raises it.
+    const resumed = fold([ticketEvent('t1')], scanned).model;
+    expect(resumed.held?.version).toBe(2);
+    const login: LoginEvent = { type: 'login', payload: { ticket: 't1', code: 't1.code', user: {}, version: 3 } };
+    expect(fold([login], resumed).model.held?.version).toBe(3);
+    // A new ticket starts from nothing.
+    expect(fold([{ type: 'refresh-clicked', connected: true }, ticketEvent('t2')], scanned).model.held).toEqual({ ticket: 't2', secret: 'secret-of-t2' });
+  });
+
   it('ignores a login for a ticket it does not hold', () => {
-    const { model, effects } = fold([...online, { type: 'login', payload: { ticket: 'other', code: 'x', user: {} } }]);
+    const { model, effects } = fold([...online, { type: 'login', payload: { ticket: 'other', code: 'x', user: {}, version: 2 } }]);
     expect(effects).toEqual([]);
     expect(shown(model)).toBe('pending');
   });
@@ -158,7 +178,7 @@ describe('the login', () => {
   it('shows a failed exchange as an error that needs the user', () => {
     const failed = fold([
       ...online,
-      { type: 'login', payload: { ticket: 't1', code: 't1.code', user: {} } },
+      { type: 'login', payload: { ticket: 't1', code: 't1.code', user: {}, version: 2 } },
       { type: 'exchange-failed', error: { code: 'NETWORK', message: 'offline' } },
     ]);
     expect(snapshotOf(failed.model)).toMatchObject({ state: 'error', error: { code: 'NETWORK', message: 'offline' }, needsAction: true });

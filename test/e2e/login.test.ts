@@ -91,7 +91,12 @@ describe.each(cases)('login on the $engine engine, $mode mode', ({ engine, mode 
     const { payload } = await jwtVerify(first.body.token, createLocalJWKSet(jwks));
     expect(payload.sub).toBe(openid);
 
-    const again = await browser.exchange(login.code, secret);
+    // The browser's retry (its answer lost) is the same session; anyone else's reuse is refused.
+    const retry = await browser.exchange(login.code, secret);
+    expect(retry.status).toBe(200);
+    const replayed = await jwtVerify(retry.body.token, createLocalJWKSet(jwks));
+    expect(replayed.payload).toEqual(payload);
+    const again = await browser.exchange(login.code, 'A'.repeat(43));
     expect(again.status).toBe(401);
     expect(again.body.error).toMatch(/already used/);
     expect(browser.logins()).toHaveLength(1);

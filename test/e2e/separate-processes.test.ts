@@ -45,7 +45,12 @@ describe('separate gateway, webhook and simulator processes on Redis', () => {
         const session = await browser.exchange(login.code);
         expect(session.status).toBe(200);
         expect(session.body.openid).toBe(openid);
-        expect((await browser.exchange(login.code)).status).toBe(401);
+        // A reuse without the browser's secret is refused; the browser's own retry is the same session.
+        expect((await browser.exchange(login.code, 'A'.repeat(43))).status).toBe(401);
+        const retry = await browser.exchange(login.code);
+        expect(retry.status).toBe(200);
+        const jti = (token: string): unknown => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti;
+        expect(jti(retry.body.token)).toBe(jti(session.body.token));
       } finally {
         browser.close();
       }

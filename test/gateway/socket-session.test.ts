@@ -168,6 +168,72 @@ describe('delivery', () => {
       [ticket, 'scanned'],
       [ticket, 'confirmed'],
     ]);
-    expect(browser.logins()).toEqual([{ ticket, code, user: {} }]);
+    expect(browser.logins()).toEqual([{ ticket, code, user: {}, version: confirmed.ticket.version }]);
+  });
+});
+
+describe('resume with the last version received', () => {
+  /** A confirmed ticket held by a browser that got its `login` and then lost its socket. */
+  async function confirmedThenDropped(h: GatewayHarness) {
+    const browser = await h.open();
+    const { ticket, secret } = browser.ticket;
+    const code = newLoginCode(ticket);
+    const confirmed = await h.engine.tickets.apply(ticket, (t) => transition(t, { type: 'scan', openid: 'o_bob', at: h.now(), mode: 'scan', code }));
+    if (!confirmed.ok) throw new Error(`scan refused: ${confirmed.reason}`);
+    await h.engine.events.publish({ ticket, version: confirmed.ticket.version });
+    const login = await browser.waitFor('login');
+    expect(login).toEqual({ ticket, code, user: {}, version: confirmed.ticket.version });
+    browser.close();
+    return { ticket, secret, code, version: confirmed.ticket.version };
+  }
+
+  it('does not send a login the browser says it received, nor re-announce what it saw', async () => {
+    const h = await start();
+    const { ticket, secret, version } = await confirmedThenDropped(h);
+
+    const resumed = await h.open({ resume: { ticket, secret, version } });
+    // The refresh's answer comes after anything the resume sent before it.
+    await resumed.refresh();
+
+    expect(resumed.logins()).toEqual([]);
+    expect(heard(resumed).filter(([id]) => id === ticket)).toEqual([]);
+  });
+
+  it('still sends the login to a browser that never received it (older version, or none given)', async () => {
+    const h = await start();
+    const { ticket, secret, code, version } = await confirmedThenDropped(h);
+
+    const older = await h.open({ resume: { ticket, secret, version: version - 1 } });
+    const withoutVersion = await h.open({ resume: { ticket, secret } });
+
+    expect(await older.waitFor('login')).toEqual({ ticket, code, user: {}, version });
+    expect(await withoutVersion.waitFor('login')).toEqual({ ticket, code, user: {}, version });
+  });
+
+  it('a claimed version beyond the stored one does not make the socket deaf to the changes to come', async () => {
+    const h = await start();
+    const browser = await h.open();
+    const { ticket, secret } = browser.ticket;
+    browser.close();
+
+    const resumed = await h.open({ resume: { ticket, secret, version: 1_000 } });
+    const code = newLoginCode(ticket);
+    const confirmed = await h.engine.tickets.apply(ticket, (t) => transition(t, { type: 'scan', openid: 'o_carol', at: h.now(), mode: 'scan', code }));
+    if (!confirmed.ok) throw new Error(`scan refused: ${confirmed.reason}`);
+    await h.engine.events.publish({ ticket, version: confirmed.ticket.version });
+
+    expect(await resumed.waitFor('login')).toEqual({ ticket, code, user: {}, version: confirmed.ticket.version });
+  });
+
+  it.each([-1, 1.5, '2', null])('refuses a resume whose version is %j: INVALID_PAYLOAD, nothing issued', async (bad) => {
+    const h = await start();
+    const browser = await h.open();
+    const { ticket, secret } = browser.ticket;
+    const created = (await h.metrics.ticketsCreated.get()).values[0]?.value ?? 0;
+
+    const refused = await h.open({ resume: { ticket, secret, version: bad as number } }).catch((e: unknown) => e);
+
+    expect(refused).toMatchObject({ code: 'INVALID_PAYLOAD' });
+    expect((await h.metrics.ticketsCreated.get()).values[0]?.value ?? 0).toBe(created);
   });
 });

@@ -7,7 +7,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryEngine, type Engine, type TicketChange } from '../../libs/engine/index.js';
 import { createLoginService, RING_ATTEMPTS, type LoginService } from '../../libs/login/index.js';
 import { createLogger, createMetrics, type Metrics } from '../../libs/observability/index.js';
-import { loginCountKey, newSecret, newTicketId, ticketIdOfCode, type Ticket } from '../../libs/ticket/index.js';
+import {
+  loginCountKey,
+  newSecret,
+  newTicketId,
+  REDEEM_REPLAY_SECONDS,
+  sessionIdentityOf,
+  ticketIdOfCode,
+  type Ticket,
+} from '../../libs/ticket/index.js';
 import { eventually } from '../support/engine-contract.js';
 
 const logger = createLogger({ app: 'test', level: 'silent' });
@@ -92,9 +100,36 @@ describe('login use cases over the memory engine', () => {
     const redeemed = await login.redeem({ code, secret });
     expect(redeemed).toMatchObject({ ok: true, openid: 'o_alice' });
     expect((await engine.tickets.get(ticket.id))?.status).toBe('consumed');
-    expect(await login.redeem({ code, secret })).toEqual({ ok: false, reason: 'already_consumed' });
     expect(await login.redeem({ code: 'not-a-code', secret })).toEqual({ ok: false, reason: 'malformed' });
     expect(await counterValue(metrics, 'ticketsConsumed')).toBe(1);
+  });
+
+  it('a redeemed code: the same code and secret again within the grace replay that one redemption; anyone else, or later, is refused', async () => {
+    const { ticket, secret } = await issued();
+    const scanned = await login.scan({ ticketId: ticket.id, openid: 'o_alice', mode: 'scan', qrTicket: ticket.qr.wechatTicket });
+    if (scanned.kind !== 'confirmed') throw new Error('not confirmed');
+    const code = scanned.ticket.code!;
+    const first = await login.redeem({ code, secret });
+    expect(first).toMatchObject({ ok: true, replayed: false, openid: 'o_alice' });
+    const consumed = await engine.tickets.get(ticket.id);
+
+    // The answer was lost; the browser asks again: the same result, nothing written, nothing counted.
+    clock += (REDEEM_REPLAY_SECONDS - 1) * 1000;
+    const replay = await login.redeem({ code, secret });
+    expect(replay).toMatchObject({ ok: true, replayed: true, openid: 'o_alice' });
+    if (!replay.ok || !first.ok) throw new Error('not redeemed');
+    expect(sessionIdentityOf(replay.ticket)).toEqual(sessionIdentityOf(first.ticket));
+    expect(await engine.tickets.get(ticket.id)).toEqual(consumed);
+    expect(await counterValue(metrics, 'ticketsConsumed')).toBe(1);
+
+    // Without the secret it is a reused code, grace or not.
+    expect(await login.redeem({ code, secret: newSecret() })).toEqual({ ok: false, reason: 'already_consumed' });
+    // A different code of the same ticket is no replay either.
+    expect(await login.redeem({ code: `${ticket.id}.${'A'.repeat(22)}`, secret })).toEqual({ ok: false, reason: 'already_consumed' });
+    // Once the grace has passed, even the browser itself is told the code was used.
+    clock += 1000;
+    expect(await login.redeem({ code, secret })).toEqual({ ok: false, reason: 'already_consumed' });
+    expect(await engine.tickets.get(ticket.id)).toEqual(consumed);
   });
 
   it('a repeated scan by the same scanner changes nothing, rings again and counts nothing more', async () => {

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Standalone } from '../../apps/standalone/standalone.js';
 import { DEMO_WECHAT } from '../../apps/standalone/standalone.js';
-import { newTicketId } from '../../libs/ticket/index.js';
+import { newSecret, newTicketId } from '../../libs/ticket/index.js';
 import { messageSignature, pushSignature, readReply } from '../../libs/wechat/index.js';
 import { ConnectError, LoginBrowser } from '../support/login-browser.js';
 import { followLink, linkIn, scan } from '../support/phone.js';
@@ -302,11 +302,33 @@ describe('sessions', () => {
     expect((await browser.exchange(login.code)).status).toBe(200);
     const before = await snapshot(app, browser);
 
-    const again = await browser.exchange(login.code);
+    // Whoever reuses the code without the browser's secret (it leaked from a log, a referrer, a shoulder).
+    const again = await browser.exchange(login.code, newSecret());
 
     expect(again.status).toBe(401);
     expect(again.body).toEqual({ error: 'code already used', code: 'INVALID_CODE' });
     expect(again.setCookie).toBeNull();
+    expect(before.ticket?.status).toBe('consumed');
+    await expectUnchanged(app, browser, before);
+  });
+
+  it("the browser's own retry of an exchange whose answer it lost is the same session, never a second one", async () => {
+    const browser = await browserOn(app);
+    const login = await logIn(app, browser, 'o_retry');
+    const first = await browser.exchange(login.code);
+    expect(first.status).toBe(200);
+    const before = await snapshot(app, browser);
+
+    const retry = await browser.exchange(login.code);
+
+    expect(retry.status).toBe(200);
+    const claims = (token: string) => {
+      const { sub, jti, iat, exp, aud, iss } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+      return { sub, jti, iat, exp, aud, iss };
+    };
+    expect(claims(first.body.token).jti).toEqual(expect.any(String));
+    expect(claims(retry.body.token)).toEqual(claims(first.body.token));
+    expect(retry.body.openid).toBe(first.body.openid);
     expect(before.ticket?.status).toBe('consumed');
     await expectUnchanged(app, browser, before);
   });

@@ -7,6 +7,7 @@
  * Spreading browsers over processes keeps each under its open-file limit at full size.
  */
 import { io, type Socket } from 'socket.io-client';
+import { exchangeRetryable, exchangeRetryDelayMs } from '../../../libs/client/exchange-retry.js';
 import type { ClientToServerEvents, ServerToClientEvents, TicketPayload } from '../../../libs/protocol/index.js';
 
 /** Parent → worker. */
@@ -35,6 +36,8 @@ const send = (event: WorkerEvent): void => {
 
 function open(id: number, url: string, transport: 'websocket' | 'polling'): void {
   let current: TicketPayload | undefined;
+  /** The last version of `current` received, as the login page keeps it (libs/client/qr-login-state.ts). */
+  let version: number | undefined;
   let refusals = 0;
   const socket: LoginSocket = io(`${url}/login`, {
     transports: transport === 'websocket' ? ['websocket'] : ['polling', 'websocket'],
@@ -44,11 +47,16 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
     reconnectionDelayMax: 1_000,
     // Keeps HAProxy's sticky cookie, as a browser does, so the polling handshake and its upgrade stay together.
     withCredentials: transport === 'polling',
-    auth: (cb) => cb(current === undefined ? {} : { ticket: current.ticket, secret: current.secret }),
+    auth: (cb) =>
+      cb(current === undefined ? {} : { ticket: current.ticket, secret: current.secret, ...(version !== undefined ? { version } : {}) }),
   });
   sockets.set(id, socket);
   const now = Date.now;
+  const heard = (ticket: string, v: number | undefined): void => {
+    if (ticket === current?.ticket && v !== undefined && v > (version ?? 0)) version = v;
+  };
   const adopt = (payload: TicketPayload): void => {
+    if (payload.ticket !== current?.ticket) version = undefined;
     current = payload;
     refusals = 0;
     send({ id, at: now(), ev: 'ticket', ticket: payload.ticket, secret: payload.secret });
@@ -66,11 +74,14 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
   socket.on('ticket', adopt);
   socket.on('status', (payload) => {
     send({ id, at: now(), ev: 'status', ticket: payload.ticket, status: payload.status });
+    // Like the page: `confirmed` counts as received only once its `login` arrived.
+    if (payload.status !== 'confirmed') heard(payload.ticket, payload.version);
     // The login page's auto-refresh: a dead QR code is replaced at once.
     if (payload.status === 'expired' && payload.ticket === current?.ticket) refresh();
   });
   socket.on('login', (payload) => {
     send({ id, at: now(), ev: 'login', ticket: payload.ticket, code: payload.code });
+    heard(payload.ticket, payload.version);
     const secret = current?.ticket === payload.ticket ? current.secret : '';
     void redeem(url, payload.code, secret).then((result) => send({ id, at: now(), ev: 'exchange', ticket: payload.ticket, ...result }));
   });
@@ -93,12 +104,14 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
   });
 }
 
-/** Exchange attempts when the request itself fails, as libs/client does (EXCHANGE_ATTEMPTS, 1 s × attempt apart). */
-const EXCHANGE_ATTEMPTS = 3;
-
-/** POST /api/session like the login page: retry a request that got no answer; any answer is final. 0: none came. */
+/**
+ * POST /api/session like the login page (libs/client/exchange-retry.ts): a request no gateway finished (no
+ * answer, or the load balancer's 502/503/504) is sent again with a growing pause; any other answer is final.
+ * 0: no answer came at all.
+ */
 async function redeem(url: string, code: string, secret: string): Promise<{ status: number; error?: string }> {
   for (let attempt = 1; ; attempt++) {
+    let outcome: { status: number; error?: string };
     try {
       const res = await fetch(`${url}/api/session`, {
         method: 'POST',
@@ -106,12 +119,14 @@ async function redeem(url: string, code: string, secret: string): Promise<{ stat
         body: JSON.stringify({ code, secret }),
       });
       await res.arrayBuffer();
-      return { status: res.status };
+      outcome = { status: res.status };
     } catch (err) {
       const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-      if (attempt >= EXCHANGE_ATTEMPTS) return { status: 0, error: `${String(err)}${cause}` };
-      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+      outcome = { status: 0, error: `${String(err)}${cause}` };
     }
+    const delay = exchangeRetryable(outcome.status === 0 ? null : outcome.status) ? exchangeRetryDelayMs(attempt) : null;
+    if (delay === null) return outcome;
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
 
