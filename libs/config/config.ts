@@ -108,6 +108,8 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Path of a JSON file with the account's own texts for the scanner's replies. Unset: the built-in texts. */
+  REPLY_TEXTS_FILE: optionalString,
   /** Simulator only: where it pushes WeChat events. */
   WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
 });
