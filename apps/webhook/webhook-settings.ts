@@ -30,6 +30,8 @@ export interface WebhookSettings {
   confirmationLinks?: ConfirmationLinkConfig;
   /** The account's own texts for the scanner's replies (REPLY_TEXTS_FILE). Unset: the built-in texts. */
   replyTexts?: ReplyTexts;
+  /** WECHAT_FORWARD_URL: where pushes that are not login scans go (the account's existing backend). Unset: `success`. */
+  forwardUrl?: string;
 }
 
 /** Default accepted clock skew of push timestamps, seconds. */
@@ -53,6 +55,7 @@ export function webhookSettings(config: Config, options: RoleOptions = {}): Webh
     confirmation: confirmation.mode,
     ...(config.PUBLIC_URL !== undefined ? { publicUrl: config.PUBLIC_URL } : {}),
     ...(confirmation.mode === 'tap' ? { confirmationLinks: { secret: confirmation.secret, publicUrl: confirmation.publicUrl } } : {}),
+    ...(config.WECHAT_FORWARD_URL !== undefined ? { forwardUrl: config.WECHAT_FORWARD_URL } : {}),
     ...(config.REPLY_TEXTS_FILE !== undefined ? { replyTexts: loadReplyTexts(config.REPLY_TEXTS_FILE) } : {}),
   };
 }

@@ -108,6 +108,16 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * The Official Account's existing server URL: every verified push that is not a login scan is forwarded
+   * there as WeChat sent it, and its answer goes back to WeChat. Unset: such pushes are answered `success`.
+   */
+  WECHAT_FORWARD_URL: optionalString.pipe(
+    z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => new URL(u).search === '' && new URL(u).hash === '', "expected a URL without ?query or #fragment (WeChat's signed query is appended)")
+      .optional(),
+  ),
   /** Path of a JSON file with the account's own texts for the scanner's replies. Unset: the built-in texts. */
   REPLY_TEXTS_FILE: optionalString,
   /** Simulator only: where it pushes WeChat events. */
