@@ -46,6 +46,7 @@ export async function createGatewayFromConfig(
   const gateway = createGateway({
     engine,
     wechat,
+    userInfo: wechat,
     settings: gatewaySettings(config, options.simulatorUrl !== undefined ? { simulatorUrl: options.simulatorUrl } : {}),
     signer,
     logger,

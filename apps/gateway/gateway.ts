@@ -18,10 +18,13 @@ import { createSessionExchange } from './session-exchange.js';
 import type { SessionSigner } from './session-signer.js';
 import { createTicketIssuer, type QrCodeIssuer } from './ticket-issuer.js';
 import { createTicketWatchers } from './ticket-watchers.js';
+import { createUnionidLookup, type UserInfoSource } from './unionid-lookup.js';
 
 export interface GatewayDeps {
   engine: Engine;
   wechat: QrCodeIssuer;
+  /** Where each login's unionid is looked up (WeChat's `user/info`). Unset: session tokens carry no unionid. */
+  userInfo?: UserInfoSource;
   settings: GatewaySettings;
   signer: SessionSigner;
   logger: Logger;
@@ -69,7 +72,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const login = createLoginService({ engine, metrics, logger, ...(deps.now ? { now: deps.now } : {}) });
   const issuer = createTicketIssuer({ login, wechat: deps.wechat, logger, ttlSeconds: settings.ticketTtlSeconds });
   const watchers = createTicketWatchers({ engine, onError: (err) => logger.warn({ err }, 'ticket delivery failed') });
-  const exchange = createSessionExchange({ login, signer: deps.signer, logger });
+  const exchange = createSessionExchange({
+    login,
+    signer: deps.signer,
+    logger,
+    ...(deps.userInfo ? { unionid: createUnionidLookup({ source: deps.userInfo, logger }) } : {}),
+  });
 
   const app = createHttpApp({
     engine,

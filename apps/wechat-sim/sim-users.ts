@@ -1,7 +1,9 @@
 /**
  * The simulated WeChat users and whether they follow the Official Account: it decides between a
- * `subscribe` and a `SCAN` push, and what `user/info` answers.
+ * `subscribe` and a `SCAN` push, and what `user/info` answers (with a `unionid` for some users and none for
+ * others, as WeChat does depending on the account's Open Platform binding).
  */
+import { createHash } from 'node:crypto';
 
 export interface SimUser {
   openid: string;
@@ -12,6 +14,20 @@ export interface SimUser {
   subscribeTime?: number;
   /** Scene of the QR code the user followed through. */
   qrSceneStr?: string;
+  /** The user's id across the Open Platform account's apps; unset: WeChat returns none for this user. */
+  unionid?: string;
+}
+
+/** Marks an openid whose user has no unionid (first seen by the simulator), so tests can have both kinds. */
+export const NO_UNIONID_MARK = 'NoUnion';
+
+/**
+ * The simulator's unionid of `openid`: 28 characters of WeChat's shape, derived from the openid so a test can
+ * know it, or undefined for an openid containing {@link NO_UNIONID_MARK}.
+ */
+export function simUnionidOf(openid: string): string | undefined {
+  if (openid.includes(NO_UNIONID_MARK)) return undefined;
+  return `oU${createHash('sha256').update(`unionid:${openid}`).digest('base64url').slice(0, 26)}`;
 }
 
 /** Fake users offered on the phone page; openids have WeChat's 28-character shape. */
@@ -19,7 +35,8 @@ export const DEMO_USERS: ReadonlyArray<{ openid: string; name: string }> = [
   { openid: 'oQgSim0Alice0000000000000001', name: 'Alice' },
   { openid: 'oQgSim0Bob000000000000000002', name: 'Bob' },
   { openid: 'oQgSim0Chen00000000000000003', name: 'Chen Wei' },
-  { openid: 'oQgSim0Dana00000000000000004', name: 'Dana' },
+  // Dana's account is not bound to an Open Platform app: user/info has no unionid for her.
+  { openid: 'oQgSim0DanaNoUnion0000000004', name: 'Dana' },
 ];
 
 export interface SimUsers {
@@ -32,12 +49,16 @@ export interface SimUsers {
 }
 
 export function createSimUsers(now: () => number = Date.now): SimUsers {
-  const users = new Map<string, SimUser>(DEMO_USERS.map((u) => [u.openid, { ...u, following: false }]));
+  const withUnionid = (user: SimUser): SimUser => {
+    const unionid = simUnionidOf(user.openid);
+    return unionid !== undefined ? { ...user, unionid } : user;
+  };
+  const users = new Map<string, SimUser>(DEMO_USERS.map((u) => [u.openid, withUnionid({ ...u, following: false })]));
 
   function ensure(openid: string): SimUser {
     let user = users.get(openid);
     if (user === undefined) {
-      user = { openid, name: openid, following: false };
+      user = withUnionid({ openid, name: openid, following: false });
       users.set(openid, user);
     }
     return user;
