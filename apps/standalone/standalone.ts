@@ -104,7 +104,8 @@ export async function startStandalone(config: Config, options: StandaloneOptions
   route = (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/wechat') return void handleWebhook(req, res);
-    if (handleSim !== undefined && (path.startsWith('/cgi-bin/') || path === '/sim' || path.startsWith('/sim/'))) {
+    const simPath = path.startsWith('/cgi-bin/') || path.startsWith('/sns/') || path.startsWith('/connect/oauth2/') || path === '/sim' || path.startsWith('/sim/');
+    if (handleSim !== undefined && simPath) {
       return void handleSim(req, res);
     }
     return void handleGateway(req, res);
