@@ -60,6 +60,7 @@ export async function createGatewayFromConfig(
   const gateway = createGateway({
     engine,
     wechat,
+    userInfo: wechat,
     settings: gatewaySettings(config, {
       ...(options.simulatorUrl !== undefined ? { simulatorUrl: options.simulatorUrl } : {}),
       ...(options.demo !== undefined && oidc !== null ? { demoRpUrl: options.demo.demoRpUrl } : {}),

@@ -25,10 +25,13 @@ import { perClient } from './client-group.js';
 import { createConnectionGuard } from './connection-guard.js';
 import { createQrBudget } from './qr-budget.js';
 import { createTicketHolders } from './ticket-holders.js';
+import { createUnionidLookup, type UserInfoSource } from './unionid-lookup.js';
 
 export interface GatewayDeps {
   engine: Engine;
   wechat: QrCodeIssuer;
+  /** Where each login's unionid is looked up (WeChat's `user/info`). Unset: session tokens carry no unionid. */
+  userInfo?: UserInfoSource;
   settings: GatewaySettings;
   signer: SessionSigner;
   logger: Logger;
@@ -87,7 +90,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const login = createLoginService({ engine, metrics, logger, ...(deps.now ? { now: deps.now } : {}) });
   const issuer = createTicketIssuer({ login, wechat: deps.wechat, logger, ttlSeconds: settings.ticketTtlSeconds });
   const watchers = createTicketWatchers({ engine, onError: (err) => logger.warn({ err }, 'ticket delivery failed') });
-  const exchange = createSessionExchange({ login, signer: deps.signer, logger });
+  const exchange = createSessionExchange({
+    login,
+    signer: deps.signer,
+    logger,
+    ...(deps.userInfo ? { unionid: createUnionidLookup({ source: deps.userInfo, logger }) } : {}),
+  });
 
   const oidc = deps.oidc;
   const provider =

@@ -10,6 +10,7 @@ import { sessionRequestSchema, type ErrorDetail, type SessionResponse } from '..
 import { sessionIdentityOf, ticketLogId, type TransitionRefusal } from '../../libs/ticket/index.js';
 import { GatewayError } from './gateway-error.js';
 import type { SessionSigner } from './session-signer.js';
+import type { UnionidLookup } from './unionid-lookup.js';
 
 /** What the browser is told for each refusal; anything not listed reads as "unknown or expired code". */
 const REFUSALS: Partial<Record<TransitionRefusal | 'not_found' | 'malformed', ErrorDetail<'INVALID_CODE'>>> = {
@@ -34,7 +35,13 @@ export interface SessionExchange {
   redeem(body: unknown, from: ExchangeSite): Promise<SessionResponse>;
 }
 
-export function createSessionExchange(deps: { login: LoginService; signer: SessionSigner; logger: Logger }): SessionExchange {
+export function createSessionExchange(deps: {
+  login: LoginService;
+  signer: SessionSigner;
+  logger: Logger;
+  /** The user's unionid, looked up once per login (`unionid-lookup.ts`). Unset: tokens carry no unionid. */
+  unionid?: UnionidLookup;
+}): SessionExchange {
   return {
     async redeem(body, from) {
       const parsed = sessionRequestSchema.safeParse(body);
@@ -46,7 +53,8 @@ export function createSessionExchange(deps: { login: LoginService; signer: Sessi
         throw GatewayError.of('INVALID_CODE', detail !== undefined ? { detail } : {});
       }
       deps.logger.info({ ticket: ticketLogId(redeemed.ticket.id), replayed: redeemed.replayed }, 'session issued');
-      const token = await deps.signer.sign(redeemed.openid, from.audience, {}, sessionIdentityOf(redeemed.ticket));
+      const unionid = await deps.unionid?.(redeemed.openid);
+      const token = await deps.signer.sign(redeemed.openid, from.audience, unionid !== undefined ? { unionid } : {}, sessionIdentityOf(redeemed.ticket));
       return { openid: redeemed.openid, token };
     },
   };

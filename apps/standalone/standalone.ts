@@ -110,7 +110,8 @@ export async function startStandalone(config: Config, options: StandaloneOptions
   route = (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/wechat') return void handleWebhook(req, res);
-    if (handleSim !== undefined && (path.startsWith('/cgi-bin/') || path === '/sim' || path.startsWith('/sim/'))) {
+    const simPath = path.startsWith('/cgi-bin/') || path.startsWith('/sns/') || path.startsWith('/connect/oauth2/') || path === '/sim' || path.startsWith('/sim/');
+    if (handleSim !== undefined && simPath) {
       return void handleSim(req, res);
     }
     if (handleDemoRp !== undefined && (path === DEMO_RP_PATH || path.startsWith(`${DEMO_RP_PATH}/`))) return void handleDemoRp(req, res);

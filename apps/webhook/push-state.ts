@@ -16,9 +16,12 @@ export interface PushRecord {
 
 export interface PushState extends RequestLogState {
   push: PushRecord;
-  /** `readPush`: the signed query and the raw body. */
+  /** `readPush`: when the push arrived (`performance.now()`, for WeChat's 5 s), the signed query and the body. */
+  receivedAt?: number;
   query?: PushQuery;
   body?: string;
+  /** `readPush`: the body's bytes as they came (forwarded byte for byte). */
+  rawBody?: Buffer;
   /** `verifySignedPush`: the message XML, checked and decrypted. */
   opened?: VerifiedPush;
   /** `guardReplay`: this query string came before with the same body (WeChat re-sending it). */

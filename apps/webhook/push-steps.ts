@@ -5,7 +5,7 @@
  */
 import type { Next } from 'koa';
 import type { Engine } from '../../libs/engine/engine.js';
-import { httpError, isHttpError, readText } from '../../libs/http/index.js';
+import { httpError, isHttpError, readBytes, readText } from '../../libs/http/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { TIMED_OUT, withTimeout } from '../../libs/runtime/with-timeout.js';
 import { ticketLogId } from '../../libs/ticket/index.js';
@@ -57,11 +57,18 @@ export function describePush(ctx: PushContext): { message: string; fields: Recor
   };
 }
 
-/** The signed query and the raw body, at most 64 KiB (WECHAT.md §10.4: the package itself reads without a limit). */
+/**
+ * The signed query and the raw body, at most 64 KiB (WECHAT.md §10.4: the package itself reads without a
+ * limit). The bytes are kept as they came, for a push forwarded to the account's own backend (`push-forward.ts`).
+ */
 export const readPush: PushStep = async (ctx, next) => {
+  ctx.state.receivedAt = performance.now();
   ctx.state.query = readPushQuery(ctx.query);
   try {
-    ctx.state.body = await readText(ctx, { limit: MAX_PUSH_BYTES, refusal: { outcome: 'bad_body' } });
+    const raw = await readBytes(ctx, { limit: MAX_PUSH_BYTES, refusal: { outcome: 'bad_body' } });
+    ctx.state.rawBody = raw;
+    // As `readText` decodes: UTF-8, a byte-order mark dropped, a broken sequence replaced.
+    ctx.state.body = new TextDecoder('utf-8').decode(raw);
   } catch (error) {
     if (isHttpError(error) && error.status === 413) {
       throw httpError(413, `body exceeds ${MAX_PUSH_BYTES} bytes`, { outcome: 'too_large', headers: { Connection: 'close' } });

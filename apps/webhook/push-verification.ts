@@ -30,6 +30,8 @@ export const PUSH_OUTCOMES = [
   'bad_body',
   'bad_ciphertext',
   'encryption_required',
+  'forwarded',
+  'forward_failed',
 ] as const;
 export type PushOutcome = (typeof PUSH_OUTCOMES)[number];
 

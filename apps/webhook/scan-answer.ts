@@ -39,6 +39,7 @@ export function answerScan(deps: ScanAnswerDeps): PushStep {
     confirmation: settings.confirmation,
     now,
     ...(links ? { confirmationLinks: links } : {}),
+    ...(settings.replyTexts ? { replyTexts: settings.replyTexts } : {}),
     ...(deps.marks ? { marks: deps.marks } : {}),
   };
 

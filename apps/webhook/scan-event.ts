@@ -18,6 +18,7 @@ import {
   refusedText,
   unknownCodeText,
 } from './scan-reply.js';
+import type { ReplyTexts } from './reply-texts.js';
 
 /** A pushed message as the `wechat` package flattens it: element name → text (or nested values). */
 export type PushedMessage = Readonly<Record<string, unknown>>;
@@ -43,6 +44,8 @@ export interface ScanEventDeps {
   now: () => number;
   /** Lease and retention of the delivery marks. Default: `libs/login`'s. */
   marks?: DeliveryMarkOptions;
+  /** The account's own reply texts (REPLY_TEXTS_FILE). Default: the built-in ones. */
+  replyTexts?: ReplyTexts;
 }
 
 /** Thrown when the ticket changed but its doorbell never rang: the push must be answered so WeChat re-sends it. */
@@ -102,7 +105,8 @@ export async function handleScanEvent(deps: ScanEventDeps, message: PushedMessag
 
 async function applyScan(deps: ScanEventDeps, scene: string, openid: string, qrTicket: string | undefined): Promise<ScanEventResult> {
   // Only our own ids name tickets; anything else (an integer scene, a foreign code) is unknown.
-  if (!ticketIdSchema.safeParse(scene).success) return { kind: 'unknown_scene', reply: unknownCodeText() };
+  const texts = deps.replyTexts ?? {};
+  if (!ticketIdSchema.safeParse(scene).success) return { kind: 'unknown_scene', reply: unknownCodeText(texts) };
   const at = deps.now();
   const outcome = await deps.login.scan({
     ticketId: scene,
@@ -112,9 +116,9 @@ async function applyScan(deps: ScanEventDeps, scene: string, openid: string, qrT
   });
   switch (outcome.kind) {
     case 'unknown':
-      return { kind: 'unknown_scene', ticketId: scene, reply: unknownCodeText() };
+      return { kind: 'unknown_scene', ticketId: scene, reply: unknownCodeText(texts) };
     case 'refused':
-      return { kind: 'refused', ticketId: scene, reply: refusedText() };
+      return { kind: 'refused', ticketId: scene, reply: refusedText(texts) };
     default:
       break;
   }
@@ -124,14 +128,14 @@ async function applyScan(deps: ScanEventDeps, scene: string, openid: string, qrT
   if (!outcome.changed) {
     // The scanner lost the message (or this is a re-run): the same (still unused) link again, so they can confirm.
     const link = ticket.status === 'scanned' ? confirmLinkOf(deps, ticket) : undefined;
-    return { kind: 'ok', ticketId: scene, changed: false, reply: alreadyScannedByYouText(ticket.status, link) };
+    return { kind: 'ok', ticketId: scene, changed: false, reply: alreadyScannedByYouText(ticket.status, link, texts) };
   }
   if (outcome.kind === 'scanned') {
     const confirmUrl = confirmLinkOf(deps, ticket);
-    return { kind: 'ok', ticketId: scene, changed: true, reply: confirmRequestText({ browser: ticket.browser, at, ...(confirmUrl !== undefined ? { confirmUrl } : {}) }) };
+    return { kind: 'ok', ticketId: scene, changed: true, reply: confirmRequestText({ browser: ticket.browser, at, ...(confirmUrl !== undefined ? { confirmUrl } : {}) }, texts) };
   }
   const { loginCount } = outcome;
-  return { kind: 'ok', ticketId: scene, changed: true, reply: loginReplyText({ browser: ticket.browser, at, ...(loginCount !== undefined ? { loginCount } : {}) }) };
+  return { kind: 'ok', ticketId: scene, changed: true, reply: loginReplyText({ browser: ticket.browser, at, ...(loginCount !== undefined ? { loginCount } : {}) }, texts) };
 }
 
 /** The signed one-time link for a scanned ticket, bound to its scanner and expiring with it. */

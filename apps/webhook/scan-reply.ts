@@ -3,10 +3,12 @@
  * (`tap` mode) can extend them without touching the webhook.
  *
  * Everything about the browser comes from the browser itself: it is shown only through the sanitising
- * helpers of `libs/login/requester.ts`.
+ * helpers of `libs/login/requester.ts`. Each function takes the account's own texts (`reply-texts.ts`,
+ * REPLY_TEXTS_FILE); a kind it did not write keeps the built-in text below.
  */
 import { describeBrowser, displayIp, formatShanghaiTime } from '../../libs/login/index.js';
 import type { BrowserContext, TicketStatus } from '../../libs/ticket/index.js';
+import { renderReply, type Placeholder, type ReplyTexts } from './reply-texts.js';
 
 /** What the scanner is told about the browser asking to log in. */
 export interface LoginAttempt {
@@ -20,11 +22,21 @@ function attemptLines(attempt: LoginAttempt): string[] {
   return [`浏览器：${browser}（${os}）`, `IP：${displayIp(attempt.browser.ip)}`, `时间：${formatShanghaiTime(attempt.at)}`];
 }
 
+/** The placeholders every kind that describes the browser can use. */
+function attemptValues(attempt: LoginAttempt): Record<Exclude<Placeholder, 'count' | 'link'>, string> {
+  const { browser, os } = describeBrowser(attempt.browser.userAgent);
+  return { browser, os, ip: displayIp(attempt.browser.ip), time: formatShanghaiTime(attempt.at) };
+}
+
 const NOT_YOU =
   '如果这不是你本人的操作：请不要进行任何其他操作，并尽快联系网站撤销这次登录的会话。';
 
 /** `scan` mode: the browser is now logged in; `loginCount` is this WeChat user's Nth login (unset: not known). */
-export function loginReplyText(attempt: LoginAttempt & { loginCount?: number }): string {
+export function loginReplyText(attempt: LoginAttempt & { loginCount?: number }, texts: ReplyTexts = {}): string {
+  if (texts.loggedIn !== undefined) {
+    // An unknown count (the counter was unavailable) reads as "?", never as a literal placeholder.
+    return renderReply(texts.loggedIn, { ...attemptValues(attempt), count: attempt.loginCount !== undefined ? String(attempt.loginCount) : '?' });
+  }
   const { browser, os } = describeBrowser(attempt.browser.userAgent);
   return [
     '✅ 扫码登录成功',
@@ -39,7 +51,11 @@ export function loginReplyText(attempt: LoginAttempt & { loginCount?: number }):
  * `tap` mode: the scan is recorded and the scanner still has to confirm. With `confirmUrl` the reply carries
  * the link to confirm or refuse.
  */
-export function confirmRequestText(attempt: LoginAttempt & { confirmUrl?: string }): string {
+export function confirmRequestText(attempt: LoginAttempt & { confirmUrl?: string }, texts: ReplyTexts = {}): string {
+  // The account's text needs the link (checked at start-up); without links the built-in text explains instead.
+  if (texts.confirmRequest !== undefined && attempt.confirmUrl !== undefined) {
+    return renderReply(texts.confirmRequest, { ...attemptValues(attempt), link: attempt.confirmUrl });
+  }
   return [
     '📱 已收到扫码，需要你确认登录',
     ...attemptLines(attempt),
@@ -52,7 +68,11 @@ export function confirmRequestText(attempt: LoginAttempt & { confirmUrl?: string
 }
 
 /** The same WeChat user scanned a code they already scanned: nothing changes (`confirmUrl`: the link again). */
-export function alreadyScannedByYouText(status: TicketStatus, confirmUrl?: string): string {
+export function alreadyScannedByYouText(status: TicketStatus, confirmUrl?: string, texts: ReplyTexts = {}): string {
+  if (texts.alreadyScanned !== undefined) {
+    const text = renderReply(texts.alreadyScanned, {});
+    return status === 'scanned' && confirmUrl !== undefined ? `${text}\n${confirmUrl}` : text;
+  }
   if (status !== 'scanned') return '你已经扫描过这个二维码，无需重复操作。\nAlready scanned: nothing more to do.';
   return confirmUrl !== undefined
     ? `你已经扫描过这个二维码，请确认登录：${confirmUrl}\nAlready scanned: please confirm the login.`
@@ -60,11 +80,13 @@ export function alreadyScannedByYouText(status: TicketStatus, confirmUrl?: strin
 }
 
 /** Unknown, malformed or expired scene. */
-export function unknownCodeText(): string {
+export function unknownCodeText(texts: ReplyTexts = {}): string {
+  if (texts.unknownCode !== undefined) return renderReply(texts.unknownCode, {});
   return '这个二维码已过期或无法识别，请刷新网页后重新扫码。\nThis QR code has expired or is unknown: refresh the page and scan again.';
 }
 
 /** Someone else scanned the code first, or the login already ended. */
-export function refusedText(): string {
+export function refusedText(texts: ReplyTexts = {}): string {
+  if (texts.refused !== undefined) return renderReply(texts.refused, {});
   return '这个二维码已经被使用，无法再次登录。请刷新网页获取新的二维码。\nThis QR code has already been used: refresh the page for a new one.';
 }

@@ -3,6 +3,7 @@
  */
 import { resolveWebhookRole, type Config, type ConfirmationLinkConfig, type RoleOptions } from '../../libs/config/index.js';
 import type { ConfirmationMode } from '../../libs/ticket/index.js';
+import { loadReplyTexts, type ReplyTexts } from './reply-texts.js';
 
 /** Settings of one webhook instance. */
 export interface WebhookSettings {
@@ -27,6 +28,10 @@ export interface WebhookSettings {
    * Unset: the reply asks the scanner to confirm without a link.
    */
   confirmationLinks?: ConfirmationLinkConfig;
+  /** The account's own texts for the scanner's replies (REPLY_TEXTS_FILE). Unset: the built-in texts. */
+  replyTexts?: ReplyTexts;
+  /** WECHAT_FORWARD_URL: where pushes that are not login scans go (the account's existing backend). Unset: `success`. */
+  forwardUrl?: string;
 }
 
 /** Default accepted clock skew of push timestamps, seconds. */
@@ -35,7 +40,7 @@ export const DEFAULT_MAX_SKEW_SECONDS = 300;
 /**
  * The webhook's settings from the configuration. Throws one ConfigError naming every problem
  * (`resolveWebhookRole`): WECHAT_TOKEN / WECHAT_APPID missing, SESSION_SECRET / PUBLIC_URL in `tap` mode, Redis
- * outside one process.
+ * outside one process. A REPLY_TEXTS_FILE that cannot be read or has a bad entry throws its own ConfigError.
  */
 export function webhookSettings(config: Config, options: RoleOptions = {}): WebhookSettings {
   const role = resolveWebhookRole(config, options);
@@ -50,5 +55,7 @@ export function webhookSettings(config: Config, options: RoleOptions = {}): Webh
     confirmation: confirmation.mode,
     ...(config.PUBLIC_URL !== undefined ? { publicUrl: config.PUBLIC_URL } : {}),
     ...(confirmation.mode === 'tap' ? { confirmationLinks: { secret: confirmation.secret, publicUrl: confirmation.publicUrl } } : {}),
+    ...(config.WECHAT_FORWARD_URL !== undefined ? { forwardUrl: config.WECHAT_FORWARD_URL } : {}),
+    ...(config.REPLY_TEXTS_FILE !== undefined ? { replyTexts: loadReplyTexts(config.REPLY_TEXTS_FILE) } : {}),
   };
 }

@@ -7,7 +7,8 @@
  * record the push → raw body ≤ 64 KiB → `signature` (constant time), timestamp freshness, `<xml>` root with no
  * DTD and no prototype element names, in safe mode `msg_signature`, decryption (current key, then previous)
  * and AppID, plaintext refused if encryption is required → a used query string with another body refused
- * (`replay-guard.ts`; with the same body it is WeChat re-sending, handled again) → the package parses and
+ * (`replay-guard.ts`; with the same body it is WeChat re-sending, handled again) → with WECHAT_FORWARD_URL,
+ * a push that is not a login scan is forwarded to the account's backend and its answer returned → the package parses and
  * dispatches → `scan-event.ts` under a deadline (its delivery marks give a re-send of a finished push the same
  * reply) → the reply (encrypted with the key that decrypted the push).
  */
@@ -20,6 +21,7 @@ import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { readPushQuery, verifyRequestSignature } from './push-verification.js';
 import type { PushContext } from './push-state.js';
 import { describePush, guardReplay, parseWithPackage, readPush, recordPush, refusal, verifySignedPush, type PushStep } from './push-steps.js';
+import { forwardOthers } from './push-forward.js';
 import { answerScan } from './scan-answer.js';
 import type { WebhookSettings } from './webhook-settings.js';
 
@@ -81,6 +83,8 @@ export function createWebhook(deps: WebhookDeps): Koa {
     readPush,
     verifySignedPush(settings, now),
     guardReplay(engine, settings),
+    // WECHAT_FORWARD_URL: what is not a login scan goes to the account's own backend (`push-forward.ts`).
+    ...(settings.forwardUrl !== undefined ? [forwardOthers({ url: settings.forwardUrl, login, logger, replyDeadlineMs })] : []),
     parseWithPackage(settings, { deadlineMs: replyDeadlineMs, logger }),
     answerScan({
       login,

@@ -10,6 +10,6 @@ export {
   type WechatSim,
   type WechatSimOptions,
 } from './wechat-sim.js';
-export { DEMO_USERS } from './sim-users.js';
+export { DEMO_USERS, NO_UNIONID_MARK, simUnionidOf } from './sim-users.js';
 export { SIM_DEMO_CREDENTIALS } from './bootstrap.js';
 export { WECHAT_IN_APP_UA, followLink, linkIn, type FollowedLink, type PageResult } from './sim-in-app-browser.js';

@@ -173,6 +173,8 @@ export function createPlatformRouter(deps: PlatformDeps): Router {
     ctx.body = {
       subscribe: 1,
       openid,
+      // Only when the account is bound to an Open Platform account (here: users with a unionid).
+      ...(user.unionid !== undefined ? { unionid: user.unionid } : {}),
       nickname: '',
       sex: 0,
       language: '',

@@ -1,7 +1,9 @@
 /**
  * The simulated WeChat users and whether they follow the Official Account: it decides between a
- * `subscribe` and a `SCAN` push, and what `user/info` answers.
+ * `subscribe` and a `SCAN` push, and what `user/info` answers (with a `unionid` for some users and none for
+ * others, as WeChat does depending on the account's Open Platform binding).
  */
+import { createHash } from 'node:crypto';
 
 export interface SimUser {
   openid: string;
@@ -17,6 +19,19 @@ export interface SimUser {
    * WeChat omits it otherwise, so some demo users have one and some do not.
    */
   unionid?: string;
+}
+
+/** Marks an openid whose user has no unionid (first seen by the simulator), so tests can have both kinds. */
+export const NO_UNIONID_MARK = 'NoUnion';
+
+/**
+ * The simulator's unionid of an openid it first sees (not a demo user's, which list their own): 28 characters of
+ * WeChat's shape, derived from the openid so a test can know it, or undefined for an openid containing
+ * {@link NO_UNIONID_MARK}.
+ */
+export function simUnionidOf(openid: string): string | undefined {
+  if (openid.includes(NO_UNIONID_MARK)) return undefined;
+  return `oU${createHash('sha256').update(`unionid:${openid}`).digest('base64url').slice(0, 26)}`;
 }
 
 /** Fake users offered on the phone page; openids have WeChat's 28-character shape. */
@@ -37,12 +52,17 @@ export interface SimUsers {
 }
 
 export function createSimUsers(now: () => number = Date.now): SimUsers {
+  // The demo users have the unionid they list (or none); any other openid one derived from it (simUnionidOf).
+  const withUnionid = (user: SimUser): SimUser => {
+    const unionid = simUnionidOf(user.openid);
+    return unionid !== undefined ? { ...user, unionid } : user;
+  };
   const users = new Map<string, SimUser>(DEMO_USERS.map((u) => [u.openid, { ...u, following: false }]));
 
   function ensure(openid: string): SimUser {
     let user = users.get(openid);
     if (user === undefined) {
-      user = { openid, name: openid, following: false };
+      user = withUnionid({ openid, name: openid, following: false });
       users.set(openid, user);
     }
     return user;

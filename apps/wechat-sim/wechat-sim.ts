@@ -15,6 +15,7 @@ import { deliverPush, type DeliveryResult } from './sim-push.js';
 import { parseWith, readJson } from './sim-http.js';
 import { followLink, linkIn } from './sim-in-app-browser.js';
 import { phonePageCsp, renderPhonePage } from './sim-page.js';
+import { createOauthRouter } from './sim-oauth.js';
 import { createApiGate, createPlatformRouter, type SimApiEndpoint } from './sim-platform-routes.js';
 import { createQrRegistry, type SimQrCode } from './sim-qrcodes.js';
 import { createSimTokens } from './sim-tokens.js';
@@ -41,6 +42,11 @@ export interface WechatSimOptions {
    * Default 0.
    */
   apiLatencyMs?: number;
+  /**
+   * The account's 网页授权域名: the hosts (`host[:port]`) the web authorization may redirect to. Default: the
+   * host of `webhookUrl` (one origin, as in the demo).
+   */
+  authorizationDomains?: readonly string[];
   logger?: Logger;
 }
 
@@ -329,6 +335,13 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
     ...(logger !== undefined ? { logger } : {}),
   });
 
+  const oauth = createOauthRouter({
+    appId: options.appId,
+    appSecret: options.appSecret,
+    users,
+    authorizationDomains: () => options.authorizationDomains ?? [new URL(options.webhookUrl).host],
+  });
+
   const app = new Koa();
   // Without a logger (tests), nothing is logged, but errors are answered the same way.
   const log = logger ?? createLogger({ app: 'wechat-sim', level: 'silent' });
@@ -348,6 +361,8 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   app.use(platform.allowedMethods());
   app.use(phone.routes());
   app.use(phone.allowedMethods());
+  app.use(oauth.router.routes());
+  app.use(oauth.router.allowedMethods());
 
   return {
     app,

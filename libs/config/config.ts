@@ -146,6 +146,18 @@ const schema = z.object({
   OIDC_SIGNING_KEY: optionalString,
   /** The previous ID-token key, still published at jwks_uri during a rotation (never signs). */
   OIDC_SIGNING_KEY_PREVIOUS: optionalString,
+  /**
+   * The Official Account's existing server URL: every verified push that is not a login scan is forwarded
+   * there as WeChat sent it, and its answer goes back to WeChat. Unset: such pushes are answered `success`.
+   */
+  WECHAT_FORWARD_URL: optionalString.pipe(
+    z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => new URL(u).search === '' && new URL(u).hash === '', "expected a URL without ?query or #fragment (WeChat's signed query is appended)")
+      .optional(),
+  ),
+  /** Path of a JSON file with the account's own texts for the scanner's replies. Unset: the built-in texts. */
+  REPLY_TEXTS_FILE: optionalString,
   /** Simulator only: where it pushes WeChat events. */
   WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
 });

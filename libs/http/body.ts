@@ -24,25 +24,38 @@ export const BODY_READ_TIMEOUT_MS = 10_000;
  * The body as UTF-8 text. 413 past `limit` (with `Connection: close`: the rest of the body is not read), 408
  * past the timeout, 400 when the stream fails or its length does not match Content-Length.
  */
-export async function readText(ctx: Context, options: BodyOptions): Promise<string> {
+export function readText(ctx: Context, options: BodyOptions): Promise<string> {
+  return readBody(ctx, options, 'utf8');
+}
+
+/** The body's bytes as they came (a proxy passing them on must not re-encode them), with readText's refusals. */
+export function readBytes(ctx: Context, options: BodyOptions): Promise<Buffer> {
+  return readBody(ctx, options, undefined);
+}
+
+async function readBody<E extends 'utf8' | undefined>(ctx: Context, options: BodyOptions, encoding: E): Promise<E extends 'utf8' ? string : Buffer> {
+  type Read = E extends 'utf8' ? string : Buffer;
   const extra = options.refusal ?? {};
-  const reading = getRawBody(ctx.req, { limit: options.limit, length: ctx.get('content-length') || null, encoding: 'utf8' });
-  let text: string | typeof TIMED_OUT;
+  const length = ctx.get('content-length') || null;
+  const reading = (encoding === 'utf8'
+    ? getRawBody(ctx.req, { limit: options.limit, length, encoding: 'utf8' })
+    : getRawBody(ctx.req, { limit: options.limit, length })) as Promise<Read>;
+  let read: Read | typeof TIMED_OUT;
   try {
-    text = await withTimeout(reading, options.timeoutMs ?? BODY_READ_TIMEOUT_MS);
+    read = await withTimeout(reading, options.timeoutMs ?? BODY_READ_TIMEOUT_MS);
   } catch (error) {
     if (isHttpError(error) && error.status === 413) {
       throw httpError(413, `body too large (limit ${options.limit} bytes)`, { ...extra, headers: { Connection: 'close' } });
     }
     throw httpError(400, 'could not read the request body', extra);
   }
-  if (text === TIMED_OUT) {
+  if (read === TIMED_OUT) {
     // The reader is abandoned; stop taking bytes from this client and close after the answer.
     reading.catch(() => undefined);
     ctx.req.pause();
     throw httpError(408, 'request body not received in time', { ...extra, headers: { Connection: 'close' } });
   }
-  return text;
+  return read;
 }
 
 export interface JsonBodyOptions extends BodyOptions {

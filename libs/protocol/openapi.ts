@@ -307,6 +307,69 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: wechatResult('UserInfo', 'The profile (`subscribe: 0` for a non-follower), or a WeChat error'),
       },
     },
+    '/connect/oauth2/authorize': {
+      get: {
+        operationId: 'simOauthAuthorize',
+        summary: 'Web authorization, step 1: WeChat\'s checks (appid, parameter order, authorization domain, scope, state); outside WeChat the "open in WeChat" page',
+        tags: ['wechat-sim'],
+        parameters: [queryParam('appid', 'The AppID'), queryParam('redirect_uri', 'The site callback, on the authorization domain'), queryParam('response_type', '`code`'), queryParam('scope', '`snsapi_base` or `snsapi_userinfo`'), queryParam('state', 'Letters and digits, at most 128')],
+        responses: { '200': html('The page that checks #wechat_redirect and goes on, or "open in WeChat"'), '400': html('WeChat\'s error page with the errcode (10001, 10003, 10005, 10014, 10016, …)') },
+      },
+    },
+    '/connect/oauth2/authorize/continue': {
+      get: {
+        operationId: 'simOauthContinue',
+        summary: 'Web authorization, step 2: a single-use code for the signed-in WeChat user, back to redirect_uri',
+        tags: ['wechat-sim'],
+        parameters: [queryParam('appid', 'The AppID'), queryParam('redirect_uri', 'The site callback, on the authorization domain'), queryParam('response_type', '`code`'), queryParam('scope', '`snsapi_base` or `snsapi_userinfo`'), queryParam('state', 'Letters and digits, at most 128')],
+        responses: { '302': { description: 'To redirect_uri with code and state' }, '400': html('WeChat\'s error page with the errcode') },
+      },
+    },
+    '/connect/oauth2/authorize/deny': {
+      get: {
+        operationId: 'simOauthDeny',
+        summary: 'The user refuses consent: back to redirect_uri with state and no code',
+        tags: ['wechat-sim'],
+        parameters: [queryParam('appid', 'The AppID'), queryParam('redirect_uri', 'The site callback, on the authorization domain'), queryParam('response_type', '`code`'), queryParam('scope', '`snsapi_base` or `snsapi_userinfo`'), queryParam('state', 'Letters and digits, at most 128')],
+        responses: { '302': { description: 'To redirect_uri with state only' }, '400': html('WeChat\'s error page with the errcode') },
+      },
+    },
+    '/sns/oauth2/access_token': {
+      get: {
+        operationId: 'simOauthAccessToken',
+        summary: 'Exchange a web-authorization code (single use, 5 minutes): 40029 unknown, 40163 used, 42003 expired',
+        tags: ['wechat-sim'],
+        parameters: [queryParam('appid', 'The AppID'), queryParam('secret', 'The AppSecret'), queryParam('code', 'The code'), queryParam('grant_type', '`authorization_code`')],
+        responses: { '200': { description: 'openid (unionid when bound, is_snapshotuser in snapshot mode), or a WeChat error', ...json({ type: 'object' }) } },
+      },
+    },
+    '/sns/userinfo': {
+      get: {
+        operationId: 'simOauthUserInfo',
+        summary: 'The profile for a snsapi_userinfo token; 48001 for base scope and snapshot users',
+        tags: ['wechat-sim'],
+        parameters: [queryParam('access_token', 'The web-authorization access token'), queryParam('openid', 'The user', false), queryParam('lang', 'Ignored', false)],
+        responses: { '200': { description: 'The profile, or a WeChat error', ...json({ type: 'object' }) } },
+      },
+    },
+    '/sim/api/faults': {
+      post: {
+        operationId: 'simFaults',
+        summary: 'Test hook: make the whole platform API slow (apiDelayMs) and/or failing (apiStatus); {} heals it',
+        tags: ['wechat-sim'],
+        requestBody: { required: false, ...json({ type: 'object', properties: { apiDelayMs: { type: 'integer', minimum: 0 }, apiStatus: { type: 'integer' } } }) },
+        responses: { '200': { description: 'The faults now', ...json({ type: 'object', properties: { apiDelayMs: { type: 'integer' }, apiStatus: { type: 'integer' } } }) }, ...simErrors() },
+      },
+    },
+    '/sim/api/oauth': {
+      post: {
+        operationId: 'simOauthSwitches',
+        summary: 'Who is signed in to the simulated WeChat app, and the snapshot-mode switch',
+        tags: ['wechat-sim'],
+        requestBody: { required: false, ...json({ type: 'object', properties: { openid: { type: 'string' }, snapshot: { type: 'boolean' } }, additionalProperties: false }) },
+        responses: { '200': { description: 'The switches now', ...json({ type: 'object', properties: { openid: { type: 'string' }, snapshot: { type: 'boolean' } } }) }, ...simErrors() },
+      },
+    },
     '/sim': {
       get: {
         operationId: 'simPhonePage',
@@ -369,31 +432,6 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         summary: 'How many calls of each kind the simulated platform answered',
         tags: ['wechat-sim'],
         responses: { '200': { description: 'Counts by kind', ...json({ type: 'object', additionalProperties: { type: 'integer' } }) } },
-      },
-    },
-    '/sim/api/faults': {
-      post: {
-        operationId: 'simFaults',
-        summary: 'Test hook: make every platform API call slow and/or failing; `{}` heals it',
-        tags: ['wechat-sim'],
-        requestBody: {
-          required: true,
-          ...json({
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              apiDelayMs: { type: 'integer', minimum: 0, maximum: 60000, description: 'Every API call waits this long first' },
-              apiStatus: { type: 'integer', minimum: 200, maximum: 599, description: 'Answered instead of the real reply unless 200' },
-            },
-          }),
-        },
-        responses: {
-          '200': {
-            description: 'The faults now in force',
-            ...json({ type: 'object', required: ['apiDelayMs', 'apiStatus'], properties: { apiDelayMs: { type: 'integer' }, apiStatus: { type: 'integer' } } }),
-          },
-          ...simErrors(),
-        },
       },
     },
     '/sim/api/reset-stats': {

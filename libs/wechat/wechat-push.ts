@@ -14,7 +14,8 @@ export interface ScanEventInput {
   fromUserName: string;
   /** Unix seconds. */
   createTime: number;
-  event: 'subscribe' | 'SCAN' | 'unsubscribe';
+  /** The QR events, and the other events an account receives (menu clicks and links, location reports). */
+  event: 'subscribe' | 'SCAN' | 'unsubscribe' | 'CLICK' | 'VIEW' | 'LOCATION';
   /** `qrscene_<scene>` for subscribe, the bare scene for SCAN. */
   eventKey?: string;
   /** WeChat's QR ticket. */
