@@ -54,6 +54,9 @@ export async function redeemTicketForOidc(deps: Pick<OidcLoginStepDeps, 'login' 
   if (!redeemed.ok) {
     throw GatewayError.of('INVALID_CODE', redeemed.reason === 'secret_mismatch' ? { detail: 'wrong_browser' } : {});
   }
+  // An interaction finishes once: the exchange's replay (the same browser retrying a lost answer) is for
+  // `POST /api/session`, whose session it hands back; here a second finish would have nothing to hand back.
+  if (redeemed.replayed) throw GatewayError.of('INVALID_CODE', { detail: 'used' });
   deps.logger.info({ ticket: ticketLogId(redeemed.ticket.id) }, 'oidc login finished');
   return { openid: redeemed.openid };
 }

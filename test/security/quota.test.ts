@@ -37,7 +37,7 @@ describe('the fleet-wide QR budget', () => {
 
   it('refuses a new ticket with RATE_LIMITED when short, spends nothing, and refills at the even pace', async () => {
     // 200 a day: a burst of 2, then one code every 86 400 / 188 s.
-    const h = await start({ WECHAT_QR_DAILY_QUOTA: '200', TRUST_PROXY: 'true' });
+    const h = await start({ WECHAT_QR_DAILY_QUOTA: '200', TRUST_PROXY: 'loopback' });
     expect(await budgetMetric(h)).toEqual({ remaining: 2, capacity: 2 });
     await h.open({ extraHeaders: { 'x-forwarded-for': '192.0.2.1' } });
     await h.open({ extraHeaders: { 'x-forwarded-for': '192.0.2.2' } });
@@ -97,7 +97,7 @@ describe('IPv6 clients are grouped by /64', () => {
   });
 
   it('one /64 shares the per-client ticket limit however many addresses it uses; the next /64 does not', async () => {
-    const h = await start({ RATE_LIMIT_TICKETS_PER_MINUTE: '2', TRUST_PROXY: 'true' });
+    const h = await start({ RATE_LIMIT_TICKETS_PER_MINUTE: '2', TRUST_PROXY: 'loopback' });
     await h.open({ extraHeaders: { 'x-forwarded-for': '2001:db8:a:b::1' } });
     await h.open({ extraHeaders: { 'x-forwarded-for': '2001:db8:a:b:ffff::2' } });
     const refused = await h.open({ extraHeaders: { 'x-forwarded-for': '2001:db8:a:b:1234:5678:9abc:def0' } }).catch((e: unknown) => e);

@@ -92,7 +92,7 @@ describe('before a session exists', () => {
   });
 
   it('caps open connections per address (an IPv6 client by its /64) at MAX_CONNECTIONS_PER_IP', async () => {
-    const h = await start({ MAX_CONNECTIONS_PER_IP: '3', TRUST_PROXY: 'true' });
+    const h = await start({ MAX_CONNECTIONS_PER_IP: '3', TRUST_PROXY: 'loopback' });
     for (const ip of ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2:ffff:ffff:ffff:ffff']) {
       expect((await handshake(h, { 'x-forwarded-for': ip })).status).toBe(200);
     }
