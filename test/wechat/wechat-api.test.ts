@@ -216,7 +216,8 @@ describe('getUserInfo', () => {
   it('maps the post-2021 answer: no nickname or avatar, subscribe as a boolean', async () => {
     const wechat = client();
     const code = await wechat.createQrCode('lg_user', 60);
-    const openid = 'oUserInfoTest000000000000001';
+    // An account not bound to an Open Platform account: user/info has no unionid (the simulator's NoUnion mark).
+    const openid = 'oUserInfoTestNoUnion00000001';
     await sim.sim.scan({ qrTicket: code.ticket, openid });
     expect(await wechat.getUserInfo(openid)).toEqual({
       openid,
