@@ -7,7 +7,7 @@ import Router from '@koa/router';
 import type { Engine, RateLimiter } from '../../libs/engine/index.js';
 import { errorPath, mountProbes, readJson, requestLog, sendPage } from '../../libs/http/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
-import { SESSION_COOKIE, SESSION_ROUTE } from '../../libs/protocol/index.js';
+import { SESSION_ROUTE } from '../../libs/protocol/index.js';
 import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
 import { GatewayError } from './gateway-error.js';
 import { mountClientBundle } from './client-bundle.js';
@@ -15,6 +15,8 @@ import { mountOpenApi } from './openapi-route.js';
 import { loginPageCsp, renderLoginPage } from './login-page.js';
 import type { SessionExchange } from './session-exchange.js';
 import type { SessionSigner } from './session-signer.js';
+import { setSessionCookie } from './session-cookie.js';
+import { isWechatBrowser, sameOriginPath } from './wechat-web-login.js';
 
 export interface HttpAppDeps {
   engine: Engine;
@@ -25,6 +27,8 @@ export interface HttpAppDeps {
   logger: Logger;
   exchangeLimiter: RateLimiter;
   isDraining(): boolean;
+  /** The in-WeChat login is mounted: a WeChat browser gets its one-tap button instead of the QR code. */
+  wechatLogin?: boolean;
   /** Extra routes (e.g. the client bundle), mounted before the fallback. */
   extend?(router: Router): void;
 }
@@ -52,6 +56,10 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
           acceptLanguage: ctx.get('accept-language'),
           ...(deps.settings.simulatorUrl !== undefined ? { simulatorUrl: deps.settings.simulatorUrl } : {}),
           ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
+          // A phone cannot scan its own screen: inside WeChat the page offers the web authorization instead.
+          ...(deps.wechatLogin === true && isWechatBrowser(ctx.get('user-agent'))
+            ? { wechatLogin: { redirect: sameOriginPath(ctx.query['redirect']) } }
+            : {}),
         }),
     });
   });
@@ -86,17 +94,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     // Refusals of the body reader carry the protocol's code, like every other error of this route.
     const body = await readJson(ctx, { limit: JSON_LIMIT, expected: 'expected JSON { code, secret }', refusal: { code: 'INVALID_PAYLOAD' } });
     const session = await deps.exchange.redeem(body);
-    const secure = isHttps(ctx, deps.settings);
-    // Behind a TLS-terminating proxy the socket is plain HTTP; PUBLIC_URL says the browser sees https.
-    if (secure) ctx.cookies.secure = true;
-    ctx.cookies.set(SESSION_COOKIE, session.token, {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure,
-      path: '/',
-      maxAge: deps.settings.sessionTtlSeconds * 1000,
-      overwrite: true,
-    });
+    setSessionCookie(ctx, session.token, deps.settings);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = session;
   });
@@ -107,8 +105,4 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
-}
-
-function isHttps(ctx: Koa.Context, settings: GatewaySettings): boolean {
-  return ctx.secure || (settings.publicUrl?.startsWith('https:') ?? false);
 }

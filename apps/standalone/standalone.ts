@@ -53,6 +53,7 @@ export async function startStandalone(config: Config, options: StandaloneOptions
         WECHAT_SECRET: DEMO_WECHAT.appSecret,
         WECHAT_TOKEN: DEMO_WECHAT.token,
         WECHAT_API_BASE: localUrl,
+        WECHAT_OAUTH_BASE: localUrl,
         PUBLIC_URL: config.PUBLIC_URL ?? localUrl,
       }
     : config;
