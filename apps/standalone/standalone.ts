@@ -85,6 +85,8 @@ export async function startStandalone(config: Config, options: StandaloneOptions
         token: DEMO_WECHAT.token,
         ...(effective.WECHAT_AES_KEY !== undefined ? { encodingAesKey: effective.WECHAT_AES_KEY } : {}),
         webhookUrl: `${localUrl}/wechat`,
+        // The 网页授权域名 of the demo account: where the in-WeChat login's callback lives.
+        authorizationDomains: [new URL(effective.PUBLIC_URL ?? localUrl).host],
         logger,
       })
     : undefined;
