@@ -26,12 +26,15 @@ import { createConnectionGuard } from './connection-guard.js';
 import { createQrBudget } from './qr-budget.js';
 import { createTicketHolders } from './ticket-holders.js';
 import { createUnionidLookup, type UserInfoSource } from './unionid-lookup.js';
+import { mountWechatWebLogin, type WechatWebLoginDeps } from './wechat-web-login.js';
 
 export interface GatewayDeps {
   engine: Engine;
   wechat: QrCodeIssuer;
   /** Where each login's unionid is looked up (WeChat's `user/info`). Unset: session tokens carry no unionid. */
   userInfo?: UserInfoSource;
+  /** The in-WeChat login (`wechat-web-login.ts`): the account and WeChat's hosts. Unset: the QR code only. */
+  oauth?: WechatWebLoginDeps['oauth'];
   settings: GatewaySettings;
   signer: SessionSigner;
   logger: Logger;
@@ -90,12 +93,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const login = createLoginService({ engine, metrics, logger, ...(deps.now ? { now: deps.now } : {}) });
   const issuer = createTicketIssuer({ login, wechat: deps.wechat, logger, ttlSeconds: settings.ticketTtlSeconds });
   const watchers = createTicketWatchers({ engine, onError: (err) => logger.warn({ err }, 'ticket delivery failed') });
-  const exchange = createSessionExchange({
-    login,
-    signer: deps.signer,
-    logger,
-    ...(deps.userInfo ? { unionid: createUnionidLookup({ source: deps.userInfo, logger }) } : {}),
-  });
+  const unionid = deps.userInfo ? createUnionidLookup({ source: deps.userInfo, logger }) : undefined;
+  const exchange = createSessionExchange({ login, signer: deps.signer, logger, ...(unionid ? { unionid } : {}) });
 
   const oidc = deps.oidc;
   const provider =
@@ -124,7 +123,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     logger,
     exchangeLimiter,
     isDraining: () => draining,
+    wechatLogin: deps.oauth !== undefined,
     extend: (router: Router) => {
+      if (deps.oauth !== undefined) {
+        mountWechatWebLogin(router, { login, signer: deps.signer, settings, logger, oauth: deps.oauth, ...(unionid ? { unionid } : {}) });
+      }
       // `tap` mode: the page that accepts the links signed with SESSION_SECRET (the settings carry it).
       if (confirmation.mode === 'tap') {
         mountConfirmPage(router, { engine, login, settings, secret: confirmation.secret, logger, metrics, ...(deps.now ? { now: deps.now } : {}) });

@@ -7,7 +7,7 @@ import Router from '@koa/router';
 import type { Engine, RateLimiter } from '../../libs/engine/index.js';
 import { errorPath, mountProbes, readJson, requestLog, securityHeaders, sendPage } from '../../libs/http/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
-import { SESSION_COOKIE, SESSION_ROUTE } from '../../libs/protocol/index.js';
+import { SESSION_ROUTE } from '../../libs/protocol/index.js';
 import { clientIp, gatewayOrigin, originAllowed, requestSite, type GatewaySettings } from './gateway-settings.js';
 import { GatewayError } from './gateway-error.js';
 import { mountClientBundle } from './client-bundle.js';
@@ -15,6 +15,8 @@ import { mountOpenApi } from './openapi-route.js';
 import { loginPageCsp, renderLoginPage } from './login-page.js';
 import type { SessionExchange } from './session-exchange.js';
 import type { SessionSigner } from './session-signer.js';
+import { setSessionCookie } from './session-cookie.js';
+import { isWechatBrowser, sameOriginPath } from './wechat-web-login.js';
 
 export interface HttpAppDeps {
   engine: Engine;
@@ -25,6 +27,8 @@ export interface HttpAppDeps {
   logger: Logger;
   exchangeLimiter: RateLimiter;
   isDraining(): boolean;
+  /** The in-WeChat login is mounted: a WeChat browser gets its one-tap button instead of the QR code. */
+  wechatLogin?: boolean;
   /** Extra routes (e.g. the client bundle), mounted before the fallback. */
   extend?(router: Router): void;
 }
@@ -56,6 +60,10 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
           ...(deps.settings.simulatorUrl !== undefined ? { simulatorUrl: deps.settings.simulatorUrl } : {}),
           ...(deps.settings.demoRpUrl !== undefined ? { demoRpUrl: deps.settings.demoRpUrl } : {}),
           ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
+          // A phone cannot scan its own screen: inside WeChat the page offers the web authorization instead.
+          ...(deps.wechatLogin === true && isWechatBrowser(ctx.get('user-agent'))
+            ? { wechatLogin: { redirect: sameOriginPath(ctx.query['redirect']) } }
+            : {}),
         }),
     });
   });
@@ -93,17 +101,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
     const site = requestSite(ctx.get('origin') || undefined, ctx.get('host') || undefined, deps.settings);
     const audience = site ?? gatewayOrigin(deps.settings, { protocol: ctx.protocol, host: ctx.host });
     const session = await deps.exchange.redeem(body, { ...(site !== undefined ? { site } : {}), audience });
-    const secure = isHttps(ctx, deps.settings);
-    // Behind a TLS-terminating proxy the socket is plain HTTP; PUBLIC_URL says the browser sees https.
-    if (secure) ctx.cookies.secure = true;
-    ctx.cookies.set(SESSION_COOKIE, session.token, {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure,
-      path: '/',
-      maxAge: deps.settings.sessionTtlSeconds * 1000,
-      overwrite: true,
-    });
+    setSessionCookie(ctx, session.token, deps.settings);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = session;
   });
@@ -114,9 +112,4 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
-}
-
-/** Whether the browser talks HTTPS to us (directly, or through a TLS-terminating proxy PUBLIC_URL names). */
-export function isHttps(ctx: Koa.Context, settings: GatewaySettings): boolean {
-  return ctx.secure || (settings.publicUrl?.startsWith('https:') ?? false);
 }

@@ -24,6 +24,8 @@ export interface LoginPageOptions {
    * interaction) and the page then continues where that answer says; `clientId` names the site asking.
    */
   oidc?: { exchangeUrl: string; clientId: string };
+  /** Inside WeChat: the one-tap button to `GET /auth/wechat` (keeping the page's same-origin `redirect`). */
+  wechatLogin?: { redirect: string | null };
 }
 
 /**
@@ -118,6 +120,7 @@ export function renderLoginPage(options: LoginPageOptions): string {
   const t = MESSAGES[locale];
   const other: Locale = locale === 'zh' ? 'en' : 'zh';
   const nonce = escapeHtml(options.nonce);
+  if (options.wechatLogin !== undefined) return renderWechatLoginPage(options, locale);
   const sim = options.simulatorUrl
     ? `<p class="sim"><a href="${escapeHtml(options.simulatorUrl)}" target="_blank" rel="noopener" id="sim-link">${escapeHtml(t.simulator)}</a></p>`
     : '';
@@ -153,6 +156,36 @@ export function renderLoginPage(options: LoginPageOptions): string {
   ${demoRp}
 </main>
 <script type="module" nonce="${nonce}">${BOOTSTRAP}</script>
+</body>
+</html>`;
+}
+
+/** Inside WeChat: no QR code (a phone cannot scan its own screen) and no socket, one link to the web authorization. */
+function renderWechatLoginPage(options: LoginPageOptions, locale: Locale): string {
+  const t = MESSAGES[locale];
+  const nonce = escapeHtml(options.nonce);
+  const redirect = options.wechatLogin?.redirect ?? null;
+  const href = redirect === null ? '/auth/wechat' : `/auth/wechat?redirect=${encodeURIComponent(redirect)}`;
+  const label = locale === 'zh' ? '微信一键登录' : 'Sign in with WeChat';
+  return `<!doctype html>
+<html lang="${locale === 'zh' ? 'zh-CN' : 'en'}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<meta name="referrer" content="no-referrer">
+<title>${escapeHtml(t.title)}</title>
+<link rel="icon" href="data:,">
+<style nonce="${nonce}">${PAGE_CSS}
+.wechat-login { display: block; padding: 14px 16px; border-radius: 12px; background: #07c160; color: #fff; font-weight: 600; text-decoration: none; }
+</style>
+</head>
+<body data-state="wechat">
+<main>
+  ${BRAND_SVG}
+  <h1>${escapeHtml(t.title)}</h1>
+  <p><a id="wechat-login" class="wechat-login" href="${escapeHtml(href)}">${escapeHtml(label)}</a></p>
+</main>
 </body>
 </html>`;
 }

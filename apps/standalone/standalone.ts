@@ -55,6 +55,7 @@ export async function startStandalone(config: Config, options: StandaloneOptions
         WECHAT_SECRET: DEMO_WECHAT.appSecret,
         WECHAT_TOKEN: DEMO_WECHAT.token,
         WECHAT_API_BASE: localUrl,
+        WECHAT_OAUTH_BASE: localUrl,
         PUBLIC_URL: config.PUBLIC_URL ?? localUrl,
       }
     : config;
@@ -86,6 +87,8 @@ export async function startStandalone(config: Config, options: StandaloneOptions
         token: DEMO_WECHAT.token,
         ...(effective.WECHAT_AES_KEY !== undefined ? { encodingAesKey: effective.WECHAT_AES_KEY } : {}),
         webhookUrl: `${localUrl}/wechat`,
+        // The 网页授权域名 of the demo account: where the in-WeChat login's callback lives.
+        authorizationDomains: [new URL(effective.PUBLIC_URL ?? localUrl).host],
         logger,
       })
     : undefined;

@@ -56,7 +56,8 @@ function authorizeError(ctx: Context, errcode: number, words: string): null {
 }
 
 export function createOauthRouter(options: SimOauthOptions): { router: Router; switches: SimOauthSwitches } {
-  const now = options.now ?? Date.now;
+  // Read at each call (not captured), so a test can move the clock.
+  const now = options.now ?? (() => Date.now());
   const codes = new Map<string, IssuedCode>();
   const tokens = new Map<string, IssuedCode>();
   const switches: SimOauthSwitches = { openid: DEMO_USERS[0]?.openid ?? 'oQgSim0Alice0000000000000001', snapshot: false };

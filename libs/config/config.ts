@@ -72,6 +72,8 @@ const schema = z.object({
   WECHAT_REQUIRE_ENCRYPTION: bool.default(false),
   /** Base URL of WeChat's API. */
   WECHAT_API_BASE: z.url({ protocol: /^https?$/ }).default('https://api.weixin.qq.com'),
+  /** Host of WeChat's web-authorization page (the in-WeChat login). */
+  WECHAT_OAUTH_BASE: z.url({ protocol: /^https?$/ }).default('https://open.weixin.qq.com'),
   /** Lifetime of a pending ticket and its QR code, seconds. */
   TICKET_TTL_SECONDS: int(1, 2592000, 120),
   /** How a scan becomes a login: `tap` (confirm on the phone, against QRLJacking) or `scan` (at once). */

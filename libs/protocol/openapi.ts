@@ -118,6 +118,31 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: { '200': html('The page, with a per-response CSP nonce') },
       },
     },
+    '/auth/wechat': {
+      get: {
+        operationId: 'wechatLoginStart',
+        summary: 'In-WeChat login: a ticket bound to this browser (HttpOnly cookie), then WeChat\'s web authorization (snsapi_base)',
+        tags: ['gateway'],
+        parameters: [queryParam('redirect', 'Same-origin path to go to once signed in', false)],
+        responses: { '302': { description: 'To {WECHAT_OAUTH_BASE}/connect/oauth2/authorize…#wechat_redirect' }, '503': html('The store is unavailable') },
+      },
+    },
+    '/auth/wechat/callback': {
+      get: {
+        operationId: 'wechatLoginCallback',
+        summary: 'In-WeChat login: state checked against the cookie, code exchanged, the browser signed in like a scan',
+        tags: ['gateway'],
+        parameters: [queryParam('state', 'The state sent to WeChat'), queryParam('code', 'Absent when the user refused', false)],
+        responses: {
+          '302': { description: 'Signed in (session cookie set): to the same-origin redirect, else /' },
+          '200': html('The user refused the authorization (no code)'),
+          '400': html('Wrong or missing state, or an invalid, used or expired code (40029, 40163, 42003)'),
+          '403': html('A snapshot-mode (virtual) user'),
+          '410': html('The ticket expired or was finished'),
+          '502': html('WeChat did not answer the code exchange'),
+        },
+      },
+    },
     '/api/session': {
       options: {
         operationId: 'sessionPreflight',

@@ -3,7 +3,7 @@
  * authorize URL in WeChat's order passes every check and yields a single-use code; each of WeChat's refusals
  * is answered with its errcode; snapshot mode gives a virtual user; `sns/userinfo` refuses base scope.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NO_UNIONID_MARK, simUnionidOf, WECHAT_IN_APP_UA } from '../../apps/wechat-sim/index.js';
 import { OAUTH_STATE, exchangeOauthCode, newOauthState, oauthAuthorizeUrl } from '../../libs/wechat/index.js';
 import { APP_ID, APP_SECRET, CHROME_ON_WINDOWS } from '../support/fixtures.js';
@@ -63,6 +63,17 @@ describe('the simulated web authorization', () => {
     // Single use: the second exchange is WeChat's "code been used".
     expect(await exchange(code)).toMatchObject({ ok: false, errcode: 40163 });
     expect(await exchange('0123456789abcdef0123456789abcdef')).toMatchObject({ ok: false, errcode: 40029 });
+  });
+
+  it('a code unused for 5 minutes has expired (42003)', async () => {
+    const code = (await authorize(authorizeUrl())).searchParams.get('code') ?? '';
+    // Only the clock moves (timers stay real, so the HTTP calls run as usual).
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 5 * 60_000 + 1_000 });
+    try {
+      expect(await exchange(code)).toMatchObject({ ok: false, errcode: 42003 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a user without a unionid gets none; snapshot mode gives a virtual user flagged is_snapshotuser', async () => {
