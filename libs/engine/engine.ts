@@ -31,6 +31,12 @@ export interface ApplyOptions {
    * write that stands). It must not throw; it may start I/O, which then travels right behind the write.
    */
   onWrite?(ticket: Ticket): void;
+  /**
+   * A read of the ticket already under way (`get`), started alongside other work to save a round trip: the
+   * first attempt may start from it instead of reading again. A stale one only costs a compare-and-set
+   * conflict and a fresh read, so the outcome is the same as without it.
+   */
+  current?: Promise<Ticket | null>;
 }
 
 /**

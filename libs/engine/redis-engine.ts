@@ -260,7 +260,8 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     get: readTicket,
     async apply(id: string, transition: (ticket: Ticket) => TransitionResult, options: ApplyOptions = {}): Promise<ApplyResult> {
       for (let attempt = 1; attempt <= MAX_APPLY_ATTEMPTS; attempt++) {
-        const current = await readTicket(id);
+        const current = attempt === 1 && options.current !== undefined ? await options.current : await readTicket(id);
+        if (current !== null && current.id !== id) throw new Error(`ticket ${id}: the read passed to apply is of another ticket`);
         if (current === null) return { ok: false, reason: 'not_found' };
         const result = transition(current);
         if (!result.ok || !result.changed) return result;
