@@ -27,8 +27,9 @@ export type ApplyResult = TransitionResult | { ok: false; reason: 'not_found' };
 
 export interface ApplyOptions {
   /**
-   * Called synchronously as a changed ticket's write is sent (again for each retry, the last call being the
-   * write that stands). It must not throw; it may start I/O, which then travels right behind the write.
+   * Called synchronously as a changed ticket's write is sent, once per attempt (a retry after a conflict calls
+   * it again; the last call is the write that stands). It must not throw; it may start I/O, which then
+   * travels right behind the write.
    */
   onWrite?(ticket: Ticket): void;
   /**
