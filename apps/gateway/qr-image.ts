@@ -14,7 +14,10 @@ const MARGIN = 2;
  * decodes like the PNG did. Percent-encoded rather than base64: about half the bytes.
  */
 export function qrImageUrl(url: string): string {
-  const { size, data } = QRCode.create(url, { errorCorrectionLevel: 'M' }).modules;
+  // One byte-mode segment: a URL with lower-case letters is bytes anyway, and naming the mode skips the
+  // encoder's search for the shortest mix of modes (half of its time). The mask is still chosen by the spec's
+  // penalty rules, the cost that remains, so the code reads as well as before.
+  const { size, data } = QRCode.create([{ data: Buffer.from(url, 'utf8'), mode: 'byte' }], { errorCorrectionLevel: 'M' }).modules;
   let path = '';
   for (let row = 0; row < size; row++) {
     // Each run starts relative to the end of the previous one in its row (`m`), the first one absolutely (`M`).
