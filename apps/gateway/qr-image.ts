@@ -9,13 +9,19 @@ import QRCode from 'qrcode';
 const MARGIN = 2;
 
 /**
- * `url` as a `data:image/svg+xml` URL: one path of horizontal runs, one unit per module, scaled by the page.
- * `crispEdges` keeps module borders sharp at any size, so a screenshot of it decodes like the PNG did.
+ * `url` as a `data:image/svg+xml` URL: one stroked path, a horizontal run per line of dark modules, one unit
+ * per module, scaled by the page. `crispEdges` keeps module borders sharp at any size, so a screenshot of it
+ * decodes like the PNG did. Percent-encoded rather than base64: about half the bytes.
  */
 export function qrImageUrl(url: string): string {
-  const { size, data } = QRCode.create(url, { errorCorrectionLevel: 'M' }).modules;
-  const runs: string[] = [];
+  // One byte-mode segment: a URL with lower-case letters is bytes anyway, and naming the mode skips the
+  // encoder's search for the shortest mix of modes (half of its time). The mask is still chosen by the spec's
+  // penalty rules, the cost that remains, so the code reads as well as before.
+  const { size, data } = QRCode.create([{ data: Buffer.from(url, 'utf8'), mode: 'byte' }], { errorCorrectionLevel: 'M' }).modules;
+  let path = '';
   for (let row = 0; row < size; row++) {
+    // Each run starts relative to the end of the previous one in its row (`m`), the first one absolutely (`M`).
+    let end = -1;
     let col = 0;
     while (col < size) {
       if (data[row * size + col] === 0) {
@@ -24,12 +30,15 @@ export function qrImageUrl(url: string): string {
       }
       const start = col;
       while (col < size && data[row * size + col] !== 0) col++;
-      runs.push(`M${start + MARGIN} ${row + MARGIN}h${col - start}v1h${start - col}z`);
+      path += end < 0 ? `M${start + MARGIN} ${row + MARGIN + 0.5}` : `m${start - end} 0`;
+      path += `h${col - start}`;
+      end = col;
     }
   }
   const extent = size + 2 * MARGIN;
   const svg =
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${extent} ${extent}" shape-rendering="crispEdges">` +
-    `<rect width="${extent}" height="${extent}" fill="#fff"/><path fill="#000" d="${runs.join('')}"/></svg>`;
-  return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
+    `<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 ${extent} ${extent}' shape-rendering='crispEdges'>` +
+    `<rect width='${extent}' height='${extent}' fill='white'/><path stroke='black' d='${path}'/></svg>`;
+  // Only these characters of the SVG are not allowed as they are in a URL.
+  return `data:image/svg+xml,${svg.replace(/[<>\s#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}`;
 }

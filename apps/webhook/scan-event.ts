@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KeyValueStore } from '../../libs/engine/engine.js';
-import { handleDelivery, type DeliveryMarkOptions, type LoginService } from '../../libs/login/index.js';
+import { handleDelivery, type DeliveryClaimed, type DeliveryMarkOptions, type LoginService } from '../../libs/login/index.js';
 import type { Logger } from '../../libs/observability/index.js';
 import { ticketIdSchema } from '../../libs/protocol/index.js';
 import type { ConfirmationLinkConfig } from '../../libs/config/index.js';
@@ -97,22 +97,37 @@ export async function handleScanEvent(deps: ScanEventDeps, message: PushedMessag
     return { kind: 'ignored', reply: null };
   }
   if (scene === null) return { kind: 'ignored', reply: null };
-  const handled = await handleDelivery(deps.kv, dedupeKey(message), () => applyScan(deps, scene, openid, text(message, 'Ticket')), deps.marks);
+  // Only our own ids name tickets; anything else (an integer scene, a foreign code) is unknown.
+  const known = ticketIdSchema.safeParse(scene).success;
+  // The ticket is read while the delivery's marks are claimed (one round trip for both, not two in a row);
+  // the read is used only if the delivery was ours at once (after waiting for another worker it is stale).
+  const current = known ? deps.login.read(scene) : undefined;
+  current?.catch(() => undefined);
+  const work = ({ waited }: DeliveryClaimed) =>
+    known ? applyScan(deps, scene, openid, text(message, 'Ticket'), waited ? undefined : current) : Promise.resolve(unknownScene(deps.replyTexts ?? {}));
+  const handled = await handleDelivery(deps.kv, dedupeKey(message), work, deps.marks);
   if (handled.fresh) return handled.value;
   const earlier = handled.value;
   return { kind: 'duplicate', reply: earlier.reply, ...('ticketId' in earlier && earlier.ticketId !== undefined ? { ticketId: earlier.ticketId } : {}) };
 }
 
-async function applyScan(deps: ScanEventDeps, scene: string, openid: string, qrTicket: string | undefined): Promise<ScanEventResult> {
-  // Only our own ids name tickets; anything else (an integer scene, a foreign code) is unknown.
+const unknownScene = (texts: ReplyTexts): ScanEventResult => ({ kind: 'unknown_scene', reply: unknownCodeText(texts) });
+
+async function applyScan(
+  deps: ScanEventDeps,
+  scene: string,
+  openid: string,
+  qrTicket: string | undefined,
+  current: Promise<Ticket | null> | undefined,
+): Promise<ScanEventResult> {
   const texts = deps.replyTexts ?? {};
-  if (!ticketIdSchema.safeParse(scene).success) return { kind: 'unknown_scene', reply: unknownCodeText(texts) };
   const at = deps.now();
   const outcome = await deps.login.scan({
     ticketId: scene,
     openid,
     mode: deps.confirmation,
     ...(qrTicket !== undefined ? { qrTicket } : {}),
+    ...(current !== undefined ? { current } : {}),
   });
   switch (outcome.kind) {
     case 'unknown':

@@ -31,10 +31,17 @@ export type ApplyResult = TransitionResult | { ok: false; reason: 'not_found' };
 
 export interface ApplyOptions {
   /**
-   * Called synchronously as a changed ticket's write is sent (again for each retry, the last call being the
-   * write that stands). It must not throw; it may start I/O, which then travels right behind the write.
+   * Called synchronously as a changed ticket's write is sent, once per attempt (a retry after a conflict calls
+   * it again; the last call is the write that stands). It must not throw; it may start I/O, which then
+   * travels right behind the write.
    */
   onWrite?(ticket: Ticket): void;
+  /**
+   * A read of the ticket already under way (`get`), started alongside other work to save a round trip: the
+   * first attempt may start from it instead of reading again. A stale one only costs a compare-and-set
+   * conflict and a fresh read, so the outcome is the same as without it.
+   */
+  current?: Promise<Ticket | null>;
 }
 
 /**

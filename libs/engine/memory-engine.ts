@@ -90,7 +90,9 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       return record === undefined ? null : structuredClone(record.value);
     },
     async apply(id: string, transition: (ticket: Ticket) => TransitionResult, options: ApplyOptions = {}): Promise<ApplyResult> {
-      // Read, transition, write (and ring) happen in one synchronous stretch, so no other call can interleave.
+      // Read, transition and write happen in one synchronous stretch, so no other call can interleave; a read
+      // costs nothing here, so `options.current` is not needed (only waited for, to fail as its read failed).
+      if (options.current !== undefined) await options.current;
       const record = live(tickets, id);
       if (record === undefined) return { ok: false, reason: 'not_found' };
       const result = transition(structuredClone(record.value));

@@ -9,7 +9,7 @@
  *   claiming and settling a delivery are each one script;
  * - `<prefix>:lease:<key>`      a sorted set of holders scored by lease end; `<prefix>:budget:<key>` a bucket.
  *
- * Each step of a scan is one round trip: a claim of its delivery marks, a read of the ticket, the
+ * Each step of a scan is one round trip: a claim of its delivery marks with a read of the ticket, the
  * compare-and-set script with the doorbell's SPUBLISH written right behind it on the same connection (the
  * channel shares the ticket's slot, so Cluster sends both to one node, in order), the login counter (INCR with
  * its TTL), and the settle of the marks.
@@ -271,22 +271,14 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
 
   /**
    * The compare-and-set, with `sent` called as soon as it is on the wire, so that what `sent` sends follows
-   * it in the same round trip. When the node did not know the script, the write comes only with the full
-   * `EVAL`, after whatever `sent` sent: `sent` is called again once that write stands.
+   * it in the same round trip. Always the full `EVAL` (a few hundred bytes, compiled once per node): an
+   * `EVALSHA` that met NOSCRIPT would write only after what `sent` sent, and every scan of a burst reaching a
+   * fresh node would ring twice.
    */
   const compareAndSet = async (version: number, ticket: Ticket, sent: () => void): Promise<number> => {
-    const keys = [ticketKey(ticket.id)];
-    const args = [String(version), JSON.stringify(ticket), String(ttlOf(ticket))];
-    const first = client.evalsha(COMPARE_AND_SET.sha, 1, ...keys, ...args);
+    const written = client.eval(COMPARE_AND_SET.source, 1, ticketKey(ticket.id), String(version), JSON.stringify(ticket), String(ttlOf(ticket)));
     sent();
-    try {
-      return Number(await first);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      const written = Number(await client.eval(COMPARE_AND_SET.source, 1, ...keys, ...args));
-      if (written === 1) sent();
-      return written;
-    }
+    return Number(await written);
   };
 
   const tickets: TicketStore = {
@@ -303,7 +295,8 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     get: readTicket,
     async apply(id: string, transition: (ticket: Ticket) => TransitionResult, options: ApplyOptions = {}): Promise<ApplyResult> {
       for (let attempt = 1; attempt <= MAX_APPLY_ATTEMPTS; attempt++) {
-        const current = await readTicket(id);
+        const current = attempt === 1 && options.current !== undefined ? await options.current : await readTicket(id);
+        if (current !== null && current.id !== id) throw new Error(`ticket ${id}: the read passed to apply is of another ticket`);
         if (current === null) return { ok: false, reason: 'not_found' };
         const result = transition(current);
         if (!result.ok || !result.changed) return result;

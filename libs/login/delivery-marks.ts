@@ -42,6 +42,11 @@ export class DeliveryBusyError extends Error {
   }
 }
 
+/** How the delivery came to be this worker's: `waited` when another worker held it first. */
+export interface DeliveryClaimed {
+  waited: boolean;
+}
+
 /**
  * Handle the delivery named `key` at most once to completion: `work` runs unless an earlier delivery finished
  * (its answer is returned) or one is under way (waited for, then its answer, or taken over once its lease
@@ -50,12 +55,13 @@ export class DeliveryBusyError extends Error {
 export async function handleDelivery<T>(
   kv: KeyValueStore,
   key: string,
-  work: () => Promise<T>,
+  work: (claimed: DeliveryClaimed) => Promise<T>,
   options: DeliveryMarkOptions = {},
 ): Promise<DeliveryResult<T>> {
   const leaseMs = options.leaseMs ?? DELIVERY_LEASE_MS;
   const giveUpAt = Date.now() + 2 * leaseMs;
-  for (;;) {
+  let waited = false;
+  for (;; waited = true) {
     const claim = await kv.claimDelivery(key, leaseMs);
     if (claim.kind === 'done') return { fresh: false, value: JSON.parse(claim.answer) as T };
     if (claim.kind === 'claimed') break;
@@ -64,7 +70,7 @@ export async function handleDelivery<T>(
   }
   let value: T;
   try {
-    value = await work();
+    value = await work({ waited });
   } catch (error) {
     // Best effort: if this fails too, the lease lapses by itself before the re-send.
     await kv.releaseDelivery(key).catch(() => undefined);

@@ -20,6 +20,7 @@ export {
   DELIVERY_LEASE_MS,
   DeliveryBusyError,
   handleDelivery,
+  type DeliveryClaimed,
   type DeliveryMarkOptions,
   type DeliveryResult,
 } from './delivery-marks.js';

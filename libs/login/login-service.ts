@@ -50,6 +50,8 @@ export interface ScanInput {
   /** WeChat's own ticket of the scanned QR code; when given it must be the ticket's (WECHAT.md §0.5). */
   qrTicket?: string;
   user?: LoginUser;
+  /** A read of the ticket already under way (`LoginService.read`), e.g. started while delivery marks were claimed. */
+  current?: Promise<Ticket | null>;
 }
 /**
  * `unknown`: no such open ticket (gone, expired, or the scene was lifted into another QR code). `refused`:
@@ -92,6 +94,8 @@ export type ExpireOutcome =
 export interface LoginService {
   /** Store a new `pending` ticket for a QR code WeChat issued. */
   issue(input: IssueInput): Promise<IssueOutcome>;
+  /** The ticket as stored, or null: to start a scan's read early (`ScanInput.current`). */
+  read(ticketId: string): Promise<Ticket | null>;
   /** A WeChat user scanned the ticket's QR code. Idempotent: a repeat by the same scanner rings again. */
   scan(input: ScanInput): Promise<ScanOutcome>;
   /** The scanner confirmed or refused on the confirmation page (`tap` mode). */
@@ -131,6 +135,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
   return {
     counter,
     ring: (ticket) => doorbell.ring(ticket),
+    read: (ticketId) => engine.tickets.get(ticketId),
 
     async issue(input) {
       const ticket = newTicket({ ...input, now: now() });
@@ -153,6 +158,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
         onWrite: (written: Ticket): void => {
           ringing = doorbell.ring(written);
         },
+        ...(input.current !== undefined ? { current: input.current } : {}),
       };
       const result = await engine.tickets.apply(input.ticketId, (ticket) => {
         // The event's QR ticket must be the one we created for this scene (WECHAT.md §0.5): a mismatch means

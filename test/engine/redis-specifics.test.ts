@@ -11,7 +11,10 @@ import {
   type RedisEngine,
   type TicketChange,
 } from '../../libs/engine/index.js';
-import { newLoginCode, retainUntil, transition } from '../../libs/ticket/index.js';
+import { handleScanEvent } from '../../apps/webhook/scan-event.js';
+import { createLoginService, LOGIN_COUNT_TTL_MS } from '../../libs/login/index.js';
+import { createLogger, createMetrics } from '../../libs/observability/index.js';
+import { loginCountKey, newLoginCode, retainUntil, transition } from '../../libs/ticket/index.js';
 import { aTicket, eventually } from '../support/engine-contract.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
@@ -87,6 +90,65 @@ describe('redis engine specifics', () => {
 
     await engine.createRateLimiter({ keyPrefix: 'tickets', points: 5, durationSeconds: 60 }).take('1.2.3.4');
     expect(await raw.exists(`${prefix}:rl:tickets:1.2.3.4`)).toBe(1);
+  });
+
+  it('keeps the two marks of a delivery in one slot, and a login counter with its sliding TTL', async () => {
+    const key = 'wechat:dedupe:0123abcd';
+    expect(await engine.kv.claimDelivery(key, 60_000)).toEqual({ kind: 'claimed' });
+    expect(await raw.pttl(`${prefix}:kv:{${key}}:lease`)).toBeGreaterThan(50_000);
+    await engine.kv.settleDelivery(key, '"answer"', 600_000);
+    expect(await raw.get(`${prefix}:kv:{${key}}:done`)).toBe('"answer"');
+    expect(await raw.exists(`${prefix}:kv:{${key}}:lease`)).toBe(0);
+    // One hash tag for both, so the claim and settle scripts are single-slot (the Cluster contract suite runs them).
+
+    await engine.kv.increment(loginCountKey('o_ttl'), LOGIN_COUNT_TTL_MS);
+    expect(await raw.pttl(`${prefix}:kv:${loginCountKey('o_ttl')}`)).toBeGreaterThan(LOGIN_COUNT_TTL_MS - 60_000);
+  });
+
+  it('handles a scan push in six commands; the doorbell goes right behind the write, the ticket is small', async () => {
+    const logger = createLogger({ app: 'test', level: 'silent' });
+    const deps = {
+      login: createLoginService({ engine, metrics: createMetrics(), logger }),
+      kv: engine.kv,
+      logger,
+      confirmation: 'scan' as const,
+      now: Date.now,
+    };
+    const scanOf = (ticket: ReturnType<typeof aTicket>, openid: string) => ({
+      FromUserName: openid,
+      CreateTime: String(Math.floor(Date.now() / 1000)),
+      MsgType: 'event',
+      Event: 'SCAN',
+      EventKey: ticket.id,
+      Ticket: ticket.qr.wechatTicket,
+    });
+    // A first scan loads the scripts, so the one watched below runs as in a long-lived process.
+    const warm = aTicket();
+    await engine.tickets.create(warm);
+    expect((await handleScanEvent(deps, scanOf(warm, 'o_warm'))).kind).toBe('ok');
+
+    const ticket = aTicket();
+    await engine.tickets.create(ticket);
+    expect(await raw.strlen(`${prefix}:{${ticket.id}}:ticket`)).toBeLessThan(600);
+    const monitor = await new Redis(server.url).monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (!source.startsWith('lua')) seen.push(args);
+    });
+    // MONITOR starts on the server when it answers; a PING through it marks where this test's commands begin.
+    await raw.ping('start');
+    const result = await handleScanEvent(deps, scanOf(ticket, 'o_watched'));
+    await raw.ping('end');
+    await eventually(() => seen.some((args) => args[0]?.toLowerCase() === 'ping' && args[1] === 'end'));
+    monitor.disconnect();
+
+    expect(result.kind).toBe('ok');
+    const start = seen.findIndex((args) => args[1] === 'start');
+    const commands = seen.slice(start + 1, -1).map((args) => args[0]!.toLowerCase());
+    // The ticket read goes out with the claim of the marks; the SPUBLISH follows the compare-and-set.
+    expect([...commands.slice(0, 2)].sort()).toEqual(['evalsha', 'get']);
+    expect(commands.slice(2)).toEqual(['eval', 'spublish', 'evalsha', 'evalsha']);
+    expect(await raw.strlen(`${prefix}:{${ticket.id}}:ticket`)).toBeLessThan(800);
   });
 
   it('shares a rate limit between processes', async () => {

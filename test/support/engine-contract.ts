@@ -233,6 +233,7 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
         });
 
         expect(result).toMatchObject({ ok: true, changed: true });
+        // Once, with the written ticket, even on a store that has never run the write's script before.
         expect(written.map((t) => [t.status, t.version])).toEqual([['confirmed', 2]]);
         await eventually(() => readOnRing.length === 1);
         expect(readOnRing).toEqual([2]);
