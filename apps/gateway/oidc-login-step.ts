@@ -15,7 +15,10 @@ import type Provider from 'oidc-provider';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
-import { amrFor, interactionExpiredPage, OIDC_MOUNT_PATH, OIDC_PAGE_CSP } from '../../libs/oidc/index.js';
+// Module by module: the login step must not load oidc-provider itself (see libs/oidc/index.ts).
+import { interactionExpiredPage, OIDC_PAGE_CSP } from '../../libs/oidc/oidc-pages.js';
+import { amrFor } from '../../libs/oidc/oidc-scopes.js';
+import { OIDC_MOUNT_PATH } from '../../libs/oidc/oidc-settings.js';
 import { sessionRequestSchema } from '../../libs/protocol/index.js';
 import { ticketIdOfCode, ticketLogId, transition } from '../../libs/ticket/index.js';
 import { GatewayError, clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';

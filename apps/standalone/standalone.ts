@@ -11,8 +11,8 @@ import { createWechatSim, type WechatSim } from '../wechat-sim/index.js';
 import { confirmationLinkConfig, type Config } from '../../libs/config/index.js';
 import { createEngineFromConfig, type Engine } from '../../libs/engine/index.js';
 import { createLogger, createMetrics, type Logger, type Metrics } from '../../libs/observability/index.js';
-import { OIDC_MOUNT_PATH } from '../../libs/oidc/index.js';
-import { createDemoRp, DEMO_RP_PATH } from './demo-rp.js';
+import { OIDC_MOUNT_PATH } from '../../libs/oidc/oidc-settings.js';
+import type { DemoRp } from './demo-rp.js';
 
 /** Credentials of the built-in simulator (demo mode only; never valid at WeChat). */
 export const DEMO_WECHAT = {
@@ -92,7 +92,10 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     : undefined;
   const webhook = createWebhook({ engine, config: webhookSettings(effective), logger, metrics });
   // The demo registers one client, its own sample relying party, so the whole OpenID Connect flow runs with no setup.
-  const demoRp = demo ? createDemoRp(url, `${effective.PUBLIC_URL!.replace(/\/+$/, '')}${OIDC_MOUNT_PATH}`) : undefined;
+  // Loaded in demo mode only: openid-client is not needed otherwise.
+  const demoRpModule = demo ? await import('./demo-rp.js') : undefined;
+  const DEMO_RP_PATH = demoRpModule?.DEMO_RP_PATH ?? '/demo-rp';
+  const demoRp: DemoRp | undefined = demoRpModule?.createDemoRp(url, `${effective.PUBLIC_URL!.replace(/\/+$/, '')}${OIDC_MOUNT_PATH}`);
   const { gateway } = await createGatewayFromConfig(effective, {
     engine,
     logger,
