@@ -10,7 +10,8 @@ import { createWechatClient } from '../../libs/wechat/index.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { gatewaySettings } from './gateway-settings.js';
 import { createSessionSigner, type SessionSigner } from './session-signer.js';
-import { oidcSettings, type OidcClient, type OidcSettings } from '../../libs/oidc/index.js';
+import type { OidcClient } from '../../libs/oidc/oidc-clients.js';
+import { oidcSettings, type OidcSettings } from '../../libs/oidc/oidc-settings.js';
 
 export interface GatewayFromConfigOptions {
   engine: Engine;
@@ -48,6 +49,8 @@ export async function createGatewayFromConfig(
   });
   // Throws a ConfigError naming OIDC_CLIENTS, PUBLIC_URL, SESSION_SECRET or OIDC_SIGNING_KEY before anything runs.
   const oidc = oidcSettings(config, options.demo !== undefined ? { demo: true, extraClients: options.demo.oidcClients } : {});
+  // Loaded only when there are clients: oidc-provider is heavy, and a gateway without them never needs it.
+  const createProvider = oidc !== null ? (await import('../../libs/oidc/oidc-provider.js')).createOidcProvider : undefined;
   const unionidOf = async (openid: string): Promise<string | undefined> => {
     try {
       return (await wechat.getUserInfo(openid)).unionid;
@@ -69,7 +72,7 @@ export async function createGatewayFromConfig(
     signer,
     logger,
     metrics,
-    ...(oidc !== null ? { oidc: { settings: oidc, unionidOf } } : {}),
+    ...(oidc !== null && createProvider !== undefined ? { oidc: { settings: oidc, createProvider, unionidOf } } : {}),
   });
   return { gateway, signer, oidc };
 }

@@ -18,7 +18,9 @@ import { createSessionExchange } from './session-exchange.js';
 import type { SessionSigner } from './session-signer.js';
 import { createTicketIssuer, type QrCodeIssuer } from './ticket-issuer.js';
 import { createTicketWatchers } from './ticket-watchers.js';
-import { createOidcProvider, type OidcSettings } from '../../libs/oidc/index.js';
+import type Provider from 'oidc-provider';
+import type { OidcProviderOptions } from '../../libs/oidc/oidc-provider.js';
+import type { OidcSettings } from '../../libs/oidc/oidc-settings.js';
 import { interactionPath, mountOidcLoginStep, rememberInteraction } from './oidc-login-step.js';
 import { oidcProviderMiddleware } from './oidc-mount.js';
 import { perClient } from './client-group.js';
@@ -44,6 +46,11 @@ export interface GatewayDeps {
   /** The OpenID Connect provider at `/oidc` (see libs/oidc `oidcSettings`). Absent: off. */
   oidc?: {
     settings: OidcSettings;
+    /**
+     * libs/oidc's `createOidcProvider`, handed in (`await import(...)`) so that a gateway without clients never
+     * loads oidc-provider.
+     */
+    createProvider(options: OidcProviderOptions): Provider;
     /** The user's unionid for scope `unionid`, when WeChat has one. Default: never. */
     unionidOf?(openid: string): Promise<string | undefined>;
   };
@@ -100,7 +107,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const provider =
     oidc === undefined
       ? undefined
-      : createOidcProvider({
+      : oidc.createProvider({
           issuer: oidc.settings.issuer,
           clients: oidc.settings.clients,
           kv: engine.kv,

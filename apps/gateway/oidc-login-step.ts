@@ -16,7 +16,10 @@ import type { Engine, RateLimiter } from '../../libs/engine/index.js';
 import { readJson } from '../../libs/http/index.js';
 import type { LoginService } from '../../libs/login/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
-import { amrFor, interactionExpiredPage, OIDC_MOUNT_PATH, OIDC_PAGE_CSP } from '../../libs/oidc/index.js';
+// Module by module: the login step must not load oidc-provider itself (see libs/oidc/index.ts).
+import { interactionExpiredPage, OIDC_PAGE_CSP } from '../../libs/oidc/oidc-pages.js';
+import { amrFor } from '../../libs/oidc/oidc-scopes.js';
+import { OIDC_MOUNT_PATH } from '../../libs/oidc/oidc-settings.js';
 import { sessionRequestSchema } from '../../libs/protocol/index.js';
 import { ticketLogId } from '../../libs/ticket/index.js';
 import { GatewayError } from './gateway-error.js';

@@ -8,7 +8,9 @@
 import type { IncomingMessage } from 'node:http';
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
-import { OIDC_MOUNT_PATH, OIDC_SCOPES, type OidcClient } from '../../libs/oidc/index.js';
+import type { OidcClient } from '../../libs/oidc/oidc-clients.js';
+import { OIDC_SCOPES } from '../../libs/oidc/oidc-scopes.js';
+import { OIDC_MOUNT_PATH } from '../../libs/oidc/oidc-settings.js';
 
 const KNOWN_SCOPES: ReadonlySet<string> = new Set(OIDC_SCOPES);
 

@@ -11,8 +11,8 @@ import { engineChoice, resolveGatewayRole, type Config, type GatewayRole } from 
 import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { listen, localUrl as localUrlOf, openRuntime } from '../../libs/runtime/index.js';
-import { OIDC_MOUNT_PATH } from '../../libs/oidc/index.js';
-import { createDemoRp, DEMO_RP_PATH } from './demo-rp.js';
+import { OIDC_MOUNT_PATH } from '../../libs/oidc/oidc-settings.js';
+import type { DemoRp } from './demo-rp.js';
 
 /** Credentials of the built-in simulator (demo mode only; never valid at WeChat): the simulator's own. */
 export const DEMO_WECHAT = SIM_DEMO_CREDENTIALS;
@@ -94,7 +94,10 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     : undefined;
   const webhook = createWebhook({ engine, config: hookSettings, logger, metrics });
   // The demo registers one client, its own sample relying party, so the whole OpenID Connect flow runs with no setup.
-  const demoRp = demo ? createDemoRp(url, `${effective.PUBLIC_URL!.replace(/\/+$/, '')}${OIDC_MOUNT_PATH}`) : undefined;
+  // Loaded in demo mode only: openid-client is not needed otherwise.
+  const demoRpModule = demo ? await import('./demo-rp.js') : undefined;
+  const DEMO_RP_PATH = demoRpModule?.DEMO_RP_PATH ?? '/demo-rp';
+  const demoRp: DemoRp | undefined = demoRpModule?.createDemoRp(url, `${effective.PUBLIC_URL!.replace(/\/+$/, '')}${OIDC_MOUNT_PATH}`);
   const { gateway } = await createGatewayFromConfig(effective, {
     engine,
     logger,

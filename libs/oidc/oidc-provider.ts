@@ -10,16 +10,9 @@ import type { OidcClient } from './oidc-clients.js';
 import type { OidcKeyValue } from './engine-oidc-adapter.js';
 import { engineOidcAdapter } from './engine-oidc-adapter.js';
 import type { OidcSigningJwk } from './oidc-keys.js';
+import { OIDC_SCOPES } from './oidc-scopes.js';
 import { errorPage, logoutPage, logoutSuccessPage, OIDC_LOGOUT_PAGE_CSP, OIDC_PAGE_CSP } from './oidc-pages.js';
 
-/** Scopes the provider knows. `unionid` adds the `unionid` claim when WeChat has one for the user. */
-export const OIDC_SCOPES = ['openid', 'offline_access', 'unionid'] as const;
-
-/** How the user proved who they are, as the ID token's `amr` says it. */
-export type LoginMethod = 'scan' | 'tap';
-
-/** `amr` values: a scan of the QR code in WeChat, plus the tap on the confirmation page in `tap` mode. */
-export const amrFor = (method: LoginMethod): string[] => (method === 'tap' ? ['scan', 'tap'] : ['scan']);
 
 /** Lifetimes, seconds. Every one is explicit (oidc-provider warns about each default it has to pick). */
 export interface OidcLifetimes {

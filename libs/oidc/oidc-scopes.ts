@@ -1,0 +1,13 @@
+/**
+ * The provider's vocabulary that the gateway's login step also needs, kept apart from the provider factory so
+ * that importing it does not load oidc-provider (a gateway without clients never does).
+ */
+
+/** Scopes the provider knows. `unionid` adds the `unionid` claim when WeChat has one for the user. */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'unionid'] as const;
+
+/** How the user proved who they are, as the ID token's `amr` says it. */
+export type LoginMethod = 'scan' | 'tap';
+
+/** `amr` values: a scan of the QR code in WeChat, plus the tap on the confirmation page in `tap` mode. */
+export const amrFor = (method: LoginMethod): string[] => (method === 'tap' ? ['scan', 'tap'] : ['scan']);
