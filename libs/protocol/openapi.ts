@@ -99,14 +99,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: { '200': { description: '`ready`' }, '503': text('`draining` or `engine unreachable`') },
       },
     },
-    '/metrics': {
-      get: {
-        operationId: 'metrics',
-        summary: 'Prometheus metrics (keep private: the balancers in deploy/ do not route it)',
-        tags: ALL_APPS,
-        responses: { '200': { description: 'Prometheus text exposition', content: { 'text/plain': { schema: { type: 'string' } } } } },
-      },
-    },
+    // Prometheus metrics are not on this port: every app serves `GET /metrics` on its own METRICS_PORT only.
     '/': {
       get: {
         operationId: 'loginPage',
