@@ -40,6 +40,6 @@ COPY --from=build /assets/ ./
 COPY package.json ./
 # Numeric user (the image's `node` user): Kubernetes can only verify runAsNonRoot against a numeric UID.
 USER 1000:1000
-EXPOSE 3000
+EXPOSE 3000 9464
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/apps/gateway/main.js"]

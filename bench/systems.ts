@@ -145,8 +145,8 @@ export async function startQrgate(options: QrgateOptions): Promise<System & { we
       token: SCALE_CREDENTIALS.WECHAT_TOKEN,
       scan: (tickets, rate) =>
         pusher!.call<PushResult>('pace', { url: webhookUrls[nextWebhook++ % webhookUrls.length], token: SCALE_CREDENTIALS.WECHAT_TOKEN, tickets, rate }),
-      busMessages: () => sumMetric(gateways.map((g) => g.url), BUS_MESSAGES_RECEIVED),
-      changes: () => sumMetric(webhooks.map((w) => w.url), TICKETS_SCANNED),
+      busMessages: () => sumMetric(gateways.map((g) => g.metricsUrl), BUS_MESSAGES_RECEIVED),
+      changes: () => sumMetric(webhooks.map((w) => w.metricsUrl), TICKETS_SCANNED),
       redisCpuSeconds: () => cpu.read(),
       redisUsedMemory: () => cpu.usedMemory(),
       stop,

@@ -2,8 +2,11 @@
  * `tap` mode's confirmation page (anti-QRLJacking): the scanner opens the one-time link from the Official
  * Account's reply in WeChat's in-app browser, sees which browser asked to log in, and confirms or refuses.
  *
- * `GET /confirm?t=<token>` shows the request; `POST /confirm` (an HTML form: `t`, `action=confirm|cancel`)
- * applies it. The token is verified against the openid stored with the ticket (`confirmation-link.ts`), the
+ * The link is `/confirm#t=<token>`: the token sits in the fragment, which browsers never send, so no proxy or
+ * access log sees it. `GET /confirm` is a tiny page whose script posts the fragment (`action=open`); that
+ * answer shows the request and sets a short-lived SameSite=Strict cookie binding the link to this device (the
+ * first to open it). `POST /confirm` with `action=confirm|cancel` applies the decision, only with that cookie.
+ * Whoever reads the link later (a log, a shoulder) gets "opened on another device". The token is verified against the openid stored with the ticket (`confirmation-link.ts`), the
  * ticket must still be `scanned`, and a kv mark makes the link single-use even while a first use is in
  * flight. No script, no external asset; every refusal is a page that says what happened.
  *
@@ -11,6 +14,7 @@
  * undo the decision: the scanner is told it is recorded, and opening the link again rings the doorbell again
  * (harmless when the browser heard it already: gateways deliver each version once).
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type Koa from 'koa';
 import type Router from '@koa/router';
 import { z } from 'zod';
@@ -25,7 +29,16 @@ import {
   type Ticket,
 } from '../../libs/ticket/index.js';
 import { originAllowed, type GatewaySettings } from './gateway-settings.js';
-import { confirmDocument, confirmPageCsp, messageView as message, refusalView, requestView, type Refusal } from './confirm-view.js';
+import {
+  confirmDocument,
+  confirmPageCsp,
+  messageView as message,
+  openerPageCsp,
+  openerView,
+  refusalView,
+  requestView,
+  type Refusal,
+} from './confirm-view.js';
 
 export interface ConfirmPageDeps {
   engine: Engine;
@@ -40,9 +53,12 @@ export interface ConfirmPageDeps {
   now?: () => number;
 }
 
-const REFUSAL_STATUS: Record<Refusal, number> = { malformed: 400, forged: 403, used: 409, expired: 410 };
+const REFUSAL_STATUS: Record<Refusal, number> = { malformed: 400, forged: 403, used: 409, expired: 410, elsewhere: 403 };
 
-const formSchema = z.object({ t: z.string().max(256), action: z.enum(['confirm', 'cancel']) }).strict();
+const formSchema = z.object({ t: z.string().max(256), action: z.enum(['open', 'confirm', 'cancel']) }).strict();
+
+/** The cookie that names the device which first opened a ticket's link. */
+export const CONFIRM_DEVICE_COOKIE = 'qrgate_confirm';
 const FORM_LIMIT = 2 * 1024;
 
 /** Mount `GET|POST /confirm` on the gateway's router. */
@@ -72,18 +88,28 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     return { ok: true, ticket };
   };
 
-  router.get(CONFIRMATION_PATH, async (ctx) => {
-    const checked = await check(ctx.query.t);
-    if (!checked.ok) return refuse(ctx, checked.refusal);
-    const token = ctx.query.t as string;
-    const { ticket } = checked;
-    const { browser, os } = describeBrowser(ticket.browser.userAgent);
-    render(
-      ctx,
-      200,
-      '确认登录 · Confirm sign-in',
-      requestView({ site, browser: `${browser}（${os}）`, ip: displayIp(ticket.browser.ip), time: formatShanghaiTime(ticket.createdAt), token }),
-    );
+  /**
+   * Whether this request comes from the device bound to the ticket's link; `bind` makes the first device to
+   * ask the bound one (setIfAbsent: of two first opens, one wins) and gives it the cookie.
+   */
+  const sameDevice = async (ctx: Koa.Context, ticket: Ticket, bind: boolean): Promise<boolean> => {
+    const mark = deviceMark(ticket.id);
+    const presented = ctx.cookies.get(CONFIRM_DEVICE_COOKIE) ?? '';
+    const bound = await deps.engine.kv.get(mark);
+    if (bound !== null) return presented !== '' && safeEqual(bound, presented);
+    if (!bind) return false;
+    const device = randomBytes(18).toString('base64url');
+    const ttlMs = Math.max(1_000, ticket.expiresAt - now()) + 60_000;
+    if (!(await deps.engine.kv.setIfAbsent(mark, device, ttlMs))) return false;
+    const secure = deps.settings.publicUrl?.startsWith('https:') ?? false;
+    if (secure) ctx.cookies.secure = true;
+    ctx.cookies.set(CONFIRM_DEVICE_COOKIE, device, { httpOnly: true, sameSite: 'strict', secure, path: ctx.path, maxAge: ttlMs, overwrite: true });
+    return true;
+  };
+
+  // The opener: no token here (it is in the fragment); the page posts it.
+  router.get(CONFIRMATION_PATH, (ctx) => {
+    sendPage(ctx, { csp: openerPageCsp, render: (nonce) => confirmDocument({ nonce, title: '确认登录 · Confirm sign-in', body: openerView(nonce) }), headers: PAGE_HEADERS });
   });
 
   router.post(CONFIRMATION_PATH, async (ctx) => {
@@ -97,6 +123,18 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     const checked = await check(form.t);
     if (!checked.ok) return refuse(ctx, checked.refusal);
     const { ticket } = checked;
+    if (form.action === 'open') {
+      if (!(await sameDevice(ctx, ticket, true))) return refuse(ctx, 'elsewhere');
+      const { browser, os } = describeBrowser(ticket.browser.userAgent);
+      return render(
+        ctx,
+        200,
+        '确认登录 · Confirm sign-in',
+        requestView({ site, browser: `${browser}（${os}）`, ip: displayIp(ticket.browser.ip), time: formatShanghaiTime(ticket.createdAt), token: form.t }),
+      );
+    }
+    // The decision belongs to the device that opened the link: a copy of the link elsewhere decides nothing.
+    if (!(await sameDevice(ctx, ticket, false))) return refuse(ctx, 'elsewhere');
     const mark = usedMark(ticket.id);
     // Single use even mid-flight: of two concurrent submissions only the one that sets the mark goes on.
     if (!(await deps.engine.kv.setIfAbsent(mark, form.action, Math.max(1_000, ticket.expiresAt - now()) + 60_000))) {
@@ -149,6 +187,21 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
 
 /** Key of a link's single-use mark: one link per ticket, since only one WeChat user can scan it. */
 const usedMark = (ticketId: string): string => `confirm:used:${ticketId}`;
+/** Key of the device a ticket's link is bound to (the first to open it). */
+const deviceMark = (ticketId: string): string => `confirm:device:${ticketId}`;
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+const PAGE_HEADERS = {
+  // The simulator's phone shows the page in a same-origin frame; nobody else may frame it (clickjacking).
+  'X-Frame-Options': 'SAMEORIGIN',
+  // Not `no-referrer`: under it browsers send `Origin: null` with the form's POST, which the origin check refuses.
+  'Referrer-Policy': 'same-origin',
+};
 
 /** The submitted form; null when it is not our form; `too_large` past FORM_LIMIT. */
 async function readForm(ctx: Koa.Context): Promise<z.infer<typeof formSchema> | null | 'too_large'> {
@@ -173,12 +226,6 @@ function render(ctx: Koa.Context, status: number, title: string, body: string): 
     status,
     csp: confirmPageCsp,
     render: (nonce) => confirmDocument({ nonce, title, body }),
-    headers: {
-      // The simulator's phone shows the page in a same-origin frame; nobody else may frame it (clickjacking).
-      'X-Frame-Options': 'SAMEORIGIN',
-      // The URL carries the token: never send it to another origin as a Referer. Not `no-referrer`: under it
-      // browsers send `Origin: null` with the form's POST, which the origin check refuses.
-      'Referrer-Policy': 'same-origin',
-    },
+    headers: PAGE_HEADERS,
   });
 }

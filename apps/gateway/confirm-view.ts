@@ -7,13 +7,17 @@ import { escapeHtml } from '../../libs/http/index.js';
 import { CONFIRMATION_PATH } from '../../libs/ticket/index.js';
 
 /** How a link can fail; each has its own status (in `confirm-page.ts`) and its own words. */
-export type Refusal = 'malformed' | 'forged' | 'expired' | 'used';
+export type Refusal = 'malformed' | 'forged' | 'expired' | 'used' | 'elsewhere';
 
 const REFUSAL_TEXT: Record<Refusal, { zh: string; en: string }> = {
   malformed: { zh: '链接无效。', en: 'This link is not valid.' },
   forged: { zh: '链接无效或已被篡改，未进行任何操作。', en: 'This link is not valid or was altered. Nothing was changed.' },
   expired: { zh: '链接已过期，请在电脑上刷新二维码后重新扫码。', en: 'This link has expired. Refresh the QR code on the computer and scan again.' },
   used: { zh: '这个链接已经使用过，不能再次使用。', en: 'This link has already been used.' },
+  elsewhere: {
+    zh: '这个链接已在另一台设备上打开，只能在那台设备上确认。未进行任何操作。',
+    en: 'This link was opened on another device and can only be answered there. Nothing was changed.',
+  },
 };
 
 /** What the scanner sees about the browser that asked to log in. */
@@ -48,6 +52,43 @@ export function requestView(view: LoginRequestView): string {
     '</form>',
     '<p class="note">如果你没有在电脑上扫码登录，请点“不是我”。<span lang="en">If you did not just scan a code on a computer, tap “Not me”.</span></p>',
   ].join('');
+}
+
+/**
+ * The page the link opens (`/confirm#t=<token>`): the token is in the fragment, which no browser sends and so no
+ * proxy logs. Its one script moves the token out of the address bar and posts it (`action=open`); the answer is
+ * the request page, and a cookie that binds the decision to this device. The form is marked so the simulator's
+ * in-app browser, which runs no script, can do the same.
+ */
+export function openerView(nonce: string): string {
+  return [
+    '<h1>正在打开… <span lang="en">Opening…</span></h1>',
+    `<form method="post" action="${CONFIRMATION_PATH.slice(1)}" id="open" data-from-fragment="t">`,
+    '<input type="hidden" name="t" value="">',
+    '<input type="hidden" name="action" value="open">',
+    '</form>',
+    '<noscript><p>请在微信中打开这个链接。<span lang="en">Open this link in WeChat.</span></p></noscript>',
+    `<script nonce="${nonce}">${OPENER_SCRIPT}</script>`,
+  ].join('');
+}
+
+const OPENER_SCRIPT = [
+  "var t=new URLSearchParams(location.hash.slice(1)).get('t')||'';",
+  // Out of the address bar (and so out of history, screenshots and a shared URL) before anything else.
+  "history.replaceState(null,'',location.pathname);",
+  "var f=document.getElementById('open');f.elements.t.value=t;f.submit();",
+].join('');
+
+/** The opener's policy: its own script by nonce, a form that posts only to us, nothing else. */
+export function openerPageCsp(nonce: string): string {
+  return [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}'`,
+    `style-src 'nonce-${nonce}'`,
+    "form-action 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'self'",
+  ].join('; ');
 }
 
 /** A one-message page, in Chinese with the English below. */

@@ -39,12 +39,13 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   // Koa's proxy mode believes X-Forwarded-* from any peer: off. The client IP comes from `clientIp` (trusted by
   // address), the scheme from PUBLIC_URL.
   const app = new Koa();
-  const router = new Router();
+  // Strict and case-sensitive: one spelling per route, so a proxy rule for a path means what it says.
+  const router = new Router({ strict: true, sensitive: true });
 
   app.use(requestLog({ logger: deps.logger }));
   app.use(securityHeaders(deps.settings.publicUrl !== undefined ? { publicUrl: deps.settings.publicUrl } : {}));
   app.use(errorPath({ render: 'json', logger: deps.logger }));
-  mountProbes(router, { ping: () => deps.engine.ping(), isDraining: () => deps.isDraining(), registry: deps.metrics.registry });
+  mountProbes(router, { ping: () => deps.engine.ping(), isDraining: () => deps.isDraining() });
   router.get('/.well-known/jwks.json', (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.body = deps.signer.jwks;

@@ -3,7 +3,7 @@
  */
 import { createServer } from 'node:http';
 import { loadConfig, resolveGatewayRole } from '../../libs/config/index.js';
-import { exitOnStartupError, listen, onShutdownSignal, openRuntime } from '../../libs/runtime/index.js';
+import { exitOnStartupError, listen, onShutdownSignal, openRuntime, serveMetrics } from '../../libs/runtime/index.js';
 import { createGatewayFromConfig } from './index.js';
 
 async function bootstrap(): Promise<void> {
@@ -23,7 +23,11 @@ async function bootstrap(): Promise<void> {
   const server = createServer(gateway.app.callback());
   gateway.attach(server);
   await listen(server, config.HOST, config.PORT);
-  logger.info({ port: config.PORT, engine: engine.kind, oidcIssuer: oidc?.issuer ?? null, oidcClients: oidc?.clients.length ?? 0 }, 'gateway listening');
+  const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.METRICS_PORT);
+  logger.info(
+    { port: config.PORT, metricsPort: metricsServer.port, engine: engine.kind, oidcIssuer: oidc?.issuer ?? null, oidcClients: oidc?.clients.length ?? 0 },
+    'gateway listening',
+  );
 
   onShutdownSignal(
     async () => {
@@ -35,6 +39,7 @@ async function bootstrap(): Promise<void> {
       // and would hold the server's close, and so `gateway.close()`, until the hard deadline (exit 1).
       server.closeAllConnections();
       await gateway.close();
+      await metricsServer.close();
       await closeEngine();
     },
     logger,

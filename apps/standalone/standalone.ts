@@ -10,7 +10,7 @@ import { SIM_DEMO_CREDENTIALS, createWechatSim, type WechatSim } from '../wechat
 import { engineChoice, resolveGatewayRole, type Config, type GatewayRole } from '../../libs/config/index.js';
 import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
-import { listen, localUrl as localUrlOf, openRuntime } from '../../libs/runtime/index.js';
+import { listen, localUrl as localUrlOf, openRuntime, serveMetrics } from '../../libs/runtime/index.js';
 import { OIDC_MOUNT_PATH } from '../../libs/oidc/oidc-settings.js';
 import type { DemoRp } from './demo-rp.js';
 
@@ -23,6 +23,8 @@ export interface Standalone {
   readonly url: string;
   readonly engine: Engine;
   readonly metrics: Metrics;
+  /** Where the metrics listener (METRICS_PORT) answers `GET /metrics`; the public port has no metrics. */
+  readonly metricsUrl: string;
   readonly gateway: Gateway;
   /** The simulator, in demo mode. */
   readonly sim: WechatSim | undefined;
@@ -124,15 +126,18 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     return void handleGateway(req, res);
   };
 
-  logger.info({ url, engine: engine.kind, demo }, 'qrgate standalone listening');
+  const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.METRICS_PORT);
+  logger.info({ url, engine: engine.kind, demo, metricsPort: metricsServer.port }, 'qrgate standalone listening');
   return {
     server,
     url,
     engine,
     metrics,
+    metricsUrl: metricsServer.url,
     gateway,
     sim,
     async close() {
+      await metricsServer.close();
       await gateway.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await sim?.close();

@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http';
 import { engineChoice, loadConfig } from '../../libs/config/index.js';
-import { exitOnStartupError, listen, onShutdownSignal, openRuntime } from '../../libs/runtime/index.js';
+import { exitOnStartupError, listen, onShutdownSignal, openRuntime, serveMetrics } from '../../libs/runtime/index.js';
 import { createWebhook, REPLY_DEADLINE_MS, webhookSettings } from './index.js';
 
 /** Read the configuration, refuse to start without Redis or WeChat credentials, listen, and drain on SIGTERM. */
@@ -16,8 +16,9 @@ async function bootstrap(): Promise<void> {
   const { logger, metrics, engine, close: closeEngine } = openRuntime({ app: 'webhook', logLevel: config.LOG_LEVEL, engine: engineChoice(config) });
   const server = createServer(createWebhook({ engine, config: settings, logger, metrics }).callback());
   await listen(server, config.HOST, config.PORT);
+  const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.METRICS_PORT);
   logger.info(
-    { port: config.PORT, engine: engine.kind, safeMode: settings.aesKey !== undefined, confirmation: settings.confirmation },
+    { port: config.PORT, metricsPort: metricsServer.port, engine: engine.kind, safeMode: settings.aesKey !== undefined, confirmation: settings.confirmation },
     'webhook listening',
   );
 
@@ -34,6 +35,7 @@ async function bootstrap(): Promise<void> {
       } finally {
         clearTimeout(cutoff);
       }
+      await metricsServer.close();
       await closeEngine();
     },
     logger,

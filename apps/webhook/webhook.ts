@@ -59,8 +59,9 @@ export function createWebhook(deps: WebhookDeps): Koa {
   app.silent = true;
   app.on('error', (err: unknown) => logger.error({ err }, 'webhook response failed'));
 
-  const router = new Router();
-  mountProbes(router, { ping: () => engine.ping(), registry: metrics.registry });
+  // Strict and case-sensitive: `/wechat` is the one spelling the proxies route.
+  const router = new Router({ strict: true, sensitive: true });
+  mountProbes(router, { ping: () => engine.ping() });
 
   // Handshake (WECHAT.md §4.2): plaintext in every mode for Official Accounts (§7.1); `echostr` is not signed,
   // so it goes back as text/plain with nosniff, never as HTML from our origin (§10.4).

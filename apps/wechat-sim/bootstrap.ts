@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { loadConfig } from '../../libs/config/index.js';
 import { createLogger } from '../../libs/observability/index.js';
-import { listen, localUrl } from '../../libs/runtime/index.js';
+import { listen, localUrl, serveMetrics } from '../../libs/runtime/index.js';
 import { createWechatSim, type WechatSim } from './wechat-sim.js';
 
 /** Credentials used when WECHAT_APPID/WECHAT_SECRET/WECHAT_TOKEN are unset; never valid at WeChat. */
@@ -37,6 +37,8 @@ export interface RunningSim {
   server: Server;
   sim: WechatSim;
   url: string;
+  /** Where its metrics listener answers (`GET /metrics`). */
+  metricsUrl: string;
   close(): Promise<void>;
 }
 
@@ -63,12 +65,17 @@ export async function bootstrap(env: Record<string, string | undefined> = proces
   const server = createServer(sim.app.callback());
   const port = env.PORT === undefined ? DEFAULT_PORT : config.PORT;
   const url = localUrl(config.HOST, await listen(server, config.HOST, port));
-  logger.info({ url, phone: `${url}/sim`, webhook: config.WEBHOOK_URL ?? DEFAULT_WEBHOOK_URL }, 'WeChat simulator listening');
+  const metricsServer = await serveMetrics(sim.registry, config.HOST, config.METRICS_PORT);
+  logger.info(
+    { url, phone: `${url}/sim`, webhook: config.WEBHOOK_URL ?? DEFAULT_WEBHOOK_URL, metricsPort: metricsServer.port },
+    'WeChat simulator listening',
+  );
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       await sim.close();
+      await metricsServer.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
@@ -81,5 +88,5 @@ export async function bootstrap(env: Record<string, string | undefined> = proces
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  return { server, sim, url, close };
+  return { server, sim, url, metricsUrl: metricsServer.url, close };
 }

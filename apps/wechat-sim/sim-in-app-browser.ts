@@ -23,30 +23,61 @@ export const WECHAT_IN_APP_UA =
 const decodeHtml = (s: string): string =>
   s.replace(/&(amp|lt|gt|quot|#39);/g, (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? '');
 
-/**
- * What WeChat's in-app browser and a tap do with the link in a reply: GET the page, then submit its form with
- * the button `action` (`confirm` or `cancel`), from the page's own origin, as a browser would.
- */
-export async function followLink(url: string, action: 'confirm' | 'cancel'): Promise<FollowedLink> {
-  const headers = { 'user-agent': WECHAT_IN_APP_UA, 'accept-language': 'zh-CN,zh;q=0.9,en;q=0.8' };
-  const res = await fetch(url, { headers });
-  const page = { status: res.status, body: await res.text() };
-  const form = /<form\b[^>]*\bmethod="post"[^>]*\baction="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(page.body);
-  if (res.status !== 200 || form === null) return { page, submitted: null };
-  const [, action_, inner = ''] = form;
-  if (!new RegExp(`<button\\b[^>]*\\bname="action"[^>]*\\bvalue="${action}"`).test(inner)) {
-    throw new Error(`the confirmation page has no "${action}" button`);
-  }
+/** The first `<form method="post">` of a page: its action, attributes and inner HTML. */
+function formIn(html: string): { action: string; attributes: string; inner: string } | null {
+  const form = /<form\b([^>]*)>([\s\S]*?)<\/form>/i.exec(html);
+  if (form === null || !/\bmethod="post"/i.test(form[1] ?? '')) return null;
+  const action = /\baction="([^"]*)"/.exec(form[1] ?? '')?.[1] ?? '';
+  return { action: decodeHtml(action), attributes: form[1] ?? '', inner: form[2] ?? '' };
+}
+
+/** The form's hidden fields, as a browser would submit them. */
+function fieldsOf(inner: string): URLSearchParams {
   const fields = new URLSearchParams();
   for (const input of inner.matchAll(/<input\b[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"/g)) {
     fields.append(decodeHtml(input[1] ?? ''), decodeHtml(input[2] ?? ''));
   }
+  return fields;
+}
+
+/**
+ * What WeChat's in-app browser and a tap do with the link in a reply, as a browser would: GET the page (the
+ * fragment stays on the phone), do what its script does (post the fragment's `t` with the opener form), keep
+ * the cookie that answer sets, then submit the request page's form with the button `action` (`confirm` or
+ * `cancel`), from the page's own origin.
+ */
+export async function followLink(url: string, action: 'confirm' | 'cancel'): Promise<FollowedLink> {
+  const headers: Record<string, string> = { 'user-agent': WECHAT_IN_APP_UA, 'accept-language': 'zh-CN,zh;q=0.9,en;q=0.8' };
+  const link = new URL(url);
+  const post = (target: string, fields: URLSearchParams) =>
+    fetch(new URL(target, link), {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded', origin: link.origin },
+      body: fields.toString(),
+    });
+
+  const opened = await fetch(new URL(link.pathname + link.search, link), { headers });
+  let page = { status: opened.status, body: await opened.text() };
+  let form = formIn(page.body);
+  // The opener: what its script does, with the fragment a real browser keeps to itself.
+  const fragmentField = form === null ? undefined : /\bdata-from-fragment="([^"]*)"/.exec(form.attributes)?.[1];
+  if (form !== null && fragmentField !== undefined) {
+    const fields = fieldsOf(form.inner);
+    fields.set(fragmentField, new URLSearchParams(link.hash.slice(1)).get(fragmentField) ?? '');
+    const shown = await post(form.action, fields);
+    // The device cookie (SameSite=Strict, this origin): sent with the decision like a browser would.
+    const cookie = shown.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    if (cookie !== '') headers['cookie'] = cookie;
+    page = { status: shown.status, body: await shown.text() };
+    form = formIn(page.body);
+  }
+  if (page.status !== 200 || form === null) return { page, submitted: null };
+  if (!new RegExp(`<button\\b[^>]*\\bname="action"[^>]*\\bvalue="${action}"`).test(form.inner)) {
+    throw new Error(`the confirmation page has no "${action}" button`);
+  }
+  const fields = fieldsOf(form.inner);
   fields.append('action', action);
-  const submitted = await fetch(new URL(decodeHtml(action_ ?? ''), url), {
-    method: 'POST',
-    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded', origin: new URL(url).origin },
-    body: fields.toString(),
-  });
+  const submitted = await post(form.action, fields);
   return { page, submitted: { status: submitted.status, body: await submitted.text() } };
 }
 

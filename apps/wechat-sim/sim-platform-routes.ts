@@ -93,7 +93,7 @@ const queryString = (ctx: Context, name: string): string | undefined => {
 
 export function createPlatformRouter(deps: PlatformDeps): Router {
   const { gate, tokens, qrcodes, users, logger } = deps;
-  const router = new Router();
+  const router = new Router({ strict: true, sensitive: true });
   const latencyMs = deps.latencyMs ?? 0;
   if (latencyMs > 0) {
     router.use(async (_ctx, next) => {

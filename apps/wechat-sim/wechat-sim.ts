@@ -102,6 +102,8 @@ export interface SimCodeView {
 export interface WechatSim {
   /** Mount with `http.createServer(sim.app.callback())`. */
   readonly app: Koa;
+  /** The simulator's metrics, for its METRICS_PORT listener. */
+  readonly registry: Registry;
   stats(): SimStats;
   resetStats(): void;
   /** Scan a code as a phone would (what `POST /sim/api/scan` does). Throws an HTTP error (404) for no live code. */
@@ -259,7 +261,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   const codes = (): SimCodeView[] =>
     qrcodes.live().map((c) => ({ scene: c.scene, qrTicket: c.ticket, url: c.url, createdAt: c.createdAt, expiresAt: c.expiresAt }));
 
-  const phone = new Router();
+  const phone = new Router({ strict: true, sensitive: true });
 
   // Like every app: process metrics, plus what the simulated platform was asked to do.
   const registry = new Registry();
@@ -274,7 +276,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
     },
   });
   // Readiness has nothing to ping: the simulator depends on nothing that could be down.
-  mountProbes(phone, { registry });
+  mountProbes(phone, {});
 
   phone.get('/sim', (ctx) => {
     sendPage(ctx, { csp: phonePageCsp, render: (nonce) => renderPhonePage(DEMO_USERS, nonce) });
@@ -366,6 +368,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
 
   return {
     app,
+    registry,
     stats,
     resetStats,
     scan,

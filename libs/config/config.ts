@@ -44,6 +44,11 @@ const hostPort = z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port');
 const schema = z.object({
   /** HTTP port of the process. */
   PORT: int(0, 65535, 3000),
+  /**
+   * Port of the Prometheus metrics listener (`GET /metrics` only), apart from PORT so that no proxy in front of
+   * the app can expose it; 0: any free port.
+   */
+  METRICS_PORT: int(0, 65535, 9464),
   /** Interface to listen on. */
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Redis URL (`redis://` or `rediss://`). Unset (and no cluster): the in-process memory engine. */
@@ -189,7 +194,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       }),
     );
   }
-  return result.data;
+  const config = result.data;
+  if (config.METRICS_PORT !== 0 && config.METRICS_PORT === config.PORT) {
+    throw new ConfigError([`METRICS_PORT: must differ from PORT, or metrics would be public (got ${config.METRICS_PORT})`]);
+  }
+  return config;
 }
 
 /** What signs and locates the confirmation links of `tap` mode (the `tap` branch of `Confirmation`, `roles.ts`). */

@@ -1,10 +1,10 @@
 /**
- * The probes every app serves, written once: `/healthz` (the process answers), `/readyz` (it can do its work:
- * not draining, and its store answers within a deadline) and `/metrics` (Prometheus text). Bodies are plain
+ * The probes every app serves, written once: `/healthz` (the process answers) and `/readyz` (it can do its work:
+ * not draining, and its store answers within a deadline). Metrics are not here: they have their own port
+ * (`libs/runtime/metrics-server.ts`). Bodies are plain
  * text so a load balancer and a person read the same thing.
  */
 import type Router from '@koa/router';
-import type { Registry } from 'prom-client';
 import { withTimeout } from '../runtime/with-timeout.js';
 
 export interface ProbeOptions {
@@ -12,7 +12,6 @@ export interface ProbeOptions {
   ping?(): Promise<void>;
   /** True while the process drains: it is alive but takes no new work. */
   isDraining?(): boolean;
-  registry: Registry;
   /** How long `/readyz` waits for `ping`, ms. Default {@link READY_TIMEOUT_MS}. */
   readyTimeoutMs?: number;
 }
@@ -20,7 +19,7 @@ export interface ProbeOptions {
 /** A ping slower than this counts as down: a load balancer's probe would time out on it anyway. */
 export const READY_TIMEOUT_MS = 2_000;
 
-/** Mount `GET /healthz`, `GET /readyz` and `GET /metrics`. */
+/** Mount `GET /healthz` and `GET /readyz`. */
 export function mountProbes(router: Router, options: ProbeOptions): void {
   const readyTimeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
   router.get('/healthz', (ctx) => {
@@ -39,9 +38,5 @@ export function mountProbes(router: Router, options: ProbeOptions): void {
     ctx.status = up === true ? 200 : 503;
     // A slow store and a failing one read the same: either way this process cannot do its work now.
     ctx.body = up === true ? 'ready' : 'engine unavailable';
-  });
-  router.get('/metrics', async (ctx) => {
-    ctx.type = options.registry.contentType;
-    ctx.body = await options.registry.metrics();
   });
 }

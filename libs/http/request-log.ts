@@ -14,7 +14,7 @@ export interface RequestLogState {
 
 export interface RequestLogOptions {
   logger: Logger;
-  /** Paths logged at debug (probes and scrapes run every few seconds). Default `/healthz`, `/readyz`, `/metrics`. */
+  /** Paths logged at debug (probes run every few seconds). Default `/healthz`, `/readyz`. */
   quietPaths?: readonly string[];
   /**
    * An app's own line for some requests (message and extra fields, e.g. the webhook's push outcome); undefined
@@ -23,7 +23,7 @@ export interface RequestLogOptions {
   describe?(ctx: Context): { message: string; fields: Record<string, unknown> } | undefined;
 }
 
-export const DEFAULT_QUIET_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
+export const DEFAULT_QUIET_PATHS = ['/healthz', '/readyz'] as const;
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 

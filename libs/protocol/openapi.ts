@@ -101,14 +101,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: { '200': { description: '`ready`' }, '503': text('`draining` or `engine unreachable`') },
       },
     },
-    '/metrics': {
-      get: {
-        operationId: 'metrics',
-        summary: 'Prometheus metrics (keep private: the balancers in deploy/ do not route it)',
-        tags: ALL_APPS,
-        responses: { '200': { description: 'Prometheus text exposition', content: { 'text/plain': { schema: { type: 'string' } } } } },
-      },
-    },
+    // Prometheus metrics are not on this port: every app serves `GET /metrics` on its own METRICS_PORT only.
     '/': {
       get: {
         operationId: 'loginPage',
@@ -186,14 +179,15 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/confirm': {
       get: {
         operationId: 'confirmPage',
-        summary: "The scanner's confirmation page (LOGIN_CONFIRMATION=tap), opened from the scan reply's link",
+        summary:
+          "The scanner's confirmation page (LOGIN_CONFIRMATION=tap), opened from the scan reply's link `/confirm#t=<token>`: the token stays in the fragment, and the page's script posts it (`action=open`)",
         tags: ['gateway'],
-        parameters: [queryParam('t', 'The signed one-time confirmation token from the link')],
-        responses: { '200': html('Which browser asks to sign in, with Confirm and Not me'), '4XX': html('Expired, used or forged link') },
+        responses: { '200': html('The opener page (no token in it)') },
       },
       post: {
         operationId: 'confirmDecision',
-        summary: 'Confirm or refuse the sign-in (the page\'s form)',
+        summary:
+          'Open the link (`action=open`: shows which browser asks, and binds the link to this device with a SameSite=Strict cookie), or confirm or refuse the sign-in from that device',
         tags: ['gateway'],
         requestBody: {
           required: true,
@@ -202,12 +196,15 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
               schema: {
                 type: 'object',
                 required: ['t', 'action'],
-                properties: { t: { type: 'string' }, action: { enum: ['confirm', 'cancel'] } },
+                properties: { t: { type: 'string' }, action: { enum: ['open', 'confirm', 'cancel'] } },
               },
             },
           },
         },
-        responses: { '200': html('Signed in, or refused'), '4XX': html('Cross-site, too large, malformed, expired or used') },
+        responses: {
+          '200': html('The request page (open), or signed in / refused'),
+          '4XX': html('Cross-site, too large, malformed, expired, used, or opened on another device'),
+        },
       },
     },
     '/oidc/interaction/{uid}': {

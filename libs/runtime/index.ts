@@ -8,3 +8,4 @@ export { openRuntime, type Runtime } from './open-runtime.js';
 export { listen, localUrl } from './listen.js';
 export { exitOnStartupError, onShutdownSignal, type ShutdownLogger } from './lifecycle.js';
 export { TIMED_OUT, withTimeout } from './with-timeout.js';
+export { serveMetrics, type MetricsServer } from './metrics-server.js';

@@ -43,12 +43,15 @@ export function signConfirmationToken(claims: ConfirmationClaims, secret: string
   return `${claims.ticketId}.${claims.expiresAt}.${mac(secret, claims).toString('base64url')}`;
 }
 
-/** The link the scanner receives: `<publicUrl>/confirm?t=<token>`. */
+/**
+ * The link the scanner receives: `<publicUrl>/confirm#t=<token>`. The token is in the fragment, which browsers
+ * never send: no proxy, access log or Referer ever carries it.
+ */
 export function confirmationUrl(publicUrl: string, claims: ConfirmationClaims, secret: string): string {
   // Keep a path prefix (a gateway published under https://example.com/login/): resolve relative to it.
   const base = publicUrl.endsWith('/') ? publicUrl : `${publicUrl}/`;
   const url = new URL(CONFIRMATION_PATH.replace(/^\//, ''), base);
-  url.searchParams.set('t', signConfirmationToken(claims, secret));
+  url.hash = new URLSearchParams({ t: signConfirmationToken(claims, secret) }).toString();
   return url.toString();
 }
 

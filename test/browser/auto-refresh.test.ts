@@ -47,19 +47,19 @@ describe('expired QR codes', () => {
   }
 
   it('refreshes by itself while visible, stops after 5 in a row, and a keyboard click re-arms it', async () => {
-    const before = await ticketsCreated(app.url);
+    const before = await ticketsCreated(app.metricsUrl);
     const page = await open();
     const refresh = page.locator('.qrgate-refresh');
 
     // 1 code on load + 5 automatic replacements, each living 3 s: about 18 s.
     await refresh.waitFor({ state: 'visible', timeout: 45_000 });
     await expect.poll(() => statusLine(page).textContent()).toBe(EXPIRED_ASKING);
-    expect((await ticketsCreated(app.url)) - before).toBe(6);
+    expect((await ticketsCreated(app.metricsUrl)) - before).toBe(6);
     await snapshot(page, 'expired-desktop');
 
     // Well past another lifetime: still no new code without the user.
     await page.waitForTimeout((TTL_SECONDS + 2) * 1000);
-    expect((await ticketsCreated(app.url)) - before).toBe(6);
+    expect((await ticketsCreated(app.metricsUrl)) - before).toBe(6);
     expect(await page.locator('body').getAttribute('data-state')).toBe('expired');
 
     // The button is reachable with Tab and works with Enter.
@@ -71,14 +71,14 @@ describe('expired QR codes', () => {
     expect(focused).toBe(true);
     await page.keyboard.press('Enter');
     await expect.poll(() => statusLine(page).textContent()).toBe('Waiting for you to scan…');
-    expect((await ticketsCreated(app.url)) - before).toBe(7);
+    expect((await ticketsCreated(app.metricsUrl)) - before).toBe(7);
 
     // The user acted: the next expiry is replaced automatically again.
-    await eventually(async () => (await ticketsCreated(app.url)) - before >= 8, 15_000, 'an automatic refresh after the click');
+    await eventually(async () => (await ticketsCreated(app.metricsUrl)) - before >= 8, 15_000, 'an automatic refresh after the click');
   });
 
   it('does not refresh while the tab is hidden, and does as soon as it is visible again', async () => {
-    const before = await ticketsCreated(app.url);
+    const before = await ticketsCreated(app.metricsUrl);
     // Headless Chromium reports every page as visible; emulate a background tab through the same API.
     const page = await open(() => {
       let hidden = true;
@@ -92,12 +92,12 @@ describe('expired QR codes', () => {
     const first = await shownTicket(page);
     await expect.poll(() => page.locator('body').getAttribute('data-state'), { timeout: 15_000 }).toBe('expired');
     await page.waitForTimeout((TTL_SECONDS + 2) * 1000);
-    expect(await ticketsCreated(app.url)).toBe(before + 1);
+    expect(await ticketsCreated(app.metricsUrl)).toBe(before + 1);
 
     await page.evaluate(() => (window as unknown as { setTabHidden(h: boolean): void }).setTabHidden(false));
     await expect.poll(() => statusLine(page).textContent(), { timeout: 15_000 }).toBe('Waiting for you to scan…');
     expect((await shownTicket(page)).ticket).not.toBe(first.ticket);
-    expect(await ticketsCreated(app.url)).toBe(before + 2);
+    expect(await ticketsCreated(app.metricsUrl)).toBe(before + 2);
   });
 
   it('replaces a ticket that vanished while offline (TICKET_NOT_FOUND on resume)', async () => {

@@ -52,7 +52,7 @@ export async function shownTicket(page: Page): Promise<{ ticket: string; qrUrl: 
   return { ticket, qrUrl };
 }
 
-/** `qrgate_tickets_created_total` from the gateway's /metrics. */
+/** `qrgate_tickets_created_total` from the gateway's /metrics (`baseUrl`: its metrics listener). */
 export async function ticketsCreated(baseUrl: string): Promise<number> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith('qrgate_tickets_created_total'));

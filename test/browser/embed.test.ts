@@ -70,12 +70,12 @@ describe('embedding on another origin', () => {
   });
 
   it('shows ORIGIN_NOT_ALLOWED, and issues no ticket, for an origin not in ALLOWED_ORIGINS', async () => {
-    const before = await ticketsCreated(app.url);
+    const before = await ticketsCreated(app.metricsUrl);
     const page = await open(`http://127.0.0.1:${port}/`);
     await expect.poll(() => page.locator('.qrgate').getAttribute('data-state'), { timeout: 15_000 }).toBe('error');
     expect(await statusLine(page).textContent()).toBe('Something went wrong: origin not allowed');
     expect(await page.locator('.qrgate-refresh').textContent()).toBe('Try again');
-    expect(await ticketsCreated(app.url)).toBe(before);
+    expect(await ticketsCreated(app.metricsUrl)).toBe(before);
   });
 
   it('has its backend verify a gateway session token against the JWKS, and refuse a forged one', async () => {

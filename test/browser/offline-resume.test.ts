@@ -51,7 +51,7 @@ describe('offline and back', () => {
   it('signs in after a scan that happened while the page was offline, by resuming the same ticket', async () => {
     const page = await open({ width: 320, height: 640 });
     const { ticket } = await shownTicket(page);
-    const created = await ticketsCreated(app.url);
+    const created = await ticketsCreated(app.metricsUrl);
 
     await cutOff(page);
     await expect.poll(() => statusLine(page).textContent(), { timeout: 15_000 }).toBe('Offline — reconnecting…');
@@ -66,7 +66,7 @@ describe('offline and back', () => {
     await page.context().setOffline(false);
     await expect.poll(() => statusLine(page).textContent(), { timeout: 20_000 }).toBe('Signed in as o_offline_scan');
     expect((await shownTicket(page)).ticket).toBe(ticket);
-    expect(await ticketsCreated(app.url)).toBe(created);
+    expect(await ticketsCreated(app.metricsUrl)).toBe(created);
     const cookie = (await page.context().cookies(app.url)).find((c) => c.name === 'qrgate_session');
     expect(cookie?.httpOnly).toBe(true);
     await snapshot(page, 'signed-in-320');

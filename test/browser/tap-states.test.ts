@@ -53,4 +53,20 @@ describe('login page in tap mode', () => {
     expect(result.tapped?.submitted?.status).toBe(200);
     await expect.poll(() => statusLine(page).textContent()).toMatch(/signed in as o_page_confirm/i);
   });
+
+  it('the phone opens the link in a real browser: the script posts the fragment, clears it, and the tap signs in', async () => {
+    const page = await open();
+    const { ticket } = await shownTicket(page);
+    const scanned = await scan(app.url, { scene: ticket, openid: 'o_page_real_phone' });
+    const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 390, height: 844 } });
+    contexts.push(phone);
+    const tab = await phone.newPage();
+    await tab.goto(linkIn(scanned.reply)!);
+    await tab.getByRole('button', { name: /Confirm/ }).waitFor({ timeout: 15_000 });
+    // The token left the address bar (and history) before anything else; the cookie binds this device.
+    expect(new URL(tab.url()).hash).toBe('');
+    expect((await phone.cookies()).find((c) => c.name === 'qrgate_confirm')?.sameSite).toBe('Strict');
+    await tab.getByRole('button', { name: /Confirm/ }).click();
+    await expect.poll(() => statusLine(page).textContent()).toMatch(/signed in as o_page_real_phone/i);
+  });
 });

@@ -191,3 +191,32 @@ describe('the policy catches broken manifests', () => {
     ]);
   });
 });
+
+describe('metrics port (issue 16, item 8)', () => {
+  it.each(overlays)('%s: every pod declares METRICS_PORT as its `metrics` port, and no Service or Ingress routes it', (overlay) => {
+    const objects = kustomizeBuild(`deploy/k8s/overlays/${overlay}`);
+    const workloads = objects.filter((o) => o.kind === 'Deployment' && String(o.metadata.name).startsWith('qrgate-'));
+    expect(workloads.length).toBeGreaterThan(0);
+    for (const workload of workloads) {
+      for (const container of podSpecOf(workload)!.spec.containers as any[]) {
+        const env = containerEnv(container, objects, String(workload.metadata.namespace));
+        const metricsPort = Number(env.get('METRICS_PORT')?.value);
+        expect(container.ports.find((p: any) => p.name === 'metrics')?.containerPort, `${workload.metadata.name}`).toBe(metricsPort);
+        expect(metricsPort).not.toBe(Number(env.get('PORT')?.value));
+      }
+    }
+    for (const service of objects.filter((o) => o.kind === 'Service')) {
+      for (const port of (service.spec as any).ports) expect([port.name, port.targetPort], `Service/${service.metadata.name}`).not.toContain('metrics');
+    }
+    for (const ingress of objects.filter((o) => o.kind === 'Ingress')) {
+      expect(JSON.stringify(ingress.spec), `Ingress/${ingress.metadata.name}`).not.toMatch(/"metrics"|9464/);
+    }
+  });
+
+  it('the PodMonitor scrapes the metrics port, and Prometheus may reach only that port', () => {
+    const [monitor] = readYaml('deploy/observability/podmonitor.yaml') as any[];
+    expect(monitor.spec.podMetricsEndpoints.map((e: any) => e.port)).toEqual(['metrics']);
+    const policy = kustomizeBuild('deploy/k8s/overlays/production').find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'qrgate-from-prometheus')!;
+    expect((policy.spec as any).ingress.flatMap((rule: any) => rule.ports.map((p: any) => p.port))).toEqual(['metrics']);
+  });
+});

@@ -236,7 +236,7 @@ describe.each(['memory', 'redis'] as const)('expiry on the %s engine', (engine) 
   });
 
   it('records the expiry once however many sockets watch the ticket, and a browser resuming it is told', async () => {
-    const expiredBefore = await expiredCount(app.url);
+    const expiredBefore = await expiredCount(app.metricsUrl);
     const first = await LoginBrowser.open(app.url);
     const { ticket, secret } = first.ticket;
     const second = await LoginBrowser.open(app.url, { resume: { ticket, secret } });
@@ -244,7 +244,7 @@ describe.each(['memory', 'redis'] as const)('expiry on the %s engine', (engine) 
       await first.waitFor('status', (s) => s.status === 'expired', 10_000);
       await second.waitFor('status', (s) => s.status === 'expired', 10_000);
       expect((await app.engine.tickets.get(ticket))?.status).toBe('expired');
-      expect((await expiredCount(app.url)) - expiredBefore).toBe(1);
+      expect((await expiredCount(app.metricsUrl)) - expiredBefore).toBe(1);
       const late = await LoginBrowser.open(app.url, { resume: { ticket, secret } });
       await late.waitFor('status', (s) => s.status === 'expired');
       late.close();

@@ -63,11 +63,15 @@ describe('separate gateway, webhook and simulator processes on Redis', () => {
     }
     for (const app of apps) {
       expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
-      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      const metrics = await (await fetch(`${app.metricsUrl}/metrics`)).text();
       expect(metrics).toContain('process_cpu_user_seconds_total');
+      // Metrics live on their own port only (issue 16, item 8): the public one has none, however spelled.
+      for (const spelling of ['/metrics', '/metrics/', '/METRICS', '/Metrics/']) {
+        expect((await fetch(`${app.url}${spelling}`)).status, `${app.name} ${spelling}`).toBe(404);
+      }
     }
-    expect(await (await fetch(`${sim.url}/metrics`)).text()).toMatch(/qrgate_sim_calls\{kind="stableTokenCalls"\} 1/);
-    const gatewayMetrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(await (await fetch(`${sim.metricsUrl}/metrics`)).text()).toMatch(/qrgate_sim_calls\{kind="stableTokenCalls"\} 1/);
+    const gatewayMetrics = await (await fetch(`${gateway.metricsUrl}/metrics`)).text();
     expect(gatewayMetrics).toMatch(/qrgate_tickets_created_total \d+/);
     expect(gatewayMetrics).toMatch(/qrgate_sockets_connected \d+/);
   });

@@ -41,18 +41,20 @@ describe('cross-gateway login: 3 gateways, 2 webhooks, 1 Redis', () => {
   it('logs every browser in once and delivers one bus message per ticket change', async () => {
     const { gateways, webhooks } = cluster!;
     const gatewayUrls = gateways.map((g) => g.url);
+    const gatewayMetricsUrls = gateways.map((g) => g.metricsUrl);
     const webhookUrls = webhooks.map((w) => w.url);
+    const webhookMetricsUrls = webhooks.map((w) => w.metricsUrl);
 
     // Round robin over the gateways, as a load balancer would spread them.
     const opened = await mapLimit(Array.from({ length: BROWSERS }, (_, i) => i), 50, (i) =>
       LoginBrowser.open(gatewayUrls[i % GATEWAYS]!),
     );
     browsers.push(...opened);
-    expect(await scrapeMetricEach(gatewayUrls, SOCKETS_CONNECTED)).toEqual([100, 100, 100]);
+    expect(await scrapeMetricEach(gatewayMetricsUrls, SOCKETS_CONNECTED)).toEqual([100, 100, 100]);
 
-    const busBefore = await scrapeMetricEach(gatewayUrls, BUS_MESSAGES_RECEIVED);
-    const webhookBusBefore = await sumMetric(webhookUrls, BUS_MESSAGES_RECEIVED);
-    const scannedBefore = await sumMetric(webhookUrls, TICKETS_SCANNED);
+    const busBefore = await scrapeMetricEach(gatewayMetricsUrls, BUS_MESSAGES_RECEIVED);
+    const webhookBusBefore = await sumMetric(webhookMetricsUrls, BUS_MESSAGES_RECEIVED);
+    const scannedBefore = await sumMetric(webhookMetricsUrls, TICKETS_SCANNED);
 
     const pushes = await mapLimit(browsers, 25, (browser, i) => {
       const webhook = webhookUrls[Math.floor(Math.random() * WEBHOOKS)]!;
@@ -62,16 +64,16 @@ describe('cross-gateway login: 3 gateways, 2 webhooks, 1 Redis', () => {
 
     expect(await browsersWithoutExactlyOneLogin(browsers)).toEqual([]);
 
-    const changes = (await sumMetric(webhookUrls, TICKETS_SCANNED)) - scannedBefore;
+    const changes = (await sumMetric(webhookMetricsUrls, TICKETS_SCANNED)) - scannedBefore;
     expect(changes).toBe(BROWSERS);
-    const busAfter = await scrapeMetricEach(gatewayUrls, BUS_MESSAGES_RECEIVED);
+    const busAfter = await scrapeMetricEach(gatewayMetricsUrls, BUS_MESSAGES_RECEIVED);
     const perGateway = busAfter.map((after, i) => after - busBefore[i]!);
     // Each gateway heard only the changes of the tickets it holds sockets for…
     expect(perGateway).toEqual([100, 100, 100]);
     // …so the whole deployment received one message per ticket change, not one per gateway.
     expect(perGateway.reduce((a, b) => a + b, 0)).toBe(changes);
     // The webhooks publish (SPUBLISH on their command connection) and never subscribe.
-    expect((await sumMetric(webhookUrls, BUS_MESSAGES_RECEIVED)) - webhookBusBefore).toBe(0);
+    expect((await sumMetric(webhookMetricsUrls, BUS_MESSAGES_RECEIVED)) - webhookBusBefore).toBe(0);
 
     // Any gateway redeems a code issued on another one: the store and the signing key are shared.
     for (const i of [0, 1, 2]) {

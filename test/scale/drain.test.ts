@@ -63,7 +63,7 @@ describe('graceful drain of a gateway behind HAProxy', () => {
       LoginBrowser.open(lb, { transports: ['polling', 'websocket'], withCredentials: true, reconnection: true }),
     );
     browsers.push(...spread);
-    const onDraining = await scrapeMetric(draining!.url, SOCKETS_CONNECTED);
+    const onDraining = await scrapeMetric(draining!.metricsUrl, SOCKETS_CONNECTED);
     expect(onDraining).toBeGreaterThanOrEqual(PINNED);
     const tickets = browsers.map((b) => b.ticket.ticket);
     // A connection that has sent nothing yet, as a load balancer's pre-connect: it must not hold the exit.
@@ -79,7 +79,7 @@ describe('graceful drain of a gateway behind HAProxy', () => {
     // Every browser is connected again, on a surviving gateway, holding the ticket it had.
     await eventually(async () => {
       if (!browsers.every((b) => b.socket.connected)) return false;
-      const counts = await scrapeMetricEach(survivors.map((g) => g.url), SOCKETS_CONNECTED);
+      const counts = await scrapeMetricEach(survivors.map((g) => g.metricsUrl), SOCKETS_CONNECTED);
       return counts.reduce((a, b) => a + b, 0) === browsers.length;
     }, 30_000);
     browsers.forEach((browser, i) => {

@@ -47,6 +47,7 @@ describe('login through HAProxy: sticky polling and WebSocket-only browsers', ()
     const { gateways, webhooks } = cluster!;
     const lb = haproxy!.url;
     const gatewayUrls = gateways.map((g) => g.url);
+    const gatewayMetricsUrls = gateways.map((g) => g.metricsUrl);
 
     // Even: WebSocket only. Odd: long-polling first, then upgrade, keeping HAProxy's cookie like a browser.
     const opened = await mapLimit(Array.from({ length: BROWSERS }, (_, i) => i), 20, (i) =>
@@ -60,26 +61,27 @@ describe('login through HAProxy: sticky polling and WebSocket-only browsers', ()
     // The sticky cookie kept every polling handshake and its upgrade on one gateway, so they all upgraded.
     await eventually(() => polling.every((b) => b.socket.io.engine.transport.name === 'websocket'));
 
-    const sockets = await scrapeMetricEach(gatewayUrls, SOCKETS_CONNECTED);
+    const sockets = await scrapeMetricEach(gatewayMetricsUrls, SOCKETS_CONNECTED);
     expect(sockets.reduce((a, b) => a + b, 0)).toBe(BROWSERS);
     // Round robin: every gateway holds a share.
     expect(sockets.every((n) => n > 0)).toBe(true);
 
-    const busBefore = await sumMetric(gatewayUrls, BUS_MESSAGES_RECEIVED);
+    const busBefore = await sumMetric(gatewayMetricsUrls, BUS_MESSAGES_RECEIVED);
     const webhookUrls = webhooks.map((w) => w.url);
-    const scannedBefore = await sumMetric(webhookUrls, TICKETS_SCANNED);
+    const webhookMetricsUrls = webhooks.map((w) => w.metricsUrl);
+    const scannedBefore = await sumMetric(webhookMetricsUrls, TICKETS_SCANNED);
 
     // WeChat pushes to the public URL; HAProxy spreads them over the webhooks.
     const pushes = await mapLimit(browsers, 20, (browser, i) =>
       pushScan(`${lb}/wechat`, { scene: browser.ticket.ticket, openid: `o_lb_${i}` }),
     );
     expect(pushes.filter((p) => p.status !== 200)).toEqual([]);
-    expect((await scrapeMetricEach(webhookUrls, TICKETS_SCANNED)).every((n) => n > 0)).toBe(true);
+    expect((await scrapeMetricEach(webhookMetricsUrls, TICKETS_SCANNED)).every((n) => n > 0)).toBe(true);
 
     expect(await browsersWithoutExactlyOneLogin(browsers)).toEqual([]);
-    const changes = (await sumMetric(webhookUrls, TICKETS_SCANNED)) - scannedBefore;
+    const changes = (await sumMetric(webhookMetricsUrls, TICKETS_SCANNED)) - scannedBefore;
     expect(changes).toBe(BROWSERS);
-    expect((await sumMetric(gatewayUrls, BUS_MESSAGES_RECEIVED)) - busBefore).toBe(changes);
+    expect((await sumMetric(gatewayMetricsUrls, BUS_MESSAGES_RECEIVED)) - busBefore).toBe(changes);
 
     // The code exchange goes through the balancer too, to whichever gateway.
     const first = browsers[0]!;

@@ -3,7 +3,7 @@
  * webhooks, with only the upstream addresses and the listen port filled in. Polling browsers need `ip_hash`
  * stickiness, WebSocket ones the Upgrade headers, and WeChat's pushes reach the webhooks at `/wechat`.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,8 @@ function renderNginxConfig(dir: string, port: number, cluster: ScaleCluster): st
   for (const [i, g] of cluster.gateways.entries()) site = site.replace(`gateway-${i + 1}:3000`, `127.0.0.1:${g.port}`);
   for (const [i, w] of cluster.webhooks.entries()) site = site.replace(`webhook-${i + 1}:3001`, `127.0.0.1:${w.port}`);
   site = site.replace('listen 80;', `listen 127.0.0.1:${port};`);
-  if (/gateway-\d|webhook-\d|listen 80;/.test(site)) throw new Error('deploy/nginx/qrgate.conf changed shape: update this test');
+  site = site.replace('/var/log/nginx/qrgate.access.log', join(dir, 'access.log'));
+  if (/gateway-\d|webhook-\d|listen 80;|\/var\/log/.test(site)) throw new Error('deploy/nginx/qrgate.conf changed shape: update this test');
   writeFileSync(join(dir, 'qrgate.conf'), site);
   const conf = join(dir, 'nginx.conf');
   writeFileSync(
@@ -49,6 +50,7 @@ describe('login through the nginx example', () => {
   let cluster: ScaleCluster | undefined;
   let nginx: Spawned | undefined;
   let url = '';
+  let accessLog = '';
   const browsers: LoginBrowser[] = [];
 
   beforeAll(async () => {
@@ -57,6 +59,7 @@ describe('login through the nginx example', () => {
     const dir = mkdtempSync(join(tmpdir(), 'qrgate-nginx-'));
     const port = await freePort();
     const conf = renderNginxConfig(dir, port, cluster);
+    accessLog = join(dir, 'access.log');
     const env = { PATH: process.env.PATH ?? '' };
     const check = spawnTracked(NGINX, ['-t', '-p', dir, '-c', conf], env);
     expect(await check.exited, check.output()).toBe(0);
@@ -90,6 +93,22 @@ describe('login through the nginx example', () => {
     const first = browsers[1]!;
     expect((await first.exchange(first.logins()[0]!.code)).status).toBe(200);
   }, 90_000);
+
+  it('logs /confirm and /wechat without their query (issue 16, item 7), other paths as usual', async () => {
+    await fetch(`${url}/confirm?t=old-style-token-in-query`);
+    await fetch(`${url}/wechat?openid=o_logged_openid&signature=0123abcd&timestamp=1&nonce=2`);
+    await fetch(`${url}/healthz?probe=kept`);
+    // nginx writes the line when the response is done; give the worker a moment to flush it.
+    let log = '';
+    for (let i = 0; i < 50 && !log.includes('probe=kept'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      log = existsSync(accessLog) ? readFileSync(accessLog, 'utf8') : '';
+    }
+    expect(log).toContain('"GET /confirm HTTP/1.1"');
+    expect(log).toContain('"GET /wechat HTTP/1.1"');
+    expect(log).toContain('"GET /healthz?probe=kept HTTP/1.1"');
+    expect(log).not.toMatch(/old-style-token|o_logged_openid|0123abcd/);
+  });
 
   it('keeps /metrics off the public port', async () => {
     expect((await fetch(`${url}/metrics`)).status).toBe(404);

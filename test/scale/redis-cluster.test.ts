@@ -51,18 +51,20 @@ describe('cross-gateway login on a Redis Cluster: 3 gateways, 2 webhooks, 300 br
   it('logs every browser in once with one bus message per ticket change', async () => {
     const { gateways, webhooks } = cluster!;
     const gatewayUrls = gateways.map((g) => g.url);
+    const gatewayMetricsUrls = gateways.map((g) => g.metricsUrl);
     const webhookUrls = webhooks.map((w) => w.url);
+    const webhookMetricsUrls = webhooks.map((w) => w.metricsUrl);
 
     const opened = await mapLimit(Array.from({ length: BROWSERS }, (_, i) => i), 30, (i) =>
       LoginBrowser.open(gatewayUrls[i % GATEWAYS]!),
     );
     browsers.push(...opened);
-    expect(await scrapeMetricEach(gatewayUrls, SOCKETS_CONNECTED)).toEqual([100, 100, 100]);
+    expect(await scrapeMetricEach(gatewayMetricsUrls, SOCKETS_CONNECTED)).toEqual([100, 100, 100]);
     // 300 random ids hash to slots on all three masters, so every shard carries some of the doorbells.
     expect(new Set(browsers.map((b) => b.ticket.ticket)).size).toBe(BROWSERS);
 
-    const busBefore = await scrapeMetricEach(gatewayUrls, BUS_MESSAGES_RECEIVED);
-    const scannedBefore = await sumMetric(webhookUrls, TICKETS_SCANNED);
+    const busBefore = await scrapeMetricEach(gatewayMetricsUrls, BUS_MESSAGES_RECEIVED);
+    const scannedBefore = await sumMetric(webhookMetricsUrls, TICKETS_SCANNED);
 
     // Each scan reaches a random webhook, as WeChat's pushes would behind a balancer.
     const pushes = await mapLimit(browsers, 20, (browser, i) =>
@@ -71,12 +73,12 @@ describe('cross-gateway login on a Redis Cluster: 3 gateways, 2 webhooks, 300 br
     expect(pushes.filter((p) => p.status !== 200)).toEqual([]);
 
     expect(await browsersWithoutExactlyOneLogin(browsers)).toEqual([]);
-    const changes = (await sumMetric(webhookUrls, TICKETS_SCANNED)) - scannedBefore;
+    const changes = (await sumMetric(webhookMetricsUrls, TICKETS_SCANNED)) - scannedBefore;
     expect(changes).toBe(BROWSERS);
-    const busAfter = await scrapeMetricEach(gatewayUrls, BUS_MESSAGES_RECEIVED);
+    const busAfter = await scrapeMetricEach(gatewayMetricsUrls, BUS_MESSAGES_RECEIVED);
     const perGateway = busAfter.map((after, i) => after - busBefore[i]!);
     expect(perGateway).toEqual([100, 100, 100]);
     expect(perGateway.reduce((a, b) => a + b, 0)).toBe(changes);
-    expect(await sumMetric(webhookUrls, BUS_MESSAGES_RECEIVED)).toBe(0);
+    expect(await sumMetric(webhookMetricsUrls, BUS_MESSAGES_RECEIVED)).toBe(0);
   }, 90_000);
 });

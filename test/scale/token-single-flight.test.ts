@@ -40,6 +40,7 @@ describe('one WeChat access token for many gateways', () => {
   it(`fetches stable_token once for ${GATEWAYS} × ${PER_GATEWAY} tickets issued at once`, async () => {
     expect(await stats()).toMatchObject({ stableTokenCalls: 0, tokenCalls: 0, qrcodeCreateCalls: 0 });
     const gatewayUrls = cluster!.gateways.map((g) => g.url);
+    const gatewayMetricsUrls = cluster!.gateways.map((g) => g.metricsUrl);
 
     // Every browser starts connecting before any has its ticket. A gateway rendering 200 QR codes at once on
     // this small machine can be too busy to read WeChat's answer within the client's timeout; such a browser is
@@ -58,7 +59,7 @@ describe('one WeChat access token for many gateways', () => {
     for (const outcome of settled) if (outcome.status === 'fulfilled') browsers.push(outcome.value);
     expect(settled.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
 
-    expect(await scrapeMetricEach(gatewayUrls, SOCKETS_CONNECTED)).toEqual([PER_GATEWAY, PER_GATEWAY, PER_GATEWAY]);
+    expect(await scrapeMetricEach(gatewayMetricsUrls, SOCKETS_CONNECTED)).toEqual([PER_GATEWAY, PER_GATEWAY, PER_GATEWAY]);
     expect(new Set(browsers.map((b) => b.ticket.ticket)).size).toBe(GATEWAYS * PER_GATEWAY);
     expect(await stats()).toMatchObject({
       stableTokenCalls: 1,

@@ -22,6 +22,7 @@ import {
   expectUnchanged,
   freshAddress,
   openBrowser,
+  openConfirmation,
   postConfirmation,
   postPush,
   scanXml,
@@ -458,16 +459,19 @@ describe('confirmation links', () => {
     const used = await browserOn(app);
     const usedScan = await scan(app.url, { scene: used.ticket.ticket, openid: 'o_link_owner' });
     const usedLink = linkIn(usedScan.reply)!;
+    // Both from the device that opened the link (the decision is bound to it).
+    const device = await openConfirmation(app, tokenOf(usedLink));
+    expect(device.page.status).toBe(200);
     const [one, two] = await Promise.all([
-      postConfirmation(app, tokenOf(usedLink), 'confirm'),
-      postConfirmation(app, tokenOf(usedLink), 'confirm'),
+      postConfirmation(app, tokenOf(usedLink), 'confirm', device.cookie),
+      postConfirmation(app, tokenOf(usedLink), 'confirm', device.cookie),
     ]);
     expect([one.status, two.status].sort()).toEqual([200, 409]);
     await used.waitFor('login');
     const afterUse = await snapshot(app, used);
 
     const reopened = await followLink(usedLink, 'cancel');
-    const replayed = await postConfirmation(app, tokenOf(usedLink), 'cancel');
+    const replayed = await postConfirmation(app, tokenOf(usedLink), 'cancel', device.cookie);
 
     expect(reopened.page.status).toBe(409);
     expect(reopened.page.body).toContain('这个链接已经使用过');
@@ -491,7 +495,7 @@ describe('confirmation links', () => {
       `${id}.${expiry}.${'A'.repeat(43)}`,
     ];
     for (const forged of forgeries) {
-      const page = await followLink(`${app.url}/confirm?t=${forged}`, 'confirm');
+      const page = await followLink(`${app.url}/confirm#t=${forged}`, 'confirm');
       const posted = await postConfirmation(app, forged, 'confirm');
       expect(page.page.status).toBe(403);
       expect(page.page.body).toContain('链接无效或已被篡改');

@@ -86,14 +86,32 @@ export async function expectStillPending(app: Standalone, browser: LoginBrowser,
   expect(browser.logins()).toEqual([]);
 }
 
-/** The `t` of a confirmation link. */
-export const tokenOf = (link: string): string => new URL(link).searchParams.get('t') ?? '';
+/** The `t` of a confirmation link (in its fragment: `/confirm#t=…`). */
+export const tokenOf = (link: string): string => new URLSearchParams(new URL(link).hash.slice(1)).get('t') ?? '';
 
-/** Submit the confirmation form directly (a replayed or forged POST), from the page's own origin. */
-export async function postConfirmation(app: Standalone, token: string, action: 'confirm' | 'cancel'): Promise<HttpText> {
+/**
+ * Submit the confirmation form directly (a replayed or forged POST), from the page's own origin; `cookie` is
+ * the device cookie of an earlier `open` (none: a device that never opened the link).
+ */
+export async function postConfirmation(
+  app: Standalone,
+  token: string,
+  action: 'open' | 'confirm' | 'cancel',
+  cookie?: string,
+): Promise<HttpText> {
   return fetchText(`${app.url}/confirm`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(app.url).origin },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      origin: new URL(app.url).origin,
+      ...(cookie !== undefined ? { cookie } : {}),
+    },
     body: new URLSearchParams({ t: token, action }).toString(),
   });
+}
+
+/** Open a link's token as its page's script does; the device cookie the answer set (`name=value`). */
+export async function openConfirmation(app: Standalone, token: string): Promise<{ page: HttpText; cookie: string }> {
+  const page = await postConfirmation(app, token, 'open');
+  return { page, cookie: page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') };
 }

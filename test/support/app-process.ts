@@ -42,6 +42,8 @@ export interface AppProcess extends Spawned {
   readonly port: number;
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
+  /** `http://127.0.0.1:<METRICS_PORT>`: where `GET /metrics` answers (never on `url`). */
+  readonly metricsUrl: string;
 }
 
 // Last resort when a run dies without calling stop(): no child outlives the process that started it.
@@ -118,14 +120,16 @@ export async function startApp(name: AppName, env: Record<string, string>, optio
   const entry = join(REPO_ROOT, 'dist/apps', name, 'main.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
   const port = Number(env.PORT ?? (await freePort()));
+  const metricsPort = Number(env.METRICS_PORT ?? (await freePort()));
   const spawned = spawnTracked(process.execPath, [entry], {
     PATH: process.env.PATH ?? '',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     ...env,
     PORT: String(port),
+    METRICS_PORT: String(metricsPort),
   });
   const url = `http://127.0.0.1:${port}`;
   await waitUntilAnswers(spawned, name, `${url}${options.waitReady === false ? '/healthz' : '/readyz'}`);
-  return { name, port, url, ...spawned };
+  return { name, port, url, metricsUrl: `http://127.0.0.1:${metricsPort}`, ...spawned };
 }

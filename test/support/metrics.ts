@@ -22,7 +22,7 @@ export function metricValue(exposition: string, name: string): number {
   return sum;
 }
 
-/** Scrape one process (`baseUrl` without the path) and return the summed value of `name`. */
+/** Scrape one process (`baseUrl`: its metrics listener, METRICS_PORT, without the path) and return the summed value of `name`. */
 export async function scrapeMetric(baseUrl: string, name: string): Promise<number> {
   const response = await fetch(`${baseUrl}/metrics`);
   if (!response.ok) throw new Error(`GET ${baseUrl}/metrics answered ${response.status}`);

@@ -5,6 +5,6 @@ import { startStandalone, type Standalone } from '../../apps/standalone/standalo
 import { loadConfig } from '../../libs/config/index.js';
 
 export async function startTestStandalone(env: Record<string, string> = {}): Promise<Standalone> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ PORT: '0', METRICS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
   return startStandalone(config);
 }

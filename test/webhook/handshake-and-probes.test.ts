@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createWebhook } from '../../apps/webhook/index.js';
 import { createRedisEngine } from '../../libs/engine/index.js';
+import { serveMetrics } from '../../libs/runtime/index.js';
 import { pushSignature } from '../../libs/wechat/index.js';
 import { freePort } from '../support/app-process.js';
 import { TOKEN } from '../support/fixtures.js';
@@ -97,14 +98,21 @@ describe('probes', () => {
     }
   });
 
-  it('/metrics serves the registry with push outcomes', async () => {
+  it('its metrics listener serves the registry with push outcomes; the webhook app itself has no /metrics', async () => {
     const ticket = await hook.createTicket();
     await hook.push(scanEvent(ticket, { openid: 'o_metrics' }));
-    const res = await hook.get('/metrics');
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe(hook.metrics.registry.contentType);
-    expect(res.body).toContain('qrgate_webhook_requests_total{outcome="ok"} 1');
-    expect(res.body).toContain('qrgate_tickets_confirmed_total 1');
+    const listener = await serveMetrics(hook.metrics.registry, '127.0.0.1', 0);
+    try {
+      const res = await fetch(`${listener.url}/metrics`);
+      const body = await res.text();
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe(hook.metrics.registry.contentType);
+      expect(body).toContain('qrgate_webhook_requests_total{outcome="ok"} 1');
+      expect(body).toContain('qrgate_tickets_confirmed_total 1');
+    } finally {
+      await listener.close();
+    }
+    expect((await hook.get('/metrics')).status).toBe(404);
   });
 
   it('answers 404 elsewhere', async () => {
