@@ -67,10 +67,14 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
       (err: unknown) => {
         if (err instanceof GatewayError) {
           logger.info({ code: err.code }, 'socket refused');
-          return next(err.toConnectError());
+          next(err.toConnectError());
+        } else {
+          logger.error({ err }, 'socket handshake failed');
+          next(GatewayError.of('INTERNAL').toConnectError());
         }
-        logger.error({ err }, 'socket handshake failed');
-        next(GatewayError.of('INTERNAL').toConnectError());
+        // A connection takes one CONNECT (connection-guard.ts), so a refused one has nothing left to do: close
+        // it once Socket.IO has queued the refusal (on the next tick), instead of leaving it to the client.
+        setImmediate(() => socket.conn.close());
       },
     );
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Standalone } from '../../apps/standalone/standalone.js';
 import { startTestStandalone } from '../support/standalone.js';
-import { eventually, launchChromium, shownTicket, snapshot, statusLine, ticketsCreated } from './chromium.js';
+import { eventually, launchChromium, qrImage, shownTicket, snapshot, statusLine, ticketsCreated } from './chromium.js';
 
 const TTL_SECONDS = 3;
 const EXPIRED_ASKING = 'The QR code has expired. Click to get a new one.';
@@ -89,7 +89,17 @@ describe('expired QR codes', () => {
         document.dispatchEvent(new Event('visibilitychange'));
       };
     });
+    const setTabHidden = (hidden: boolean) =>
+      page.evaluate((h) => (window as unknown as { setTabHidden(h: boolean): void }).setTabHidden(h), hidden);
+    // Opened in the background: no connection, so no QR code spent, until someone looks (issue 16 item 2).
+    await page.waitForTimeout((TTL_SECONDS + 2) * 1000);
+    expect(await ticketsCreated(app.url)).toBe(before);
+    expect(await qrImage(page).and(page.locator('[data-ticket]')).count()).toBe(0);
+    expect(await page.locator('body').getAttribute('data-state')).toBe('connecting');
+    await setTabHidden(false);
     const first = await shownTicket(page);
+    expect(await ticketsCreated(app.url)).toBe(before + 1);
+    await setTabHidden(true);
     await expect.poll(() => page.locator('body').getAttribute('data-state'), { timeout: 15_000 }).toBe('expired');
     await page.waitForTimeout((TTL_SECONDS + 2) * 1000);
     expect(await ticketsCreated(app.metricsUrl)).toBe(before + 1);

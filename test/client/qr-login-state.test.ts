@@ -233,6 +233,25 @@ describe('refusals and cut connections', () => {
     expect(reduced.model.transientFailures).toBe(1);
   });
 
+  it('retries TICKET_IN_USE like INTERNAL: the place its own dead socket held lapses', () => {
+    const refuse: LoginEvent = { type: 'connect-error', code: 'TICKET_IN_USE', message: 'in use', active: false, visible: true };
+    const reduced = fold([refuse], fold(online).model);
+    expect(reduced.effects).toEqual([{ type: 'retry-later', delayMs: expect.any(Number) }]);
+    expect(reduced.model.transientFailures).toBe(1);
+  });
+
+  it('does not reconnect when the gateway hangs up a ticket that is over, until the page is seen or clicked', () => {
+    const expiredHidden = fold([...online, status('t1', 'expired', false)]).model;
+    const hungUp = fold([{ type: 'disconnected', reason: 'io server disconnect' }], expiredHidden);
+    expect(hungUp.effects).toEqual([]);
+    expect(shown(hungUp.model)).toBe('expired');
+    // Seen again: a new code over a new connection (the socket is gone).
+    expect(fold([{ type: 'visible', connected: false }], hungUp.model).effects).toEqual([{ type: 'connect' }]);
+    // A ticket still open whose session the server ended (a restart) is retried as before.
+    const open = fold([{ type: 'disconnected', reason: 'io server disconnect' }], fold(online).model);
+    expect(open.effects).toEqual([{ type: 'retry-later', delayMs: SHUTDOWN_RETRY_MS }]);
+  });
+
   it('shows any other refusal as an error at once', () => {
     const { model, effects } = fold([{ type: 'connect-error', code: 'ORIGIN_NOT_ALLOWED', message: 'origin not allowed', active: false, visible: true }]);
     expect(effects).toEqual([]);

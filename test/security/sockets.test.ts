@@ -6,7 +6,9 @@
  * the exact refusal and that nothing changed (no ticket issued, no WeChat call, the held ticket as it was).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { Socket as EngineConnection } from 'engine.io-client';
 import { io, type Socket } from 'socket.io-client';
+import { newSecret, newTicketId } from '../../libs/ticket/index.js';
 import { HANG_UP_AFTER_MS } from '../../apps/gateway/login-namespace.js';
 import { LEASE_TTL_MS } from '../../apps/gateway/ticket-holders.js';
 import { ConnectError, LoginBrowser } from '../support/login-browser.js';
@@ -75,6 +77,43 @@ describe('namespaces', () => {
     await h.logged('socket disconnected');
     await h.advance(100);
     expect(await openConnections(h)).toBe(1);
+  });
+});
+
+/** A bare engine.io connection (no Socket.IO client to close it for us), with every packet it received. */
+async function bareConnection(h: GatewayHarness): Promise<{ conn: EngineConnection; packets: string[]; closed: Promise<void> }> {
+  const conn = new EngineConnection(h.url, { path: '/socket.io', transports: ['websocket'], useNativeTimers: true } as never);
+  const packets: string[] = [];
+  conn.on('message', (data) => packets.push(String(data)));
+  const closed = new Promise<void>((resolve) => conn.on('close', () => resolve()));
+  await new Promise<void>((resolve) => conn.on('open', () => resolve()));
+  return { conn, packets, closed };
+}
+
+describe('one CONNECT per connection', () => {
+  it('closes the connection of a refused /login handshake itself', async () => {
+    const h = await start();
+    const { conn, packets, closed } = await bareConnection(h);
+    conn.send(`0/login,${JSON.stringify({ ticket: newTicketId(), secret: newSecret() })}`);
+    await closed;
+    expect(packets).toEqual(['4/login,{"message":"unknown or expired ticket","data":{"code":"TICKET_NOT_FOUND"}}']);
+    await h.advance(100);
+    expect(await openConnections(h)).toBe(0);
+  });
+
+  it('refuses a second CONNECT on one connection with INVALID_PAYLOAD, issuing nothing for it', async () => {
+    const h = await start();
+    const { conn, packets, closed } = await bareConnection(h);
+    conn.send('0/login,');
+    await h.wechat.calledTimes(1);
+    await h.logged('socket connected');
+    conn.send('0/login,');
+    await closed;
+    expect(packets.at(-1)).toBe('4/login,{"message":"invalid payload","data":{"code":"INVALID_PAYLOAD"}}');
+    expect(h.wechat.calls).toHaveLength(1);
+    await h.advance(100);
+    expect(h.gateway.socketCount).toBe(0);
+    expect(await openConnections(h)).toBe(0);
   });
 });
 

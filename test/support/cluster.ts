@@ -73,6 +73,10 @@ export async function startScaleCluster(options: ScaleClusterOptions): Promise<S
     RATE_LIMIT_TICKETS_PER_MINUTE: '1000000',
     RATE_LIMIT_EXCHANGES_PER_MINUTE: '1000000',
     LOGIN_CONFIRMATION: 'scan',
+    // Thousands of browsers from one address, and more QR codes than a real account's day allows.
+    MAX_CONNECTIONS_PER_IP: '1000000',
+    RATE_LIMIT_RESUMES_PER_MINUTE: '1000000',
+    WECHAT_QR_DAILY_QUOTA: '100000000',
   };
   try {
     const webhookPorts = await Promise.all(Array.from({ length: options.webhooks }, () => freePort()));
