@@ -15,7 +15,10 @@ export class ClientPool {
   /** Which worker holds each ticket, to ask the right one for its login. */
   private readonly holder = new Map<string, Worker>();
 
-  private constructor(private readonly workers: Worker[], readonly stop: () => Promise<void>) {}
+  private constructor(
+    private readonly workers: Worker[],
+    readonly stop: () => Promise<void>,
+  ) {}
 
   /** Start `size` client workers. */
   static async start(size: number): Promise<ClientPool> {
@@ -73,7 +76,9 @@ export class ClientPool {
       if (mine === undefined) byWorker.set(worker, [ticket]);
       else mine.push(ticket);
     }
-    const parts = await Promise.all([...byWorker].map(([worker, mine]) => worker.call<LoginsResult>('logins', { tickets: mine, timeoutMs })));
+    const parts = await Promise.all(
+      [...byWorker].map(([worker, mine]) => worker.call<LoginsResult>('logins', { tickets: mine, timeoutMs })),
+    );
     return { arrivals: parts.flatMap((p) => p.arrivals), duplicates: parts.reduce((n, p) => n + p.duplicates, 0) };
   }
 

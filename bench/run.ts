@@ -111,7 +111,8 @@ async function main(): Promise<void> {
   const nl80 = await twice('new logins', () => measureNewLogins('qrgate', plan.slowApiMs, plan.newLogins));
   say('new logins/s: floor');
   const nlf = await twice('new logins', () => measureNewLogins('floor', 0, plan.newLogins));
-  for (const r of [nl, nl80, nlf]) say(`  ${r.kind} (API ${r.apiLatencyMs} ms): ${r.perSecond.toFixed(0)}/s, time to QR p99 ${r.p99Ms.toFixed(0)} ms, ${r.failed} failed`);
+  for (const r of [nl, nl80, nlf])
+    say(`  ${r.kind} (API ${r.apiLatencyMs} ms): ${r.perSecond.toFixed(0)}/s, time to QR p99 ${r.p99Ms.toFixed(0)} ms, ${r.failed} failed`);
 
   say(`waiting browsers (memory at ${plan.waiting.memoryAt.join(', ')}; scans): qrgate`);
   const wq = await twice('waiting browsers', () => measureWaitingBrowsers('qrgate', plan.waiting));
@@ -119,18 +120,26 @@ async function main(): Promise<void> {
   const wf = await twice('waiting browsers', () => measureWaitingBrowsers('floor', plan.waiting));
   for (const w of [wq, wf]) {
     const top = w.sweep[w.sweep.length - 1];
-    say(`  ${w.kind}: ${w.memory.map((m) => `${m.perSocketKiB.toFixed(1)} KiB/socket at ${m.sockets}`).join(', ')}; p99 ${top?.p99Ms.toFixed(1)} ms at ${top?.rate}/s, lost ${top?.lost}`);
+    say(
+      `  ${w.kind}: ${w.memory.map((m) => `${m.perSocketKiB.toFixed(1)} KiB/socket at ${m.sockets}`).join(', ')}; p99 ${top?.p99Ms.toFixed(1)} ms at ${top?.rate}/s, lost ${top?.lost}`,
+    );
   }
 
   say(`webhook events/s on ${plan.webhook.tickets} real tickets: qrgate, then floor`);
   const webhook = await twice('webhook', () => measureWebhook(plan.webhook.tickets, plan.webhook.inFlight));
-  say(`  qrgate ${webhook.qrgatePerSecond.toFixed(0)}/s, floor ${webhook.floorPerSecond.toFixed(0)}/s, ${webhook.loggedIn}/${webhook.tickets} logged in`);
+  say(
+    `  qrgate ${webhook.qrgatePerSecond.toFixed(0)}/s, floor ${webhook.floorPerSecond.toFixed(0)}/s, ${webhook.loggedIn}/${webhook.tickets} logged in`,
+  );
 
   const deliveries: { qrgate: DeliveriesResult[]; floor: DeliveriesResult[] } = { qrgate: [], floor: [] };
   for (const gateways of plan.deliveries.gateways) {
     say(`bus messages per scan with ${gateways} gateway(s): qrgate, then floor`);
-    deliveries.qrgate.push(await twice('deliveries', () => measureDeliveries('qrgate', gateways, plan.deliveries.browsers, plan.deliveries.rate)));
-    deliveries.floor.push(await twice('deliveries', () => measureDeliveries('floor', gateways, plan.deliveries.browsers, plan.deliveries.rate)));
+    deliveries.qrgate.push(
+      await twice('deliveries', () => measureDeliveries('qrgate', gateways, plan.deliveries.browsers, plan.deliveries.rate)),
+    );
+    deliveries.floor.push(
+      await twice('deliveries', () => measureDeliveries('floor', gateways, plan.deliveries.browsers, plan.deliveries.rate)),
+    );
   }
 
   const results: BenchResults = {
@@ -146,7 +155,9 @@ async function main(): Promise<void> {
   const written = await writeReport(out, results);
   process.stdout.write('\n');
   for (const row of tableRows(results)) {
-    process.stdout.write(`${row.met === null ? '   ' : row.met ? 'ok ' : 'NO '} ${row.figure}: ${row.qrgate} vs floor ${row.floor} (${row.ratio}; target ${row.target})\n`);
+    process.stdout.write(
+      `${row.met === null ? '   ' : row.met ? 'ok ' : 'NO '} ${row.figure}: ${row.qrgate} vs floor ${row.floor} (${row.ratio}; target ${row.target})\n`,
+    );
   }
   process.stdout.write(`\nwrote ${written.join(', ')}\n`);
 }

@@ -6,7 +6,15 @@
  */
 import { join } from 'node:path';
 import { SCALE_CREDENTIALS } from '../test/support/cluster.js';
-import { REPO_ROOT, freePort, spawnTracked, startApp, waitUntilAnswers, type AppProcess, type Spawned } from '../test/support/app-process.js';
+import {
+  REPO_ROOT,
+  freePort,
+  spawnTracked,
+  startApp,
+  waitUntilAnswers,
+  type AppProcess,
+  type Spawned,
+} from '../test/support/app-process.js';
 import { BUS_MESSAGES_RECEIVED, TICKETS_SCANNED, sumMetric } from '../test/support/metrics.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { generateKeyPairSync } from 'node:crypto';
@@ -128,8 +136,9 @@ export async function startQrgate(options: QrgateOptions): Promise<System & { we
     const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
     // One at a time, retried: eight processes booting at once on a busy 2-core machine miss the deadline.
     const pending: Array<() => Promise<AppProcess>> = [
-      ...Array.from({ length: options.gateways }, () => () =>
-        startApp('gateway', { ...common, WECHAT_API_BASE: sim!.url, SESSION_SIGNING_KEY: String(signingKey) }),
+      ...Array.from(
+        { length: options.gateways },
+        () => () => startApp('gateway', { ...common, WECHAT_API_BASE: sim!.url, SESSION_SIGNING_KEY: String(signingKey) }),
       ),
       ...webhookPorts.map((port) => () => startApp('webhook', { ...common, PORT: String(port) })),
     ];
@@ -148,9 +157,22 @@ export async function startQrgate(options: QrgateOptions): Promise<System & { we
       webhookUrls,
       token: SCALE_CREDENTIALS.WECHAT_TOKEN,
       scan: (tickets, rate) =>
-        pusher!.call<PushResult>('pace', { url: webhookUrls[nextWebhook++ % webhookUrls.length], token: SCALE_CREDENTIALS.WECHAT_TOKEN, tickets, rate }),
-      busMessages: () => sumMetric(gateways.map((g) => g.metricsUrl), BUS_MESSAGES_RECEIVED),
-      changes: () => sumMetric(webhooks.map((w) => w.metricsUrl), TICKETS_SCANNED),
+        pusher!.call<PushResult>('pace', {
+          url: webhookUrls[nextWebhook++ % webhookUrls.length],
+          token: SCALE_CREDENTIALS.WECHAT_TOKEN,
+          tickets,
+          rate,
+        }),
+      busMessages: () =>
+        sumMetric(
+          gateways.map((g) => g.metricsUrl),
+          BUS_MESSAGES_RECEIVED,
+        ),
+      changes: () =>
+        sumMetric(
+          webhooks.map((w) => w.metricsUrl),
+          TICKETS_SCANNED,
+        ),
       redisCpuSeconds: () => cpu.read(),
       redisUsedMemory: () => cpu.usedMemory(),
       stop,
@@ -162,9 +184,16 @@ export async function startQrgate(options: QrgateOptions): Promise<System & { we
 }
 
 /** Start one floor script (`floors/<name>.js`) on a free port and wait until it answers `/stats`. */
-export async function startFloorProcess(name: 'socketio-floor' | 'http-floor', env: Record<string, string> = {}): Promise<Spawned & { url: string }> {
+export async function startFloorProcess(
+  name: 'socketio-floor' | 'http-floor',
+  env: Record<string, string> = {},
+): Promise<Spawned & { url: string }> {
   const port = await freePort();
-  const spawned = spawnTracked(process.execPath, [benchScript(`floors/${name}.js`)], { PATH: process.env.PATH ?? '', ...env, PORT: String(port) });
+  const spawned = spawnTracked(process.execPath, [benchScript(`floors/${name}.js`)], {
+    PATH: process.env.PATH ?? '',
+    ...env,
+    PORT: String(port),
+  });
   const url = `http://127.0.0.1:${port}`;
   const stop = track(() => spawned.stop('SIGTERM', 5_000));
   try {

@@ -136,7 +136,7 @@ describe('the layer checker', () => {
       // Allowed: standalone through an index, a type import inside the pure core, text that only looks like one.
       file('apps/standalone/ok.ts', "import { createGateway } from '../gateway/index.js';"),
       file('libs/ticket/ok.ts', "import type { LoginUser } from '../protocol/index.js';", "import { randomBytes } from 'node:crypto';"),
-      file('apps/gateway/ok.ts', "const page = `<script type=\"module\">import { x } from '../webhook/a.js';</script>`;"),
+      file('apps/gateway/ok.ts', 'const page = `<script type="module">import { x } from \'../webhook/a.js\';</script>`;'),
     ];
     expect(layerViolations(broken)).toEqual([
       'libs/engine/x.ts imports apps/gateway/index.ts: libs never import apps',

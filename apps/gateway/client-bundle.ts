@@ -35,29 +35,31 @@ export function mountClientBundle(router: Router): void {
     return pending;
   };
 
-  const serve = (file: string, type: string): RouterMiddleware => async (ctx) => {
-    const asset = await load(file);
-    if (asset === null) {
-      ctx.status = 404;
-      ctx.body = { error: 'client bundle not built (npm run build)' };
-      return;
-    }
-    ctx.set('Access-Control-Allow-Origin', '*');
-    // A module script on another origin needs CORS; a page with COEP also needs this to load it.
-    ctx.set('Cross-Origin-Resource-Policy', 'cross-origin');
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    // The URL is not versioned: cache briefly, then revalidate cheaply by ETag.
-    ctx.set('Cache-Control', 'public, max-age=300, stale-while-revalidate=60');
-    ctx.set('ETag', asset.etag);
-    ctx.type = type;
-    // Koa only evaluates conditional requests for a success status.
-    ctx.status = 200;
-    if (ctx.fresh) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.body = asset.body;
-  };
+  const serve =
+    (file: string, type: string): RouterMiddleware =>
+    async (ctx) => {
+      const asset = await load(file);
+      if (asset === null) {
+        ctx.status = 404;
+        ctx.body = { error: 'client bundle not built (npm run build)' };
+        return;
+      }
+      ctx.set('Access-Control-Allow-Origin', '*');
+      // A module script on another origin needs CORS; a page with COEP also needs this to load it.
+      ctx.set('Cross-Origin-Resource-Policy', 'cross-origin');
+      ctx.set('X-Content-Type-Options', 'nosniff');
+      // The URL is not versioned: cache briefly, then revalidate cheaply by ETag.
+      ctx.set('Cache-Control', 'public, max-age=300, stale-while-revalidate=60');
+      ctx.set('ETag', asset.etag);
+      ctx.type = type;
+      // Koa only evaluates conditional requests for a success status.
+      ctx.status = 200;
+      if (ctx.fresh) {
+        ctx.status = 304;
+        return;
+      }
+      ctx.body = asset.body;
+    };
 
   router.get(CLIENT_BUNDLE_ROUTE, serve('qrgate.js', 'application/javascript; charset=utf-8'));
   router.get(`${CLIENT_BUNDLE_ROUTE}.map`, serve('qrgate.js.map', 'application/json; charset=utf-8'));

@@ -14,7 +14,10 @@ export function clientGroup(ip: string): string {
   const bare = address.split('%')[0] ?? address;
   if (!isIPv6(bare)) return address;
   const groups = expandIPv6(bare);
-  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
 }
 
 /** A per-client rate limiter: the same limiter, keyed by {@link clientGroup}. */

@@ -22,12 +22,7 @@ import type { Engine } from '../../libs/engine/index.js';
 import { describeBrowser, displayIp, formatShanghaiTime, type LoginService } from '../../libs/login/index.js';
 import { readForm as readFormFields, sendPage } from '../../libs/http/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
-import {
-  CONFIRMATION_PATH,
-  readConfirmationToken,
-  verifyConfirmationToken,
-  type Ticket,
-} from '../../libs/ticket/index.js';
+import { CONFIRMATION_PATH, readConfirmationToken, verifyConfirmationToken, type Ticket } from '../../libs/ticket/index.js';
 import { originAllowed, type GatewaySettings } from './gateway-settings.js';
 import {
   confirmDocument,
@@ -103,13 +98,24 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     if (!(await deps.engine.kv.setIfAbsent(mark, device, ttlMs))) return false;
     const secure = deps.settings.publicUrl?.startsWith('https:') ?? false;
     if (secure) ctx.cookies.secure = true;
-    ctx.cookies.set(CONFIRM_DEVICE_COOKIE, device, { httpOnly: true, sameSite: 'strict', secure, path: ctx.path, maxAge: ttlMs, overwrite: true });
+    ctx.cookies.set(CONFIRM_DEVICE_COOKIE, device, {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure,
+      path: ctx.path,
+      maxAge: ttlMs,
+      overwrite: true,
+    });
     return true;
   };
 
   // The opener: no token here (it is in the fragment); the page posts it.
   router.get(CONFIRMATION_PATH, (ctx) => {
-    sendPage(ctx, { csp: openerPageCsp, render: (nonce) => confirmDocument({ nonce, title: '确认登录 · Confirm sign-in', body: openerView(nonce) }), headers: PAGE_HEADERS });
+    sendPage(ctx, {
+      csp: openerPageCsp,
+      render: (nonce) => confirmDocument({ nonce, title: '确认登录 · Confirm sign-in', body: openerView(nonce) }),
+      headers: PAGE_HEADERS,
+    });
   });
 
   router.post(CONFIRMATION_PATH, async (ctx) => {
@@ -130,7 +136,13 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
         ctx,
         200,
         '确认登录 · Confirm sign-in',
-        requestView({ site, browser: `${browser}（${os}）`, ip: displayIp(ticket.browser.ip), time: formatShanghaiTime(ticket.createdAt), token: form.t }),
+        requestView({
+          site,
+          browser: `${browser}（${os}）`,
+          ip: displayIp(ticket.browser.ip),
+          time: formatShanghaiTime(ticket.createdAt),
+          token: form.t,
+        }),
       );
     }
     // The decision belongs to the device that opened the link: a copy of the link elsewhere decides nothing.

@@ -12,7 +12,10 @@ export type Refusal = 'malformed' | 'forged' | 'expired' | 'used' | 'elsewhere';
 const REFUSAL_TEXT: Record<Refusal, { zh: string; en: string }> = {
   malformed: { zh: '链接无效。', en: 'This link is not valid.' },
   forged: { zh: '链接无效或已被篡改，未进行任何操作。', en: 'This link is not valid or was altered. Nothing was changed.' },
-  expired: { zh: '链接已过期，请在电脑上刷新二维码后重新扫码。', en: 'This link has expired. Refresh the QR code on the computer and scan again.' },
+  expired: {
+    zh: '链接已过期，请在电脑上刷新二维码后重新扫码。',
+    en: 'This link has expired. Refresh the QR code on the computer and scan again.',
+  },
   used: { zh: '这个链接已经使用过，不能再次使用。', en: 'This link has already been used.' },
   elsewhere: {
     zh: '这个链接已在另一台设备上打开，只能在那台设备上确认。未进行任何操作。',
@@ -118,13 +121,7 @@ export function confirmDocument(page: { nonce: string; title: string; body: stri
 
 /** No script at all; the nonce admits only this page's stylesheet; the form may post only to us. */
 export function confirmPageCsp(nonce: string): string {
-  return [
-    "default-src 'none'",
-    `style-src 'nonce-${nonce}'`,
-    "form-action 'self'",
-    "base-uri 'none'",
-    "frame-ancestors 'self'",
-  ].join('; ');
+  return ["default-src 'none'", `style-src 'nonce-${nonce}'`, "form-action 'self'", "base-uri 'none'", "frame-ancestors 'self'"].join('; ');
 }
 
 const row = (zh: string, en: string, value: string): string =>

@@ -64,7 +64,12 @@ export async function createGatewayFromConfig(
     engine,
     wechat,
     userInfo: wechat,
-    oauth: { appId: credentials.appId, appSecret: credentials.appSecret, apiBase: config.WECHAT_API_BASE, oauthBase: config.WECHAT_OAUTH_BASE },
+    oauth: {
+      appId: credentials.appId,
+      appSecret: credentials.appSecret,
+      apiBase: config.WECHAT_API_BASE,
+      oauthBase: config.WECHAT_OAUTH_BASE,
+    },
     settings: gatewaySettings(config, {
       ...(options.simulatorUrl !== undefined ? { simulatorUrl: options.simulatorUrl } : {}),
       ...(options.demo !== undefined && oidc !== null ? { demoRpUrl: options.demo.demoRpUrl } : {}),

@@ -137,10 +137,27 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
       // `tap` mode: the page that accepts the links signed with SESSION_SECRET (the settings carry it).
       if (confirmation.mode === 'tap') {
-        mountConfirmPage(router, { engine, login, settings, secret: confirmation.secret, logger, metrics, ...(deps.now ? { now: deps.now } : {}) });
+        mountConfirmPage(router, {
+          engine,
+          login,
+          settings,
+          secret: confirmation.secret,
+          logger,
+          metrics,
+          ...(deps.now ? { now: deps.now } : {}),
+        });
       }
       if (provider !== undefined) {
-        mountOidcLoginStep(router, { engine, login, provider, settings, logger, metrics, exchangeLimiter, ...(deps.now ? { now: deps.now } : {}) });
+        mountOidcLoginStep(router, {
+          engine,
+          login,
+          provider,
+          settings,
+          logger,
+          metrics,
+          exchangeLimiter,
+          ...(deps.now ? { now: deps.now } : {}),
+        });
       }
       deps.extendRoutes?.(router);
     },

@@ -97,7 +97,11 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
       throw GatewayError.of('RATE_LIMITED', { detail: 'exchanges', retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) });
     }
     // Refusals of the body reader carry the protocol's code, like every other error of this route.
-    const body = await readJson(ctx, { limit: JSON_LIMIT, expected: 'expected JSON { code, secret }', refusal: { code: 'INVALID_PAYLOAD' } });
+    const body = await readJson(ctx, {
+      limit: JSON_LIMIT,
+      expected: 'expected JSON { code, secret }',
+      refusal: { code: 'INVALID_PAYLOAD' },
+    });
     // The code is redeemed only by the site that began the login, and the token names it as its audience.
     const site = requestSite(ctx.get('origin') || undefined, ctx.get('host') || undefined, deps.settings);
     const audience = site ?? gatewayOrigin(deps.settings, { protocol: ctx.protocol, host: ctx.host });

@@ -6,12 +6,7 @@ import type { Namespace, Socket } from 'socket.io';
 import type { Engine, RateLimiter } from '../../libs/engine/index.js';
 import type { LoginService } from '../../libs/login/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
-import {
-  handshakeAuthSchema,
-  type ClientToServerEvents,
-  type RefreshAck,
-  type ServerToClientEvents,
-} from '../../libs/protocol/index.js';
+import { handshakeAuthSchema, type ClientToServerEvents, type RefreshAck, type ServerToClientEvents } from '../../libs/protocol/index.js';
 import { isOpen, secretMatches, ticketLogId, wireStatus, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
 import { ticketPayload, type IssueRefusal, type TicketIssuer } from './ticket-issuer.js';
 import type { TicketWatcher, TicketWatchers } from './ticket-watchers.js';
@@ -132,10 +127,7 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
 
   nsp.on('connection', (socket: LoginSocket) => {
     metrics.socketsConnected.inc();
-    logger.info(
-      { ticket: ticketLogId(socket.data.ticketId), transport: socket.conn.transport.name },
-      'socket connected',
-    );
+    logger.info({ ticket: ticketLogId(socket.data.ticketId), transport: socket.conn.transport.name }, 'socket connected');
     const session = new SocketSession(socket, deps, now);
     socket.on('disconnect', (reason) => {
       metrics.socketsConnected.dec();
@@ -321,10 +313,13 @@ class SocketSession implements TicketWatcher {
     this.clearExpiry();
     const delay = Math.max(0, expiresAt - this.now()) + 50;
     // Node fires a timer of more than 2^31-1 ms at once; very long TTLs wait in steps instead.
-    this.expiryTimer = setTimeout(() => {
-      if (delay > MAX_TIMER_MS) return this.expireAt(ticketId, expiresAt);
-      this.expire(ticketId).catch((err: unknown) => this.deps.logger.warn({ err }, 'expiry failed'));
-    }, Math.min(delay, MAX_TIMER_MS));
+    this.expiryTimer = setTimeout(
+      () => {
+        if (delay > MAX_TIMER_MS) return this.expireAt(ticketId, expiresAt);
+        this.expire(ticketId).catch((err: unknown) => this.deps.logger.warn({ err }, 'expiry failed'));
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
     this.expiryTimer.unref();
   }
 

@@ -124,9 +124,10 @@ export function renderLoginPage(options: LoginPageOptions): string {
   const sim = options.simulatorUrl
     ? `<p class="sim"><a href="${escapeHtml(options.simulatorUrl)}" target="_blank" rel="noopener" id="sim-link">${escapeHtml(t.simulator)}</a></p>`
     : '';
-  const demoRp = options.demoRpUrl && !options.oidc
-    ? `<p class="sim"><a href="${escapeHtml(options.demoRpUrl)}" id="demo-rp-link">${escapeHtml(t.demoRp)}</a></p>`
-    : '';
+  const demoRp =
+    options.demoRpUrl && !options.oidc
+      ? `<p class="sim"><a href="${escapeHtml(options.demoRpUrl)}" id="demo-rp-link">${escapeHtml(t.demoRp)}</a></p>`
+      : '';
   const forClient = options.oidc
     ? `<p class="intro" id="oidc-client">${escapeHtml(t.oidcFor.replace('{client}', options.oidc.clientId))}</p>`
     : '';

@@ -25,7 +25,13 @@ async function bootstrap(): Promise<void> {
   await listen(server, config.HOST, config.PORT);
   const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.METRICS_PORT);
   logger.info(
-    { port: config.PORT, metricsPort: metricsServer.port, engine: engine.kind, oidcIssuer: oidc?.issuer ?? null, oidcClients: oidc?.clients.length ?? 0 },
+    {
+      port: config.PORT,
+      metricsPort: metricsServer.port,
+      engine: engine.kind,
+      oidcIssuer: oidc?.issuer ?? null,
+      oidcClients: oidc?.clients.length ?? 0,
+    },
     'gateway listening',
   );
 

@@ -110,7 +110,8 @@ export function mountOidcLoginStep(router: Router, deps: OidcLoginStepDeps): voi
       const accountId = details.session?.accountId;
       const clientId = String(details.params.client_id);
       if (accountId === undefined) return renderExpired(ctx, engine, uid);
-      const grant = details.grantId !== undefined ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId });
+      const grant =
+        details.grantId !== undefined ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId });
       if (grant === undefined) return renderExpired(ctx, engine, uid);
       const missing = details.prompt.details.missingOIDCScope;
       if (Array.isArray(missing)) grant.addOIDCScope(missing.join(' '));

@@ -54,7 +54,12 @@ export function createSessionExchange(deps: {
       }
       deps.logger.info({ ticket: ticketLogId(redeemed.ticket.id), replayed: redeemed.replayed }, 'session issued');
       const unionid = await deps.unionid?.(redeemed.openid);
-      const token = await deps.signer.sign(redeemed.openid, from.audience, unionid !== undefined ? { unionid } : {}, sessionIdentityOf(redeemed.ticket));
+      const token = await deps.signer.sign(
+        redeemed.openid,
+        from.audience,
+        unionid !== undefined ? { unionid } : {},
+        sessionIdentityOf(redeemed.ticket),
+      );
       return { openid: redeemed.openid, token };
     },
   };

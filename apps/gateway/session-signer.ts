@@ -55,9 +55,7 @@ export async function createSessionSigner(options: SessionSignerOptions): Promis
       });
     }
     const full = await exportJWK(privateKey);
-    publicJwk = alg === 'ES256'
-      ? { kty: full.kty, crv: full.crv, x: full.x, y: full.y }
-      : { kty: full.kty, n: full.n, e: full.e };
+    publicJwk = alg === 'ES256' ? { kty: full.kty, crv: full.crv, x: full.x, y: full.y } : { kty: full.kty, n: full.n, e: full.e };
   }
   const kid = await calculateJwkThumbprint(publicJwk);
   const jwk: JWK = { ...publicJwk, kid, alg, use: 'sig' };

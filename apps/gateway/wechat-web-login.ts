@@ -97,10 +97,20 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): v
       id,
       secret,
       qr: { url: '', wechatTicket: '' },
-      browser: { userAgent: ctx.get('user-agent'), ip: clientIp(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], settings.trustProxy) },
+      browser: {
+        userAgent: ctx.get('user-agent'),
+        ip: clientIp(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], settings.trustProxy),
+      },
       ttlSeconds: settings.ticketTtlSeconds,
     });
-    if (!issued.ok) return refusalPage(ctx, 503, '暂时无法登录', 'The sign-in service is unavailable right now; try again in a moment.', backTo(redirect));
+    if (!issued.ok)
+      return refusalPage(
+        ctx,
+        503,
+        '暂时无法登录',
+        'The sign-in service is unavailable right now; try again in a moment.',
+        backTo(redirect),
+      );
     const state = newOauthState();
     const cookie: AuthCookie = { ticket: id, secret, state, redirect };
     const secure = secureOf(ctx);
@@ -125,7 +135,14 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): v
       return refusalPage(ctx, 400, '登录链接无效', 'The state does not match this browser: start the sign-in again.', '/');
     }
     const clear = (): void => {
-      ctx.cookies.set(AUTH_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure: secureOf(ctx), path: WECHAT_LOGIN_ROUTE, maxAge: 0, overwrite: true });
+      ctx.cookies.set(AUTH_COOKIE, '', {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: secureOf(ctx),
+        path: WECHAT_LOGIN_ROUTE,
+        maxAge: 0,
+        overwrite: true,
+      });
     };
     const back = backTo(cookie.redirect);
     const code = typeof ctx.query['code'] === 'string' ? ctx.query['code'] : '';
@@ -133,7 +150,12 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): v
       clear();
       return refusalPage(ctx, 200, '你没有同意授权', 'You did not allow the sign-in with WeChat; nothing was signed in.', back);
     }
-    const exchanged = await exchangeOauthCode({ apiBase: deps.oauth.apiBase, appId: deps.oauth.appId, appSecret: deps.oauth.appSecret, code });
+    const exchanged = await exchangeOauthCode({
+      apiBase: deps.oauth.apiBase,
+      appId: deps.oauth.appId,
+      appSecret: deps.oauth.appSecret,
+      code,
+    });
     if (!exchanged.ok) {
       const invalid = INVALID_OAUTH_CODE_ERRCODES.includes(exchanged.errcode);
       logger.warn({ ticket: ticketLogId(cookie.ticket), errcode: exchanged.errcode }, 'wechat web authorization code refused');
@@ -145,7 +167,13 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): v
     if (exchanged.snapshot) {
       // Snapshot page mode: a virtual openid that belongs to no real user (research/ecosystem.md §3.2).
       clear();
-      return refusalPage(ctx, 403, '请在微信中打开', 'This page was opened in WeChat\u2019s preview mode, which cannot sign in: open it in WeChat itself.', back);
+      return refusalPage(
+        ctx,
+        403,
+        '请在微信中打开',
+        'This page was opened in WeChat\u2019s preview mode, which cannot sign in: open it in WeChat itself.',
+        back,
+      );
     }
     const scanned = await login.scan({ ticketId: cookie.ticket, openid: exchanged.openid, mode: 'scan' });
     const finished = scanned.kind === 'confirmed' ? scanned.ticket.code : undefined;

@@ -45,7 +45,13 @@ export function createDemoRp(baseUrl: string, issuer: string): DemoRp {
   let discovered: Promise<client.Configuration> | undefined;
   const configuration = (): Promise<client.Configuration> =>
     (discovered ??= client
-      .discovery(new URL(issuer), DEMO_RP_CLIENT_ID, secret, undefined, issuer.startsWith('http:') ? { execute: [client.allowInsecureRequests] } : {})
+      .discovery(
+        new URL(issuer),
+        DEMO_RP_CLIENT_ID,
+        secret,
+        undefined,
+        issuer.startsWith('http:') ? { execute: [client.allowInsecureRequests] } : {},
+      )
       .catch((err: unknown) => {
         discovered = undefined;
         throw err;
@@ -60,12 +66,17 @@ export function createDemoRp(baseUrl: string, issuer: string): DemoRp {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
     const session = sessions.get(ctx.cookies.get('demo_rp_session') ?? '');
-    ctx.body = session === undefined
-      ? page(`<p>This page is a separate website that signs in with OpenID Connect at <code>${escapeHtml(issuer)}</code>.</p><p><a class="button" id="demo-rp-sign-in" href="${DEMO_RP_PATH}/login">Sign in with WeChat</a></p>`)
-      : page(`<p id="demo-rp-signed-in">Signed in as <code id="demo-rp-sub">${escapeHtml(String(session.claims.sub))}</code>.</p>` +
-          `<h2>ID token claims</h2><pre id="demo-rp-claims">${escapeHtml(JSON.stringify(session.claims, null, 2))}</pre>` +
-          `<h2>userinfo</h2><pre id="demo-rp-userinfo">${escapeHtml(JSON.stringify(session.userinfo, null, 2))}</pre>` +
-          `<p><a class="button" id="demo-rp-sign-out" href="${DEMO_RP_PATH}/logout">Sign out</a></p>`);
+    ctx.body =
+      session === undefined
+        ? page(
+            `<p>This page is a separate website that signs in with OpenID Connect at <code>${escapeHtml(issuer)}</code>.</p><p><a class="button" id="demo-rp-sign-in" href="${DEMO_RP_PATH}/login">Sign in with WeChat</a></p>`,
+          )
+        : page(
+            `<p id="demo-rp-signed-in">Signed in as <code id="demo-rp-sub">${escapeHtml(String(session.claims.sub))}</code>.</p>` +
+              `<h2>ID token claims</h2><pre id="demo-rp-claims">${escapeHtml(JSON.stringify(session.claims, null, 2))}</pre>` +
+              `<h2>userinfo</h2><pre id="demo-rp-userinfo">${escapeHtml(JSON.stringify(session.userinfo, null, 2))}</pre>` +
+              `<p><a class="button" id="demo-rp-sign-out" href="${DEMO_RP_PATH}/logout">Sign out</a></p>`,
+          );
   });
   router.get('/login', async (ctx) => {
     const config = await configuration();

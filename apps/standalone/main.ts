@@ -17,10 +17,14 @@ async function bootstrap(): Promise<void> {
       (demo ? `  a sample site signing in through OpenID Connect: ${app.url}/demo-rp/\n` : '') +
       `  engine: ${app.engine.kind}\n\n`,
   );
-  onShutdownSignal(async () => {
-    await app.gateway.drain(config.SHUTDOWN_TIMEOUT_MS);
-    await app.close();
-  }, logger, config.SHUTDOWN_TIMEOUT_MS + 5_000);
+  onShutdownSignal(
+    async () => {
+      await app.gateway.drain(config.SHUTDOWN_TIMEOUT_MS);
+      await app.close();
+    },
+    logger,
+    config.SHUTDOWN_TIMEOUT_MS + 5_000,
+  );
 }
 
 bootstrap().catch(exitOnStartupError);

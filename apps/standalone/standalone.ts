@@ -76,7 +76,12 @@ export async function startStandalone(config: Config, options: StandaloneOptions
   }
 
   // One process: the memory engine is enough, Redis when configured.
-  const { logger, metrics, engine, close: closeEngine } = openRuntime({
+  const {
+    logger,
+    metrics,
+    engine,
+    close: closeEngine,
+  } = openRuntime({
     app: 'standalone',
     logLevel: config.LOG_LEVEL,
     engine: engineChoice(effective),
@@ -118,7 +123,12 @@ export async function startStandalone(config: Config, options: StandaloneOptions
   route = (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/wechat') return void handleWebhook(req, res);
-    const simPath = path.startsWith('/cgi-bin/') || path.startsWith('/sns/') || path.startsWith('/connect/oauth2/') || path === '/sim' || path.startsWith('/sim/');
+    const simPath =
+      path.startsWith('/cgi-bin/') ||
+      path.startsWith('/sns/') ||
+      path.startsWith('/connect/oauth2/') ||
+      path === '/sim' ||
+      path.startsWith('/sim/');
     if (handleSim !== undefined && simPath) {
       return void handleSim(req, res);
     }

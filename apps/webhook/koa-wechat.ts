@@ -103,5 +103,4 @@ export function runWechat(
 }
 
 /** True for the errors the package passes to `next` for XML it cannot parse. */
-export const isWechatParseError = (error: unknown): boolean =>
-  error instanceof Error && error.name.startsWith('BadMessage');
+export const isWechatParseError = (error: unknown): boolean => error instanceof Error && error.name.startsWith('BadMessage');

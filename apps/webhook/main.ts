@@ -13,12 +13,23 @@ async function bootstrap(): Promise<void> {
   // One ConfigError naming every problem: Redis (in memory the webhook's tickets would be invisible to every
   // gateway), WECHAT_TOKEN / WECHAT_APPID, tap mode's SESSION_SECRET and PUBLIC_URL.
   const settings = webhookSettings(config);
-  const { logger, metrics, engine, close: closeEngine } = openRuntime({ app: 'webhook', logLevel: config.LOG_LEVEL, engine: engineChoice(config) });
+  const {
+    logger,
+    metrics,
+    engine,
+    close: closeEngine,
+  } = openRuntime({ app: 'webhook', logLevel: config.LOG_LEVEL, engine: engineChoice(config) });
   const server = createServer(createWebhook({ engine, config: settings, logger, metrics }).callback());
   await listen(server, config.HOST, config.PORT);
   const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.METRICS_PORT);
   logger.info(
-    { port: config.PORT, metricsPort: metricsServer.port, engine: engine.kind, safeMode: settings.aesKey !== undefined, confirmation: settings.confirmation },
+    {
+      port: config.PORT,
+      metricsPort: metricsServer.port,
+      engine: engine.kind,
+      safeMode: settings.aesKey !== undefined,
+      confirmation: settings.confirmation,
+    },
     'webhook listening',
   );
 

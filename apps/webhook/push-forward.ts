@@ -125,7 +125,13 @@ async function forward(url: URL, headers: Headers, body: Buffer, budgetMs: numbe
     return { ok: true, status: response.status, type: response.headers.get('content-type'), body: bytes };
   } catch (error) {
     const name = (error as Error).name;
-    return { ok: false, reason: name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${Math.round(budgetMs)} ms` : `unreachable (${(error as Error).message})` };
+    return {
+      ok: false,
+      reason:
+        name === 'TimeoutError' || name === 'AbortError'
+          ? `no answer within ${Math.round(budgetMs)} ms`
+          : `unreachable (${(error as Error).message})`,
+    };
   }
 }
 

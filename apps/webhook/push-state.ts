@@ -35,6 +35,7 @@ export type PushContext = ParameterizedContext<PushState>;
 /** A field an earlier step must have set. */
 export function stepOutput<K extends keyof PushState>(ctx: PushContext, field: K): NonNullable<PushState[K]> {
   const value = ctx.state[field];
-  if (value === undefined || value === null) throw new Error(`webhook pipeline: ${String(field)} is not set; a step is missing or out of order`);
+  if (value === undefined || value === null)
+    throw new Error(`webhook pipeline: ${String(field)} is not set; a step is missing or out of order`);
   return value as NonNullable<PushState[K]>;
 }

@@ -136,7 +136,10 @@ export function parseWithPackage(settings: WebhookSettings, options: { deadlineM
       // The package never handed the message back; Koa owns the response again and answers for it.
       ctx.respond = true;
       ctx.state.push.outcome = 'timeout';
-      options.logger.warn({ requestId: ctx.state.requestId }, `the wechat package did not finish within ${options.deadlineMs} ms; answered success`);
+      options.logger.warn(
+        { requestId: ctx.state.requestId },
+        `the wechat package did not finish within ${options.deadlineMs} ms; answered success`,
+      );
       return answerSuccess(ctx);
     }
     if (outcome.kind === 'unhandled') {

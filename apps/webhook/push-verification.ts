@@ -163,7 +163,12 @@ function markupOutsideCdata(xml: string): { ok: true; markup: string } | { ok: f
       continue;
     }
     if (xml.startsWith('<!', i)) {
-      return { ok: false, problem: DTD.test(xml.slice(i, i + 9)) ? 'must not contain a DOCTYPE or ENTITY declaration' : 'must not contain markup declarations' };
+      return {
+        ok: false,
+        problem: DTD.test(xml.slice(i, i + 9))
+          ? 'must not contain a DOCTYPE or ENTITY declaration'
+          : 'must not contain markup declarations',
+      };
     }
     // A tag: up to its `>`, skipping quoted attribute values. A `<` before it is not XML (the parser refuses
     // it too), and would leave us unsure where CDATA starts.

@@ -73,7 +73,8 @@ function entryProblems(kind: ReplyKind, entry: unknown): string[] {
       problems.push(`${SOURCE}: entry "${kind}" needs "${language}" as a string`);
       continue;
     }
-    if (text.length > MAX_TEMPLATE_CHARS) problems.push(`${SOURCE}: entry "${kind}.${language}" is longer than ${MAX_TEMPLATE_CHARS} characters`);
+    if (text.length > MAX_TEMPLATE_CHARS)
+      problems.push(`${SOURCE}: entry "${kind}.${language}" is longer than ${MAX_TEMPLATE_CHARS} characters`);
     for (const [, name = ''] of text.matchAll(PLACEHOLDER)) {
       used.add(name);
       if (!(allowed as readonly string[]).includes(name)) {
@@ -115,7 +116,9 @@ export function loadReplyTexts(path: string): ReplyTexts {
   try {
     json = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError([`${SOURCE}: cannot read ${JSON.stringify(path)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`]);
+    throw new ConfigError([
+      `${SOURCE}: cannot read ${JSON.stringify(path)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    ]);
   }
   return parseReplyTexts(json);
 }
@@ -125,7 +128,6 @@ export function loadReplyTexts(path: string): ReplyTexts {
  * two languages on separate lines, an empty one left out.
  */
 export function renderReply(template: ReplyTemplate, values: Partial<Record<Placeholder, string>>): string {
-  const fill = (text: string): string =>
-    text.replace(PLACEHOLDER, (whole, name: string) => values[name as Placeholder] ?? whole);
+  const fill = (text: string): string => text.replace(PLACEHOLDER, (whole, name: string) => values[name as Placeholder] ?? whole);
   return [fill(template.zh), fill(template.en)].filter((line) => line.trim() !== '').join('\n');
 }

@@ -11,13 +11,7 @@ import type { Logger } from '../../libs/observability/index.js';
 import { ticketIdSchema } from '../../libs/protocol/index.js';
 import type { ConfirmationLinkConfig } from '../../libs/config/index.js';
 import { confirmationUrl, type ConfirmationMode, type Ticket } from '../../libs/ticket/index.js';
-import {
-  alreadyScannedByYouText,
-  confirmRequestText,
-  loginReplyText,
-  refusedText,
-  unknownCodeText,
-} from './scan-reply.js';
+import { alreadyScannedByYouText, confirmRequestText, loginReplyText, refusedText, unknownCodeText } from './scan-reply.js';
 import type { ReplyTexts } from './reply-texts.js';
 
 /** A pushed message as the `wechat` package flattens it: element name → text (or nested values). */
@@ -104,11 +98,17 @@ export async function handleScanEvent(deps: ScanEventDeps, message: PushedMessag
   const current = known ? deps.login.read(scene) : undefined;
   current?.catch(() => undefined);
   const work = ({ waited }: DeliveryClaimed) =>
-    known ? applyScan(deps, scene, openid, text(message, 'Ticket'), waited ? undefined : current) : Promise.resolve(unknownScene(deps.replyTexts ?? {}));
+    known
+      ? applyScan(deps, scene, openid, text(message, 'Ticket'), waited ? undefined : current)
+      : Promise.resolve(unknownScene(deps.replyTexts ?? {}));
   const handled = await handleDelivery(deps.kv, dedupeKey(message), work, deps.marks);
   if (handled.fresh) return handled.value;
   const earlier = handled.value;
-  return { kind: 'duplicate', reply: earlier.reply, ...('ticketId' in earlier && earlier.ticketId !== undefined ? { ticketId: earlier.ticketId } : {}) };
+  return {
+    kind: 'duplicate',
+    reply: earlier.reply,
+    ...('ticketId' in earlier && earlier.ticketId !== undefined ? { ticketId: earlier.ticketId } : {}),
+  };
 }
 
 const unknownScene = (texts: ReplyTexts): ScanEventResult => ({ kind: 'unknown_scene', reply: unknownCodeText(texts) });
@@ -147,10 +147,20 @@ async function applyScan(
   }
   if (outcome.kind === 'scanned') {
     const confirmUrl = confirmLinkOf(deps, ticket);
-    return { kind: 'ok', ticketId: scene, changed: true, reply: confirmRequestText({ browser: ticket.browser, at, ...(confirmUrl !== undefined ? { confirmUrl } : {}) }, texts) };
+    return {
+      kind: 'ok',
+      ticketId: scene,
+      changed: true,
+      reply: confirmRequestText({ browser: ticket.browser, at, ...(confirmUrl !== undefined ? { confirmUrl } : {}) }, texts),
+    };
   }
   const { loginCount } = outcome;
-  return { kind: 'ok', ticketId: scene, changed: true, reply: loginReplyText({ browser: ticket.browser, at, ...(loginCount !== undefined ? { loginCount } : {}) }, texts) };
+  return {
+    kind: 'ok',
+    ticketId: scene,
+    changed: true,
+    reply: loginReplyText({ browser: ticket.browser, at, ...(loginCount !== undefined ? { loginCount } : {}) }, texts),
+  };
 }
 
 /** The signed one-time link for a scanned ticket, bound to its scanner and expiring with it. */

@@ -28,14 +28,16 @@ function attemptValues(attempt: LoginAttempt): Record<Exclude<Placeholder, 'coun
   return { browser, os, ip: displayIp(attempt.browser.ip), time: formatShanghaiTime(attempt.at) };
 }
 
-const NOT_YOU =
-  '如果这不是你本人的操作：请不要进行任何其他操作，并尽快联系网站撤销这次登录的会话。';
+const NOT_YOU = '如果这不是你本人的操作：请不要进行任何其他操作，并尽快联系网站撤销这次登录的会话。';
 
 /** `scan` mode: the browser is now logged in; `loginCount` is this WeChat user's Nth login (unset: not known). */
 export function loginReplyText(attempt: LoginAttempt & { loginCount?: number }, texts: ReplyTexts = {}): string {
   if (texts.loggedIn !== undefined) {
     // An unknown count (the counter was unavailable) reads as "?", never as a literal placeholder.
-    return renderReply(texts.loggedIn, { ...attemptValues(attempt), count: attempt.loginCount !== undefined ? String(attempt.loginCount) : '?' });
+    return renderReply(texts.loggedIn, {
+      ...attemptValues(attempt),
+      count: attempt.loginCount !== undefined ? String(attempt.loginCount) : '?',
+    });
   }
   const { browser, os } = describeBrowser(attempt.browser.userAgent);
   return [

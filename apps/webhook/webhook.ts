@@ -20,7 +20,16 @@ import { createLoginService, type DeliveryMarkOptions } from '../../libs/login/i
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { readPushQuery, verifyRequestSignature } from './push-verification.js';
 import type { PushContext } from './push-state.js';
-import { describePush, guardReplay, parseWithPackage, readPush, recordPush, refusal, verifySignedPush, type PushStep } from './push-steps.js';
+import {
+  describePush,
+  guardReplay,
+  parseWithPackage,
+  readPush,
+  recordPush,
+  refusal,
+  verifySignedPush,
+  type PushStep,
+} from './push-steps.js';
 import { forwardOthers } from './push-forward.js';
 import { answerScan } from './scan-answer.js';
 import type { WebhookSettings } from './webhook-settings.js';

@@ -66,7 +66,10 @@ export async function followLink(url: string, action: 'confirm' | 'cancel'): Pro
     fields.set(fragmentField, new URLSearchParams(link.hash.slice(1)).get(fragmentField) ?? '');
     const shown = await post(form.action, fields);
     // The device cookie (SameSite=Strict, this origin): sent with the decision like a browser would.
-    const cookie = shown.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const cookie = shown.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
     if (cookie !== '') headers['cookie'] = cookie;
     page = { status: shown.status, body: await shown.text() };
     form = formIn(page.body);

@@ -45,7 +45,15 @@ export interface SimOauthSwitches {
   snapshot: boolean;
 }
 
-const switchesBody = z.object({ openid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(), snapshot: z.boolean().optional() }).strict();
+const switchesBody = z
+  .object({
+    openid: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .optional(),
+    snapshot: z.boolean().optional(),
+  })
+  .strict();
 
 /** WeChat's error page of the authorize step: the code and its words, as the phone shows them. */
 function authorizeError(ctx: Context, errcode: number, words: string): null {
@@ -76,7 +84,8 @@ export function createOauthRouter(options: SimOauthOptions): { router: Router; s
       return authorizeError(ctx, 10001, `链接的参数顺序不对，授权页面无法正常访问（应为 ${AUTHORIZE_ORDER.join('&')}）`);
     }
     if (q('response_type') !== 'code') return authorizeError(ctx, 10002, 'response_type 只能是 code');
-    if (q('scope') !== 'snsapi_base' && q('scope') !== 'snsapi_userinfo') return authorizeError(ctx, 10005, '此公众号并没有这些 scope 的权限');
+    if (q('scope') !== 'snsapi_base' && q('scope') !== 'snsapi_userinfo')
+      return authorizeError(ctx, 10005, '此公众号并没有这些 scope 的权限');
     let redirectUri: URL;
     try {
       redirectUri = new URL(q('redirect_uri'));
@@ -94,7 +103,8 @@ export function createOauthRouter(options: SimOauthOptions): { router: Router; s
   router.get('/connect/oauth2/authorize', (ctx) => {
     if (!/MicroMessenger/i.test(ctx.get('user-agent'))) {
       ctx.type = 'text/html; charset=utf-8';
-      ctx.body = '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>微信</title><body><p id="open-in-wechat">请在微信客户端打开链接</p></body></html>';
+      ctx.body =
+        '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>微信</title><body><p id="open-in-wechat">请在微信客户端打开链接</p></body></html>';
       return;
     }
     if (checkAuthorize(ctx) === null) return;
@@ -113,7 +123,9 @@ else document.body.innerHTML = '<h1 id="wechat-error">10004</h1><p>链接缺少 
     const user = options.users.ensure(switches.openid);
     const snapshot = switches.snapshot;
     // Snapshot page mode: a virtual user, with an openid (and unionid) of its own that is no real user's.
-    const openid = snapshot ? `oVirt${createHash('sha256').update(`virtual:${user.openid}`).digest('base64url').slice(0, 23)}` : user.openid;
+    const openid = snapshot
+      ? `oVirt${createHash('sha256').update(`virtual:${user.openid}`).digest('base64url').slice(0, 23)}`
+      : user.openid;
     const code = randomBytes(16).toString('hex');
     codes.set(code, {
       openid,
@@ -172,7 +184,17 @@ else document.body.innerHTML = '<h1 id="wechat-error">10004</h1><p>链接缺少 
     } else if (issued.scope !== 'snsapi_userinfo' || issued.snapshot) {
       ctx.body = wechatError(48001, 'api unauthorized');
     } else {
-      ctx.body = { openid: issued.openid, nickname: '', sex: 0, province: '', city: '', country: '', headimgurl: '', privilege: [], ...(issued.unionid !== undefined ? { unionid: issued.unionid } : {}) };
+      ctx.body = {
+        openid: issued.openid,
+        nickname: '',
+        sex: 0,
+        province: '',
+        city: '',
+        country: '',
+        headimgurl: '',
+        privilege: [],
+        ...(issued.unionid !== undefined ? { unionid: issued.unionid } : {}),
+      };
     }
   });
 

@@ -180,9 +180,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
     const signed: SignedPush = signPush(xml, {
       token: options.token,
       openid,
-      ...(encrypt && options.encodingAesKey !== undefined
-        ? { aes: { encodingAesKey: options.encodingAesKey, appId: options.appId } }
-        : {}),
+      ...(encrypt && options.encodingAesKey !== undefined ? { aes: { encodingAesKey: options.encodingAesKey, appId: options.appId } } : {}),
     });
     const delivery = deliverPush({
       webhookUrl: options.webhookUrl,
@@ -227,11 +225,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
 
   async function scan(input: ScanInput): Promise<ScanResult> {
     const code: SimQrCode | null =
-      input.qrTicket !== undefined
-        ? qrcodes.byTicket(input.qrTicket)
-        : input.scene !== undefined
-          ? qrcodes.byScene(input.scene)
-          : null;
+      input.qrTicket !== undefined ? qrcodes.byTicket(input.qrTicket) : input.scene !== undefined ? qrcodes.byScene(input.scene) : null;
     if (input.qrTicket === undefined && input.scene === undefined) throw httpError(400, 'give scene or qrTicket');
     if (code === null) throw httpError(404, 'no live QR code with that scene or ticket (unknown or expired)');
     const encrypt = shouldEncrypt(input.encrypt);

@@ -74,8 +74,13 @@ export function renderChart(spec: ChartSpec): string {
     const colour = COLOURS[i % COLOURS.length]!;
     const dash = s.dashed === true ? ' stroke-dasharray="6 4"' : '';
     const sorted = [...s.points].sort((a, b) => a[0] - b[0]);
-    out.push(`<polyline class="series" fill="none" stroke="${colour}" stroke-width="2"${dash} points="${sorted.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ')}"/>`);
-    for (const [x, y] of sorted) out.push(`<circle cx="${f(px(x))}" cy="${f(py(y))}" r="3" fill="${colour}"><title>${escapeXml(`${s.name}: ${label(x)}, ${label(y)}`)}</title></circle>`);
+    out.push(
+      `<polyline class="series" fill="none" stroke="${colour}" stroke-width="2"${dash} points="${sorted.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ')}"/>`,
+    );
+    for (const [x, y] of sorted)
+      out.push(
+        `<circle cx="${f(px(x))}" cy="${f(py(y))}" r="3" fill="${colour}"><title>${escapeXml(`${s.name}: ${label(x)}, ${label(y)}`)}</title></circle>`,
+      );
     const ly = MARGIN.top + 10 + i * 20;
     const lx = MARGIN.left + plotW + 12;
     out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${colour}" stroke-width="2"${dash}/>`);

@@ -65,7 +65,14 @@ export function tableRows(r: BenchResults): Row[] {
   const topFloor = wf.sweep[wf.sweep.length - 1];
   if (top !== undefined && topFloor !== undefined) {
     const where = `at ${count(top.rate)} scans/s, ≥ ${count(top.waiting)} waiting`;
-    rows.push({ figure: `scan → \`login\` p50 ${where}`, qrgate: ms(top.p50Ms), floor: ms(topFloor.p50Ms), ratio: times(ratio(top.p50Ms, topFloor.p50Ms)), target: '—', met: null });
+    rows.push({
+      figure: `scan → \`login\` p50 ${where}`,
+      qrgate: ms(top.p50Ms),
+      floor: ms(topFloor.p50Ms),
+      ratio: times(ratio(top.p50Ms, topFloor.p50Ms)),
+      target: '—',
+      met: null,
+    });
     const p99Ratio = ratio(top.p99Ms, topFloor.p99Ms);
     rows.push({
       figure: `scan → \`login\` p99 ${where} (lost: qrgate ${top.lost}, floor ${topFloor.lost})`,

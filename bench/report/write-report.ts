@@ -97,12 +97,15 @@ export function renderMarkdown(r: BenchResults, jsonName: string): string {
       `floor ${r.waiting.floor.redisCpuMsPerScan.toFixed(3)} ms per delivered login. Redis memory per waiting browser: ` +
       r.waiting.qrgate.memory.map((m) => `${(m.redisBytesPerSocket / 1024).toFixed(2)} KiB at ${m.sockets}`).join(', ') +
       ' (qrgate).',
-    '- Memory is the gateway\'s resident set (`/proc/<pid>/status` VmRSS, read from outside once settled) above the warmed-up idle process, divided by the waiting sockets. ' +
+    "- Memory is the gateway's resident set (`/proc/<pid>/status` VmRSS, read from outside once settled) above the warmed-up idle process, divided by the waiting sockets. " +
       'At a few hundred sockets garbage collection moves RSS by more than the sockets take (a small or negative figure); the slope between the two counts is less sensitive: ' +
       (['qrgate', 'floor'] as const)
         .map((kind) => {
           const [lo, hi] = [r.waiting[kind].memory[0], r.waiting[kind].memory[r.waiting[kind].memory.length - 1]];
-          const slope = lo === undefined || hi === undefined || hi.sockets === lo.sockets ? Number.NaN : (hi.rssBytes - lo.rssBytes) / (hi.sockets - lo.sockets) / 1024;
+          const slope =
+            lo === undefined || hi === undefined || hi.sockets === lo.sockets
+              ? Number.NaN
+              : (hi.rssBytes - lo.rssBytes) / (hi.sockets - lo.sockets) / 1024;
           return `${kind} ${slope.toFixed(1)} KiB per socket`;
         })
         .join(', ') +

@@ -23,13 +23,22 @@ export interface DeliveriesResult {
 }
 
 /** Browsers connect round robin over `gateways` processes; one scan each at `rate`; count. */
-export async function measureDeliveries(kind: 'qrgate' | 'floor', gateways: number, browsers: number, rate: number): Promise<DeliveriesResult> {
+export async function measureDeliveries(
+  kind: 'qrgate' | 'floor',
+  gateways: number,
+  browsers: number,
+  rate: number,
+): Promise<DeliveriesResult> {
   return withScope(async (defer) => {
     const system = kind === 'qrgate' ? await startQrgate({ gateways, webhooks: 1 }) : await startFloor({ servers: gateways, redis: true });
     defer(system.stop);
     const pool = await ClientPool.start(2);
     defer(pool.stop);
-    const held = await pool.hold(system.gateways.map((g) => g.url), browsers, 8);
+    const held = await pool.hold(
+      system.gateways.map((g) => g.url),
+      browsers,
+      8,
+    );
     const busBefore = await system.busMessages();
     const changesBefore = await system.changes();
     await system.scan(held.tickets, rate);

@@ -31,7 +31,8 @@ export interface NewLoginsResult {
 
 export async function measureNewLogins(kind: 'qrgate' | 'floor', apiLatencyMs: number, plan: NewLoginsPlan): Promise<NewLoginsResult> {
   return withScope(async (defer) => {
-    const system = kind === 'qrgate' ? await startQrgate({ gateways: 1, webhooks: 0, apiLatencyMs }) : await startFloor({ servers: 1, redis: false });
+    const system =
+      kind === 'qrgate' ? await startQrgate({ gateways: 1, webhooks: 0, apiLatencyMs }) : await startFloor({ servers: 1, redis: false });
     defer(system.stop);
     const pool = await ClientPool.start(2);
     defer(pool.stop);

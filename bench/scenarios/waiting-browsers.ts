@@ -102,7 +102,12 @@ export async function measureWaitingBrowsers(kind: 'qrgate' | 'floor', plan: Wai
       connectFailures += opened.failed;
       const rssBytes = await settledResidentBytes(gateway.pid);
       const redisBytesPerSocket = ((await system.redisUsedMemory()) - baselineRedisBytes) / waiting.length;
-      memory.push({ sockets: waiting.length, rssBytes, perSocketKiB: (rssBytes - baselineRssBytes) / waiting.length / 1024, redisBytesPerSocket });
+      memory.push({
+        sockets: waiting.length,
+        rssBytes,
+        perSocketKiB: (rssBytes - baselineRssBytes) / waiting.length / 1024,
+        redisBytesPerSocket,
+      });
     }
     // The crowded row: scans on top of the largest crowd, which keeps waiting throughout.
     const extra = await pool.hold([gateway.url], plan.crowded.scans, concurrency);
@@ -121,6 +126,14 @@ export async function measureWaitingBrowsers(kind: 'qrgate' | 'floor', plan: Wai
     const cpuAfter = await system.redisCpuSeconds();
     // Checked while everything still runs: the gateway must still be alive for its figures to mean anything.
     await residentBytes(gateway.pid);
-    return { kind, baselineRssBytes, memory, crowded, sweep, connectFailures, redisCpuMsPerScan: ((cpuAfter - cpuBefore) * 1000) / sweepScans };
+    return {
+      kind,
+      baselineRssBytes,
+      memory,
+      crowded,
+      sweep,
+      connectFailures,
+      redisCpuMsPerScan: ((cpuAfter - cpuBefore) * 1000) / sweepScans,
+    };
   });
 }

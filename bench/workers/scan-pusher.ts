@@ -48,7 +48,14 @@ function signAll(args: PushArgs): Array<{ ticket: string; path: string; body: st
 function post(agent: Agent, url: URL, path: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path, method: 'POST', agent, headers: { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         res.resume();
         res.once('end', () => resolve(res.statusCode ?? 0));
@@ -60,7 +67,11 @@ function post(agent: Agent, url: URL, path: string, body: string): Promise<numbe
   });
 }
 
-async function run(args: PushArgs, drive: (count: number, task: (i: number) => Promise<void>) => Promise<void>, maxSockets: number): Promise<PushResult> {
+async function run(
+  args: PushArgs,
+  drive: (count: number, task: (i: number) => Promise<void>) => Promise<void>,
+  maxSockets: number,
+): Promise<PushResult> {
   const url = new URL(args.url);
   const pushes = signAll(args);
   const agent = new Agent({ keepAlive: true, maxSockets });

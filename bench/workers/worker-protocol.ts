@@ -83,7 +83,10 @@ export async function startWorker(script: string, env: Record<string, string> = 
 }
 
 /** The child's side: answer requests with `handlers`; exits when the parent goes away or on SIGTERM. */
-export function serveWorker(handlers: Record<string, (args: never) => Promise<unknown>>, onStop: () => Promise<void> = async () => {}): void {
+export function serveWorker(
+  handlers: Record<string, (args: never) => Promise<unknown>>,
+  onStop: () => Promise<void> = async () => {},
+): void {
   const send = process.send?.bind(process);
   if (send === undefined) throw new Error('a bench worker must be started with startWorker (IPC)');
   const stop = (): void => {
@@ -97,7 +100,12 @@ export function serveWorker(handlers: Record<string, (args: never) => Promise<un
     }
     handler(request.args as never).then(
       (result) => send({ id: request.id, ok: true, result } satisfies Answer),
-      (error: unknown) => send({ id: request.id, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies Answer),
+      (error: unknown) =>
+        send({
+          id: request.id,
+          ok: false,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        } satisfies Answer),
     );
   });
   process.once('disconnect', stop);

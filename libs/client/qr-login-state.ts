@@ -5,15 +5,7 @@
  * shows and when it asks for a new QR code lives here and is unit-tested without a socket (the same style as
  * libs/ticket/ticket-state.ts). Nothing here touches the network, the DOM, timers or randomness.
  */
-import type {
-  ErrorCode,
-  LoginPayload,
-  LoginUser,
-  RefreshAck,
-  StatusPayload,
-  TicketPayload,
-  WireTicketStatus,
-} from '../protocol/events.js';
+import type { ErrorCode, LoginPayload, LoginUser, RefreshAck, StatusPayload, TicketPayload, WireTicketStatus } from '../protocol/events.js';
 import { autoRefreshDecision } from './auto-refresh.js';
 
 /** What the widget is showing. */
@@ -152,8 +144,7 @@ export function snapshotOf(model: LoginModel): QrLoginState {
   else if (model.connection === 'offline') state = 'offline';
   else if (qr === undefined || ticketStatus === undefined) state = 'connecting';
   else state = ticketStatus;
-  const needsAction =
-    state === 'cancelled' || state === 'error' || (state === 'expired' && model.autoRefreshes >= model.maxAutoRefreshes);
+  const needsAction = state === 'cancelled' || state === 'error' || (state === 'expired' && model.autoRefreshes >= model.maxAutoRefreshes);
   return {
     state,
     ...(qr ? { qr } : {}),

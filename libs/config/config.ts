@@ -5,9 +5,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 /**
  * A whole number in decimal digits, with a default when unset or empty. (`z.coerce.number()` would read an
  * empty value as 0 and accept `0x10` or `1e6`.)
@@ -26,7 +24,7 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
 const TRUST_PROXY_HINT =
-  'expected the proxies\' addresses or CIDRs, comma-separated (10.0.0.0/8,127.0.0.1): a hop count or true would believe X-Forwarded-For from any peer';
+  "expected the proxies' addresses or CIDRs, comma-separated (10.0.0.0/8,127.0.0.1): a hop count or true would believe X-Forwarded-For from any peer";
 /** An IP, a CIDR, or one of proxy-addr's names for the private ranges. */
 function isProxyAddress(entry: string): boolean {
   if (entry === 'loopback' || entry === 'linklocal' || entry === 'uniquelocal') return true;
@@ -52,12 +50,22 @@ const schema = z.object({
   /** Interface to listen on. */
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Redis URL (`redis://` or `rediss://`). Unset (and no cluster): the in-process memory engine. */
-  REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'expected redis:// or rediss:// URL').optional()),
+  REDIS_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\//, 'expected redis:// or rediss:// URL')
+      .optional(),
+  ),
   /** Redis Cluster seed nodes, `host:port,host:port,…`. Takes precedence over REDIS_URL. */
   REDIS_CLUSTER_NODES: optionalString.pipe(
     z
       .string()
-      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(hostPort).min(1))
       .optional(),
   ),
@@ -68,10 +76,18 @@ const schema = z.object({
   /** The Token configured for the server URL (signs WeChat's pushes). */
   WECHAT_TOKEN: optionalString,
   /** 43-character EncodingAESKey for safe mode. */
-  WECHAT_AES_KEY: optionalString.pipe(z.string().regex(/^[A-Za-z0-9]{43}$/, 'expected 43 letters and digits').optional()),
+  WECHAT_AES_KEY: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9]{43}$/, 'expected 43 letters and digits')
+      .optional(),
+  ),
   /** The previous EncodingAESKey, accepted during a key rotation. */
   WECHAT_AES_KEY_PREVIOUS: optionalString.pipe(
-    z.string().regex(/^[A-Za-z0-9]{43}$/, 'expected 43 letters and digits').optional(),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9]{43}$/, 'expected 43 letters and digits')
+      .optional(),
   ),
   /** Refuse plaintext pushes (accept only safe-mode ones). */
   WECHAT_REQUIRE_ENCRYPTION: bool.default(false),
@@ -98,7 +114,14 @@ const schema = z.object({
   ),
   /** Origins allowed to open sockets and call the exchange endpoint, comma separated. Unset: same origin. */
   ALLOWED_ORIGINS: optionalString
-    .transform((v) => (v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean)))
+    .transform((v) =>
+      v === undefined
+        ? []
+        : v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    )
     .pipe(
       z.array(
         z
@@ -133,7 +156,14 @@ const schema = z.object({
     z
       .string()
       .optional()
-      .transform((v) => (v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean)))
+      .transform((v) =>
+        v === undefined
+          ? []
+          : v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+      )
       .pipe(z.array(z.string().refine(isProxyAddress, TRUST_PROXY_HINT))),
   ),
   /** Accepted clock skew of WeChat's push timestamps, seconds. */
@@ -160,7 +190,10 @@ const schema = z.object({
   WECHAT_FORWARD_URL: optionalString.pipe(
     z
       .url({ protocol: /^https?$/ })
-      .refine((u) => new URL(u).search === '' && new URL(u).hash === '', "expected a URL without ?query or #fragment (WeChat's signed query is appended)")
+      .refine(
+        (u) => new URL(u).search === '' && new URL(u).hash === '',
+        "expected a URL without ?query or #fragment (WeChat's signed query is appended)",
+      )
       .optional(),
   ),
   /** Path of a JSON file with the account's own texts for the scanner's replies. Unset: the built-in texts. */

@@ -276,20 +276,21 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
    * fresh node would ring twice.
    */
   const compareAndSet = async (version: number, ticket: Ticket, sent: () => void): Promise<number> => {
-    const written = client.eval(COMPARE_AND_SET.source, 1, ticketKey(ticket.id), String(version), JSON.stringify(ticket), String(ttlOf(ticket)));
+    const written = client.eval(
+      COMPARE_AND_SET.source,
+      1,
+      ticketKey(ticket.id),
+      String(version),
+      JSON.stringify(ticket),
+      String(ttlOf(ticket)),
+    );
     sent();
     return Number(await written);
   };
 
   const tickets: TicketStore = {
     async create(ticket: Ticket): Promise<void> {
-      const reply = await client.set(
-        ticketKey(ticket.id),
-        JSON.stringify(ticket),
-        'PX',
-        ttlOf(ticket),
-        'NX',
-      );
+      const reply = await client.set(ticketKey(ticket.id), JSON.stringify(ticket), 'PX', ttlOf(ticket), 'NX');
       if (reply !== 'OK') throw new Error(`ticket ${ticket.id} already exists`);
     },
     get: readTicket,
@@ -387,7 +388,6 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
       return client.smembers(kvKey(key));
     },
   };
-
 
   const leases: LeaseSet = {
     async acquire(key, holder, limit, ttlMs) {

@@ -33,13 +33,19 @@ export function readBytes(ctx: Context, options: BodyOptions): Promise<Buffer> {
   return readBody(ctx, options, undefined);
 }
 
-async function readBody<E extends 'utf8' | undefined>(ctx: Context, options: BodyOptions, encoding: E): Promise<E extends 'utf8' ? string : Buffer> {
+async function readBody<E extends 'utf8' | undefined>(
+  ctx: Context,
+  options: BodyOptions,
+  encoding: E,
+): Promise<E extends 'utf8' ? string : Buffer> {
   type Read = E extends 'utf8' ? string : Buffer;
   const extra = options.refusal ?? {};
   const length = ctx.get('content-length') || null;
-  const reading = (encoding === 'utf8'
-    ? getRawBody(ctx.req, { limit: options.limit, length, encoding: 'utf8' })
-    : getRawBody(ctx.req, { limit: options.limit, length })) as Promise<Read>;
+  const reading = (
+    encoding === 'utf8'
+      ? getRawBody(ctx.req, { limit: options.limit, length, encoding: 'utf8' })
+      : getRawBody(ctx.req, { limit: options.limit, length })
+  ) as Promise<Read>;
   let read: Read | typeof TIMED_OUT;
   try {
     read = await withTimeout(reading, options.timeoutMs ?? BODY_READ_TIMEOUT_MS);

@@ -34,7 +34,16 @@ export function mountProbes(router: Router, options: ProbeOptions): void {
       return;
     }
     const ping = options.ping;
-    const up = ping === undefined ? true : await withTimeout(ping().then(() => true, () => false), readyTimeoutMs);
+    const up =
+      ping === undefined
+        ? true
+        : await withTimeout(
+            ping().then(
+              () => true,
+              () => false,
+            ),
+            readyTimeoutMs,
+          );
     ctx.status = up === true ? 200 : 503;
     // A slow store and a failing one read the same: either way this process cannot do its work now.
     ctx.body = up === true ? 'ready' : 'engine unavailable';

@@ -61,7 +61,7 @@ export async function handleDelivery<T>(
   const leaseMs = options.leaseMs ?? DELIVERY_LEASE_MS;
   const giveUpAt = Date.now() + 2 * leaseMs;
   let waited = false;
-  for (;; waited = true) {
+  for (; ; waited = true) {
     const claim = await kv.claimDelivery(key, leaseMs);
     if (claim.kind === 'done') return { fresh: false, value: JSON.parse(claim.answer) as T };
     if (claim.kind === 'claimed') break;

@@ -86,10 +86,7 @@ export type RedeemOutcome =
   | { ok: false; reason: TransitionRefusal | 'not_found' | 'malformed' };
 
 /** `expired`: this call recorded it (and rang). `open`/`finished`: not for expiry yet, or it ended otherwise. `gone`: not in the store. */
-export type ExpireOutcome =
-  | { kind: 'expired'; ticket: Ticket; told: boolean }
-  | { kind: 'unchanged'; ticket: Ticket }
-  | { kind: 'gone' };
+export type ExpireOutcome = { kind: 'expired'; ticket: Ticket; told: boolean } | { kind: 'unchanged'; ticket: Ticket } | { kind: 'gone' };
 
 export interface LoginService {
   /** Store a new `pending` ticket for a QR code WeChat issued. */
@@ -160,24 +157,30 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
         },
         ...(input.current !== undefined ? { current: input.current } : {}),
       };
-      const result = await engine.tickets.apply(input.ticketId, (ticket) => {
-        // The event's QR ticket must be the one we created for this scene (WECHAT.md §0.5): a mismatch means
-        // the scene was lifted into another code, so the ticket is left exactly as it is.
-        const qrTicket = input.qrTicket ?? '';
-        foreignQr = qrTicket !== '' && ticket.qr.wechatTicket !== '' && qrTicket !== ticket.qr.wechatTicket;
-        if (foreignQr) return { ok: true, changed: false, ticket };
-        const event: TicketEvent = {
-          type: 'scan',
-          openid: input.openid,
-          at,
-          mode: input.mode,
-          code: confirming(ticket),
-          ...(input.user !== undefined ? { user: input.user } : {}),
-        };
-        return transition(ticket, event);
-      }, ringWithWrite);
+      const result = await engine.tickets.apply(
+        input.ticketId,
+        (ticket) => {
+          // The event's QR ticket must be the one we created for this scene (WECHAT.md §0.5): a mismatch means
+          // the scene was lifted into another code, so the ticket is left exactly as it is.
+          const qrTicket = input.qrTicket ?? '';
+          foreignQr = qrTicket !== '' && ticket.qr.wechatTicket !== '' && qrTicket !== ticket.qr.wechatTicket;
+          if (foreignQr) return { ok: true, changed: false, ticket };
+          const event: TicketEvent = {
+            type: 'scan',
+            openid: input.openid,
+            at,
+            mode: input.mode,
+            code: confirming(ticket),
+            ...(input.user !== undefined ? { user: input.user } : {}),
+          };
+          return transition(ticket, event);
+        },
+        ringWithWrite,
+      );
       if (!result.ok) {
-        return result.reason === 'not_found' || result.reason === 'expired' ? { kind: 'unknown' } : { kind: 'refused', reason: result.reason };
+        return result.reason === 'not_found' || result.reason === 'expired'
+          ? { kind: 'unknown' }
+          : { kind: 'refused', reason: result.reason };
       }
       if (foreignQr) return { kind: 'unknown' };
       const ticket = result.ticket;
@@ -224,7 +227,15 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       const ticketId = ticketIdOfCode(input.code);
       if (ticketId === null) return { ok: false, reason: 'malformed' };
       const at = now();
-      const result = await engine.tickets.apply(ticketId, (t) => transition(t, { type: 'consume', code: input.code, secret: input.secret, ...(input.site !== undefined ? { site: input.site } : {}), at }));
+      const result = await engine.tickets.apply(ticketId, (t) =>
+        transition(t, {
+          type: 'consume',
+          code: input.code,
+          secret: input.secret,
+          ...(input.site !== undefined ? { site: input.site } : {}),
+          at,
+        }),
+      );
       if (!result.ok && result.reason === 'already_consumed' && result.ticket.openid !== undefined) {
         // The browser's retry of an exchange whose answer it never got: the same result, nothing written.
         if (isRedeemReplay(result.ticket, input.code, input.secret, input.site, at)) {

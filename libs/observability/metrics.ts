@@ -56,7 +56,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     wechatQrBudgetRemaining: new Gauge({
       name: 'qrgate_wechat_qr_budget_remaining',
-      help: 'QR codes the fleet may still create right now (WECHAT_QR_DAILY_QUOTA\'s bucket); gateways only.',
+      help: "QR codes the fleet may still create right now (WECHAT_QR_DAILY_QUOTA's bucket); gateways only.",
       registers: [registry],
       async collect() {
         if (qrBudgetSource === undefined) return;
@@ -81,9 +81,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       'Ticket-change messages this process received from the cross-process bus.',
     ),
     webhookRequests: counter('qrgate_webhook_requests_total', 'WeChat push requests by outcome.', ['outcome']),
-    wechatApiCalls: counter('qrgate_wechat_api_calls_total', 'Calls to the WeChat API by endpoint and result.', [
-      'endpoint',
-      'result',
-    ]),
+    wechatApiCalls: counter('qrgate_wechat_api_calls_total', 'Calls to the WeChat API by endpoint and result.', ['endpoint', 'result']),
   };
 }

@@ -14,7 +14,9 @@ export interface OidcSigningJwk extends JsonWebKey {
 
 /** RFC 7638 thumbprint of an RSA public key, the key's `kid`. */
 function rsaThumbprint(jwk: JsonWebKey): string {
-  return createHash('sha256').update(JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n })).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n }))
+    .digest('base64url');
 }
 
 /** True when `pem` is a PKCS#8 RSA private key (the only kind RS256, the default ID token algorithm, needs). */

@@ -30,7 +30,10 @@ function page(title: string, body: string): string {
 export function errorPage(out: { error?: string; error_description?: string }): string {
   const error = out.error ?? 'server_error';
   const description = out.error_description ?? 'The sign-in request could not be processed.';
-  return page('Sign-in failed', `<h1>Sign-in failed</h1><p>${escapeHtml(description)}</p><p><code>${escapeHtml(error)}</code></p><p>Go back to the site you came from and try again.</p>`);
+  return page(
+    'Sign-in failed',
+    `<h1>Sign-in failed</h1><p>${escapeHtml(description)}</p><p><code>${escapeHtml(error)}</code></p><p>Go back to the site you came from and try again.</p>`,
+  );
 }
 
 /** RP-initiated logout: `form` is oidc-provider's hidden form (id `op.logoutForm`, with its own xsrf token). */
@@ -54,5 +57,8 @@ export function interactionExpiredPage(restartUrl: string | undefined): string {
     restartUrl !== undefined
       ? `<p><a class="button" id="start-over" href="${escapeHtml(restartUrl)}">Start over</a></p>`
       : '<p>Go back to the site you came from and sign in again.</p>';
-  return page('Sign-in expired', `<h1>This sign-in has expired</h1><p>The QR code page was open too long, or was already used.</p>${action}`);
+  return page(
+    'Sign-in expired',
+    `<h1>This sign-in has expired</h1><p>The QR code page was open too long, or was already used.</p>${action}`,
+  );
 }

@@ -13,7 +13,6 @@ import type { OidcSigningJwk } from './oidc-keys.js';
 import { OIDC_SCOPES } from './oidc-scopes.js';
 import { errorPage, logoutPage, logoutSuccessPage, OIDC_LOGOUT_PAGE_CSP, OIDC_PAGE_CSP } from './oidc-pages.js';
 
-
 /** Lifetimes, seconds. Every one is explicit (oidc-provider warns about each default it has to pick). */
 export interface OidcLifetimes {
   /** The login step (QR page) may take this long. Default 600. */

@@ -42,7 +42,9 @@ export function configuredOidcClients(config: Config): OidcClient[] {
     try {
       text = readFileSync(config.OIDC_CLIENTS_FILE, 'utf8');
     } catch (err) {
-      throw new ConfigError([`OIDC_CLIENTS_FILE: cannot read ${config.OIDC_CLIENTS_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+      throw new ConfigError([
+        `OIDC_CLIENTS_FILE: cannot read ${config.OIDC_CLIENTS_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      ]);
     }
   }
   if (text === undefined) return [];
@@ -64,9 +66,11 @@ export function oidcSettings(config: Config, options: OidcSettingsOptions = {}):
     issues.push('PUBLIC_URL: required with OIDC clients (the issuer is PUBLIC_URL + /oidc, the same on every gateway)');
   }
   if (config.SESSION_SECRET === undefined) {
-    issues.push('SESSION_SECRET: required with OIDC clients (the provider\'s cookie keys derive from it, the same on every gateway)');
+    issues.push("SESSION_SECRET: required with OIDC clients (the provider's cookie keys derive from it, the same on every gateway)");
   }
-  const pem = config.OIDC_SIGNING_KEY ?? (config.SESSION_SIGNING_KEY !== undefined && isRsaPrivateKeyPem(config.SESSION_SIGNING_KEY) ? config.SESSION_SIGNING_KEY : undefined);
+  const pem =
+    config.OIDC_SIGNING_KEY ??
+    (config.SESSION_SIGNING_KEY !== undefined && isRsaPrivateKeyPem(config.SESSION_SIGNING_KEY) ? config.SESSION_SIGNING_KEY : undefined);
   if (pem === undefined && !demo) {
     issues.push(
       'OIDC_SIGNING_KEY: required with OIDC clients unless SESSION_SIGNING_KEY is an RSA key (a PKCS#8 PEM RSA key shared by ' +

@@ -6,12 +6,22 @@ export const OPENAPI_SCHEMAS: Record<string, object> = {
   SessionRequest: {
     type: 'object',
     required: ['code', 'secret'],
-    properties: { code: { type: 'string', description: 'The `login` event\'s code' }, secret: { type: 'string', description: "The ticket's secret" } },
+    properties: {
+      code: { type: 'string', description: "The `login` event's code" },
+      secret: { type: 'string', description: "The ticket's secret" },
+    },
   },
   SessionResponse: {
     type: 'object',
     required: ['openid', 'token'],
-    properties: { openid: { type: 'string' }, token: { type: 'string', description: 'JWT, `sub` = openid, `aud` = the origin of the site that began the login (the gateway\'s public origin for its own page)' } },
+    properties: {
+      openid: { type: 'string' },
+      token: {
+        type: 'string',
+        description:
+          "JWT, `sub` = openid, `aud` = the origin of the site that began the login (the gateway's public origin for its own page)",
+      },
+    },
   },
   ErrorResponse: {
     type: 'object',
@@ -21,7 +31,16 @@ export const OPENAPI_SCHEMAS: Record<string, object> = {
   Jwks: {
     type: 'object',
     required: ['keys'],
-    properties: { keys: { type: 'array', items: { type: 'object', required: ['kty', 'kid'], properties: { kty: { type: 'string' }, kid: { type: 'string' }, alg: { type: 'string' }, use: { type: 'string' } } } } },
+    properties: {
+      keys: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['kty', 'kid'],
+          properties: { kty: { type: 'string' }, kid: { type: 'string' }, alg: { type: 'string' }, use: { type: 'string' } },
+        },
+      },
+    },
   },
   WechatError: {
     type: 'object',
@@ -36,7 +55,12 @@ export const OPENAPI_SCHEMAS: Record<string, object> = {
   StableTokenRequest: {
     type: 'object',
     required: ['grant_type', 'appid', 'secret'],
-    properties: { grant_type: { const: 'client_credential' }, appid: { type: 'string' }, secret: { type: 'string' }, force_refresh: { type: 'boolean' } },
+    properties: {
+      grant_type: { const: 'client_credential' },
+      appid: { type: 'string' },
+      secret: { type: 'string' },
+      force_refresh: { type: 'boolean' },
+    },
   },
   QrCreateRequest: {
     type: 'object',
@@ -44,7 +68,10 @@ export const OPENAPI_SCHEMAS: Record<string, object> = {
     properties: {
       expire_seconds: { type: 'integer' },
       action_name: { enum: ['QR_SCENE', 'QR_STR_SCENE', 'QR_LIMIT_SCENE', 'QR_LIMIT_STR_SCENE'] },
-      action_info: { type: 'object', properties: { scene: { type: 'object', properties: { scene_id: { type: 'integer' }, scene_str: { type: 'string' } } } } },
+      action_info: {
+        type: 'object',
+        properties: { scene: { type: 'object', properties: { scene_id: { type: 'integer' }, scene_str: { type: 'string' } } } },
+      },
     },
   },
   QrCreateResponse: {
@@ -55,7 +82,14 @@ export const OPENAPI_SCHEMAS: Record<string, object> = {
   UserInfo: {
     type: 'object',
     required: ['subscribe', 'openid'],
-    properties: { subscribe: { enum: [0, 1] }, openid: { type: 'string' }, nickname: { type: 'string' }, headimgurl: { type: 'string' }, subscribe_scene: { type: 'string' }, qr_scene_str: { type: 'string' } },
+    properties: {
+      subscribe: { enum: [0, 1] },
+      openid: { type: 'string' },
+      nickname: { type: 'string' },
+      headimgurl: { type: 'string' },
+      subscribe_scene: { type: 'string' },
+      qr_scene_str: { type: 'string' },
+    },
   },
   SimScanRequest: {
     type: 'object',
@@ -74,6 +108,12 @@ export const OPENAPI_SCHEMAS: Record<string, object> = {
   },
   SimCode: {
     type: 'object',
-    properties: { scene: { type: 'string' }, qrTicket: { type: 'string' }, url: { type: 'string' }, createdAt: { type: 'integer' }, expiresAt: { type: ['integer', 'null'] } },
+    properties: {
+      scene: { type: 'string' },
+      qrTicket: { type: 'string' },
+      url: { type: 'string' },
+      createdAt: { type: 'integer' },
+      expiresAt: { type: ['integer', 'null'] },
+    },
   },
 };

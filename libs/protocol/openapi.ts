@@ -114,10 +114,13 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/auth/wechat': {
       get: {
         operationId: 'wechatLoginStart',
-        summary: 'In-WeChat login: a ticket bound to this browser (HttpOnly cookie), then WeChat\'s web authorization (snsapi_base)',
+        summary: "In-WeChat login: a ticket bound to this browser (HttpOnly cookie), then WeChat's web authorization (snsapi_base)",
         tags: ['gateway'],
         parameters: [queryParam('redirect', 'Same-origin path to go to once signed in', false)],
-        responses: { '302': { description: 'To {WECHAT_OAUTH_BASE}/connect/oauth2/authorize…#wechat_redirect' }, '503': html('The store is unavailable') },
+        responses: {
+          '302': { description: 'To {WECHAT_OAUTH_BASE}/connect/oauth2/authorize…#wechat_redirect' },
+          '503': html('The store is unavailable'),
+        },
       },
     },
     '/auth/wechat/callback': {
@@ -146,7 +149,8 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
       post: {
         operationId: 'exchangeCode',
         summary: 'Exchange a one-time login code for a session',
-        description: 'Sets the HttpOnly `qrgate_session` cookie too. A code works once; a failure changes nothing. The same code with the same secret again within 30 s of its redemption (a retry whose answer was lost) returns that same session (same sub, jti, iat, exp), never a second one.',
+        description:
+          'Sets the HttpOnly `qrgate_session` cookie too. A code works once; a failure changes nothing. The same code with the same secret again within 30 s of its redemption (a retry whose answer was lost) returns that same session (same sub, jti, iat, exp), never a second one.',
         tags: ['gateway'],
         requestBody: { required: true, ...json(ref('SessionRequest')) },
         responses: {
@@ -163,7 +167,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/.well-known/jwks.json': {
       get: {
         operationId: 'jwks',
-        summary: 'The public key(s) that verify session tokens (ES256 or RS256, `aud`: the site\'s origin)',
+        summary: "The public key(s) that verify session tokens (ES256 or RS256, `aud`: the site's origin)",
         tags: ['gateway'],
         responses: { '200': { description: 'JWK Set', ...json(ref('Jwks')) } },
       },
@@ -211,10 +215,15 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
       get: {
         operationId: 'oidcLoginStep',
         summary: "The OpenID Connect login step: the QR login page for one of the provider's interactions",
-        description: 'Needs the provider\'s interaction cookie; without it, or once expired, a page that starts the same authorization request over.',
+        description:
+          "Needs the provider's interaction cookie; without it, or once expired, a page that starts the same authorization request over.",
         tags: ['gateway'],
         parameters: [{ name: 'uid', in: 'path', required: true, description: 'The interaction id', schema: { type: 'string' } }],
-        responses: { '200': html('The login page, redeeming at …/finish'), '303': { description: 'Consent granted at once (first-party clients)' }, '400': html('Expired or unknown interaction: Start over') },
+        responses: {
+          '200': html('The login page, redeeming at …/finish'),
+          '303': { description: 'Consent granted at once (first-party clients)' },
+          '400': html('Expired or unknown interaction: Start over'),
+        },
       },
     },
     '/oidc/interaction/{uid}/finish': {
@@ -227,7 +236,11 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: {
           '200': {
             description: 'Where the browser continues (the provider redirects it on to the client with code and state)',
-            ...json({ type: 'object', required: ['openid', 'redirectTo'], properties: { openid: { type: 'string' }, redirectTo: { type: 'string', format: 'uri' } } }),
+            ...json({
+              type: 'object',
+              required: ['openid', 'redirectTo'],
+              properties: { openid: { type: 'string' }, redirectTo: { type: 'string', format: 'uri' } },
+            }),
           },
           '401': { description: 'Unknown, expired or reused code, or wrong secret', ...json(ref('ErrorResponse')) },
           '403': { description: 'Cross-origin request', ...json(ref('ErrorResponse')) },
@@ -242,7 +255,10 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         summary: 'The browser client (@qrgate/client) as one ES module, for `<script type="module">`',
         tags: ['gateway'],
         responses: {
-          '200': { description: 'JavaScript (CORS: any origin; ETag)', content: { 'application/javascript': { schema: { type: 'string' } } } },
+          '200': {
+            description: 'JavaScript (CORS: any origin; ETag)',
+            content: { 'application/javascript': { schema: { type: 'string' } } },
+          },
           '304': { description: 'Not modified' },
           '404': { description: 'Not built', ...json(ref('ErrorResponse')) },
         },
@@ -253,7 +269,11 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         operationId: 'clientBundleSourceMap',
         summary: "The client bundle's source map",
         tags: ['gateway'],
-        responses: { '200': { description: 'Source map', ...json({ type: 'object' }) }, '304': { description: 'Not modified' }, '404': { description: 'Not built' } },
+        responses: {
+          '200': { description: 'Source map', ...json({ type: 'object' }) },
+          '304': { description: 'Not modified' },
+          '404': { description: 'Not built' },
+        },
       },
     },
     '/wechat': {
@@ -276,7 +296,10 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         ],
         requestBody: { required: true, content: { 'text/xml': { schema: { type: 'string' } } } },
         responses: {
-          '200': { description: 'A reply message (XML, encrypted in safe mode) or `success`', content: { 'text/xml': { schema: { type: 'string' } }, 'text/plain': { schema: { const: 'success' } } } },
+          '200': {
+            description: 'A reply message (XML, encrypted in safe mode) or `success`',
+            content: { 'text/xml': { schema: { type: 'string' } }, 'text/plain': { schema: { const: 'success' } } },
+          },
           '400': text('Malformed XML or body'),
           '401': text('Bad signature, stale timestamp, replay, or plaintext when WECHAT_REQUIRE_ENCRYPTION'),
           '413': text('Body too large'),
@@ -317,7 +340,10 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         summary: 'The QR code image of a ticket',
         tags: ['wechat-sim'],
         parameters: [queryParam('ticket', 'The ticket from qrcode/create')],
-        responses: { '200': { description: 'PNG', content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } } }, '404': text('Unknown ticket') },
+        responses: {
+          '200': { description: 'PNG', content: { 'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } } } },
+          '404': text('Unknown ticket'),
+        },
       },
     },
     '/cgi-bin/user/info': {
@@ -332,10 +358,20 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/connect/oauth2/authorize': {
       get: {
         operationId: 'simOauthAuthorize',
-        summary: 'Web authorization, step 1: WeChat\'s checks (appid, parameter order, authorization domain, scope, state); outside WeChat the "open in WeChat" page',
+        summary:
+          'Web authorization, step 1: WeChat\'s checks (appid, parameter order, authorization domain, scope, state); outside WeChat the "open in WeChat" page',
         tags: ['wechat-sim'],
-        parameters: [queryParam('appid', 'The AppID'), queryParam('redirect_uri', 'The site callback, on the authorization domain'), queryParam('response_type', '`code`'), queryParam('scope', '`snsapi_base` or `snsapi_userinfo`'), queryParam('state', 'Letters and digits, at most 128')],
-        responses: { '200': html('The page that checks #wechat_redirect and goes on, or "open in WeChat"'), '400': html('WeChat\'s error page with the errcode (10001, 10003, 10005, 10014, 10016, …)') },
+        parameters: [
+          queryParam('appid', 'The AppID'),
+          queryParam('redirect_uri', 'The site callback, on the authorization domain'),
+          queryParam('response_type', '`code`'),
+          queryParam('scope', '`snsapi_base` or `snsapi_userinfo`'),
+          queryParam('state', 'Letters and digits, at most 128'),
+        ],
+        responses: {
+          '200': html('The page that checks #wechat_redirect and goes on, or "open in WeChat"'),
+          '400': html("WeChat's error page with the errcode (10001, 10003, 10005, 10014, 10016, …)"),
+        },
       },
     },
     '/connect/oauth2/authorize/continue': {
@@ -343,8 +379,14 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         operationId: 'simOauthContinue',
         summary: 'Web authorization, step 2: a single-use code for the signed-in WeChat user, back to redirect_uri',
         tags: ['wechat-sim'],
-        parameters: [queryParam('appid', 'The AppID'), queryParam('redirect_uri', 'The site callback, on the authorization domain'), queryParam('response_type', '`code`'), queryParam('scope', '`snsapi_base` or `snsapi_userinfo`'), queryParam('state', 'Letters and digits, at most 128')],
-        responses: { '302': { description: 'To redirect_uri with code and state' }, '400': html('WeChat\'s error page with the errcode') },
+        parameters: [
+          queryParam('appid', 'The AppID'),
+          queryParam('redirect_uri', 'The site callback, on the authorization domain'),
+          queryParam('response_type', '`code`'),
+          queryParam('scope', '`snsapi_base` or `snsapi_userinfo`'),
+          queryParam('state', 'Letters and digits, at most 128'),
+        ],
+        responses: { '302': { description: 'To redirect_uri with code and state' }, '400': html("WeChat's error page with the errcode") },
       },
     },
     '/connect/oauth2/authorize/deny': {
@@ -352,8 +394,14 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         operationId: 'simOauthDeny',
         summary: 'The user refuses consent: back to redirect_uri with state and no code',
         tags: ['wechat-sim'],
-        parameters: [queryParam('appid', 'The AppID'), queryParam('redirect_uri', 'The site callback, on the authorization domain'), queryParam('response_type', '`code`'), queryParam('scope', '`snsapi_base` or `snsapi_userinfo`'), queryParam('state', 'Letters and digits, at most 128')],
-        responses: { '302': { description: 'To redirect_uri with state only' }, '400': html('WeChat\'s error page with the errcode') },
+        parameters: [
+          queryParam('appid', 'The AppID'),
+          queryParam('redirect_uri', 'The site callback, on the authorization domain'),
+          queryParam('response_type', '`code`'),
+          queryParam('scope', '`snsapi_base` or `snsapi_userinfo`'),
+          queryParam('state', 'Letters and digits, at most 128'),
+        ],
+        responses: { '302': { description: 'To redirect_uri with state only' }, '400': html("WeChat's error page with the errcode") },
       },
     },
     '/sns/oauth2/access_token': {
@@ -361,8 +409,18 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         operationId: 'simOauthAccessToken',
         summary: 'Exchange a web-authorization code (single use, 5 minutes): 40029 unknown, 40163 used, 42003 expired',
         tags: ['wechat-sim'],
-        parameters: [queryParam('appid', 'The AppID'), queryParam('secret', 'The AppSecret'), queryParam('code', 'The code'), queryParam('grant_type', '`authorization_code`')],
-        responses: { '200': { description: 'openid (unionid when bound, is_snapshotuser in snapshot mode), or a WeChat error', ...json({ type: 'object' }) } },
+        parameters: [
+          queryParam('appid', 'The AppID'),
+          queryParam('secret', 'The AppSecret'),
+          queryParam('code', 'The code'),
+          queryParam('grant_type', '`authorization_code`'),
+        ],
+        responses: {
+          '200': {
+            description: 'openid (unionid when bound, is_snapshotuser in snapshot mode), or a WeChat error',
+            ...json({ type: 'object' }),
+          },
+        },
       },
     },
     '/sns/userinfo': {
@@ -370,7 +428,11 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         operationId: 'simOauthUserInfo',
         summary: 'The profile for a snsapi_userinfo token; 48001 for base scope and snapshot users',
         tags: ['wechat-sim'],
-        parameters: [queryParam('access_token', 'The web-authorization access token'), queryParam('openid', 'The user', false), queryParam('lang', 'Ignored', false)],
+        parameters: [
+          queryParam('access_token', 'The web-authorization access token'),
+          queryParam('openid', 'The user', false),
+          queryParam('lang', 'Ignored', false),
+        ],
         responses: { '200': { description: 'The profile, or a WeChat error', ...json({ type: 'object' }) } },
       },
     },
@@ -379,8 +441,17 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         operationId: 'simFaults',
         summary: 'Test hook: make the whole platform API slow (apiDelayMs) and/or failing (apiStatus); {} heals it',
         tags: ['wechat-sim'],
-        requestBody: { required: false, ...json({ type: 'object', properties: { apiDelayMs: { type: 'integer', minimum: 0 }, apiStatus: { type: 'integer' } } }) },
-        responses: { '200': { description: 'The faults now', ...json({ type: 'object', properties: { apiDelayMs: { type: 'integer' }, apiStatus: { type: 'integer' } } }) }, ...simErrors() },
+        requestBody: {
+          required: false,
+          ...json({ type: 'object', properties: { apiDelayMs: { type: 'integer', minimum: 0 }, apiStatus: { type: 'integer' } } }),
+        },
+        responses: {
+          '200': {
+            description: 'The faults now',
+            ...json({ type: 'object', properties: { apiDelayMs: { type: 'integer' }, apiStatus: { type: 'integer' } } }),
+          },
+          ...simErrors(),
+        },
       },
     },
     '/sim/api/oauth': {
@@ -388,8 +459,21 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         operationId: 'simOauthSwitches',
         summary: 'Who is signed in to the simulated WeChat app, and the snapshot-mode switch',
         tags: ['wechat-sim'],
-        requestBody: { required: false, ...json({ type: 'object', properties: { openid: { type: 'string' }, snapshot: { type: 'boolean' } }, additionalProperties: false }) },
-        responses: { '200': { description: 'The switches now', ...json({ type: 'object', properties: { openid: { type: 'string' }, snapshot: { type: 'boolean' } } }) }, ...simErrors() },
+        requestBody: {
+          required: false,
+          ...json({
+            type: 'object',
+            properties: { openid: { type: 'string' }, snapshot: { type: 'boolean' } },
+            additionalProperties: false,
+          }),
+        },
+        responses: {
+          '200': {
+            description: 'The switches now',
+            ...json({ type: 'object', properties: { openid: { type: 'string' }, snapshot: { type: 'boolean' } } }),
+          },
+          ...simErrors(),
+        },
       },
     },
     '/sim': {
@@ -406,7 +490,10 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         summary: 'Scan a QR code: push a signed subscribe or SCAN event to the webhook, retrying like WeChat',
         tags: ['wechat-sim'],
         requestBody: { required: true, ...json(ref('SimScanRequest')) },
-        responses: { '200': { description: 'What the webhook answered (and, with tap, what the link did)', ...json({ type: 'object' }) }, ...simErrors() },
+        responses: {
+          '200': { description: 'What the webhook answered (and, with tap, what the link did)', ...json({ type: 'object' }) },
+          ...simErrors(),
+        },
       },
     },
     '/sim/api/follow': {
@@ -415,7 +502,13 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         summary: 'Make a user follow the account (no push)',
         tags: ['wechat-sim'],
         requestBody: { required: true, ...json(ref('SimUserRequest')) },
-        responses: { '200': { description: 'The user now follows', ...json({ type: 'object', properties: { openid: { type: 'string' }, following: { const: true } } }) }, ...simErrors() },
+        responses: {
+          '200': {
+            description: 'The user now follows',
+            ...json({ type: 'object', properties: { openid: { type: 'string' }, following: { const: true } } }),
+          },
+          ...simErrors(),
+        },
       },
     },
     '/sim/api/unfollow': {
@@ -435,7 +528,13 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: {
           '200': {
             description: 'Users',
-            ...json({ type: 'array', items: { type: 'object', properties: { openid: { type: 'string' }, name: { type: 'string' }, following: { type: 'boolean' } } } }),
+            ...json({
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { openid: { type: 'string' }, name: { type: 'string' }, following: { type: 'boolean' } },
+              },
+            }),
           },
         },
       },

@@ -67,10 +67,7 @@ export function readConfirmationToken(token: unknown): ConfirmationTokenParts | 
  * Check a token against the openid stored with its ticket: signature first (constant time), then expiry, so
  * a forged token is told apart from a genuine one that ran out.
  */
-export function verifyConfirmationToken(
-  token: unknown,
-  expected: { openid: string; secret: string; now: number },
-): ConfirmationLinkCheck {
+export function verifyConfirmationToken(token: unknown, expected: { openid: string; secret: string; now: number }): ConfirmationLinkCheck {
   const parts = readConfirmationToken(token);
   if (parts === null || typeof token !== 'string') return { ok: false, reason: 'malformed' };
   const claims: ConfirmationClaims = { ...parts, openid: expected.openid };

@@ -38,9 +38,7 @@ export type TransitionRefusal =
   | 'already_consumed'
   | 'finished';
 
-export type TransitionResult =
-  | { ok: true; ticket: Ticket; changed: boolean }
-  | { ok: false; reason: TransitionRefusal; ticket: Ticket };
+export type TransitionResult = { ok: true; ticket: Ticket; changed: boolean } | { ok: false; reason: TransitionRefusal; ticket: Ticket };
 
 const done = (ticket: Ticket, patch: Partial<Ticket>): TransitionResult => ({
   ok: true,

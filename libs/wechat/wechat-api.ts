@@ -110,10 +110,7 @@ type CachedToken = z.infer<typeof cachedToken>;
 /** Create a client. It opens no connection until a method is called. */
 export function createWechatClient(options: WechatClientOptions): WechatClient {
   const apiBase = options.apiBase.replace(/\/+$/, '');
-  const showQrBase = (options.showQrBase ?? (apiBase === REAL_API_BASE ? 'https://mp.weixin.qq.com' : apiBase)).replace(
-    /\/+$/,
-    '',
-  );
+  const showQrBase = (options.showQrBase ?? (apiBase === REAL_API_BASE ? 'https://mp.weixin.qq.com' : apiBase)).replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 5_000;
   const lockTtlMs = Math.max(MIN_LOCK_TTL_MS, 2 * timeoutMs + 2 * BUSY_RETRY_DELAY_MS + 1_000);

@@ -17,7 +17,13 @@ export const OAUTH_STATE = /^[A-Za-z0-9]{1,128}$/;
 export const newOauthState = (): string => randomBytes(16).toString('hex');
 
 /** The authorize URL: `appid, redirect_uri, response_type, scope, state` in this order, then `#wechat_redirect`. */
-export function oauthAuthorizeUrl(input: { oauthBase?: string; appId: string; redirectUri: string; state: string; scope?: 'snsapi_base' | 'snsapi_userinfo' }): string {
+export function oauthAuthorizeUrl(input: {
+  oauthBase?: string;
+  appId: string;
+  redirectUri: string;
+  state: string;
+  scope?: 'snsapi_base' | 'snsapi_userinfo';
+}): string {
   if (!OAUTH_STATE.test(input.state)) throw new Error('state must be 1-128 letters and digits (WeChat refuses - and _)');
   const base = (input.oauthBase ?? WECHAT_OAUTH_BASE).replace(/\/+$/, '');
   // Built by hand, not with URLSearchParams: the order is WeChat's, and redirect_uri is percent-encoded once.
@@ -42,7 +48,10 @@ export type OauthExchange =
 const tokenBody = z.object({
   openid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
   scope: z.string().optional(),
-  unionid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  unionid: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
   is_snapshotuser: z.number().optional(),
 });
 const errorBody = z.object({ errcode: z.number(), errmsg: z.string().optional() });
@@ -73,7 +82,11 @@ export async function exchangeOauthCode(input: {
     if (!response.ok) return { ok: false, errcode: OAUTH_TRANSPORT_ERROR, errmsg: `HTTP ${response.status}` };
     body = await response.json();
   } catch (error) {
-    return { ok: false, errcode: OAUTH_TRANSPORT_ERROR, errmsg: (error as Error).name === 'AbortError' ? 'timed out' : 'unreachable or not JSON' };
+    return {
+      ok: false,
+      errcode: OAUTH_TRANSPORT_ERROR,
+      errmsg: (error as Error).name === 'AbortError' ? 'timed out' : 'unreachable or not JSON',
+    };
   } finally {
     clearTimeout(timer);
   }

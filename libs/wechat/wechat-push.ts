@@ -86,7 +86,10 @@ export function signPush(xml: string, options: PushSigningOptions): SignedPush {
 }
 
 /** Wrap a reply for safe mode (WECHAT.md §7.4). */
-export function encryptReply(xml: string, options: { token: string; encodingAesKey: string; appId: string; timestamp?: number; nonce?: string }): string {
+export function encryptReply(
+  xml: string,
+  options: { token: string; encodingAesKey: string; appId: string; timestamp?: number; nonce?: string },
+): string {
   const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
   const nonce = options.nonce ?? String(randomBytes(4).readUInt32BE(0));
   const encrypt = encryptMessage(options.encodingAesKey, options.appId, xml);
@@ -111,7 +114,10 @@ export function xmlElementText(xml: string, name: string): string | undefined {
  * What the scanner would see for a webhook's answer: `null` for `success` or an empty body, otherwise the
  * text content, decrypting a safe-mode reply (checking its signature) when keys are given.
  */
-export function readReply(body: string, options: { token?: string; encodingAesKey?: string } = {}): { content: string | null; xml: string | null } {
+export function readReply(
+  body: string,
+  options: { token?: string; encodingAesKey?: string } = {},
+): { content: string | null; xml: string | null } {
   const trimmed = body.trim();
   if (trimmed === '' || trimmed === 'success') return { content: null, xml: null };
   let xml = trimmed;

@@ -5,12 +5,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 export function sha1Sorted(parts: readonly string[]): string {
-  return createHash('sha1').update([...parts].sort().join('')).digest('hex');
+  return createHash('sha1')
+    .update([...parts].sort().join(''))
+    .digest('hex');
 }
 
 /** `signature` of a push or of the GET handshake. */
-export const pushSignature = (token: string, timestamp: string, nonce: string): string =>
-  sha1Sorted([token, timestamp, nonce]);
+export const pushSignature = (token: string, timestamp: string, nonce: string): string => sha1Sorted([token, timestamp, nonce]);
 
 /** `msg_signature` of a safe-mode push or reply. */
 export const messageSignature = (token: string, timestamp: string, nonce: string, encrypt: string): string =>

@@ -32,8 +32,23 @@ describe('bench statistics and charts', () => {
       xLabel: 'scans/s',
       yLabel: 'ms',
       series: [
-        { name: 'qrgate', points: [[250, 3], [1000, 12], [500, Number.NaN]] },
-        { name: 'floor', points: [[250, 1], [500, 1.5], [1000, 2]], dashed: true },
+        {
+          name: 'qrgate',
+          points: [
+            [250, 3],
+            [1000, 12],
+            [500, Number.NaN],
+          ],
+        },
+        {
+          name: 'floor',
+          points: [
+            [250, 1],
+            [500, 1.5],
+            [1000, 2],
+          ],
+          dashed: true,
+        },
       ],
     });
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
@@ -50,13 +65,36 @@ describe('bench statistics and charts', () => {
 /** A run's results, small and made up: the writers' input, not a measurement. */
 function sampleResults(): BenchResults {
   const step = (rate: number, waiting: number, p99Ms: number, lost = 0) => ({
-    rate, scans: rate, waiting, sent: rate, loggedIn: rate - lost, lost, duplicates: 0, p50Ms: p99Ms / 2, p99Ms, maxMs: p99Ms * 1.5,
+    rate,
+    scans: rate,
+    waiting,
+    sent: rate,
+    loggedIn: rate - lost,
+    lost,
+    duplicates: 0,
+    p50Ms: p99Ms / 2,
+    p99Ms,
+    maxMs: p99Ms * 1.5,
   });
   const newLogins = (kind: 'qrgate' | 'floor', apiLatencyMs: number, perSecond: number) => ({
-    kind, apiLatencyMs, inFlight: 32, perSecond, completed: perSecond * 8, failed: 0, p50Ms: 20, p99Ms: 90, redisCpuMsPerLogin: kind === 'floor' ? Number.NaN : 0.05,
+    kind,
+    apiLatencyMs,
+    inFlight: 32,
+    perSecond,
+    completed: perSecond * 8,
+    failed: 0,
+    p50Ms: 20,
+    p99Ms: 90,
+    redisCpuMsPerLogin: kind === 'floor' ? Number.NaN : 0.05,
   });
   const deliveries = (kind: 'qrgate' | 'floor', gateways: number) => ({
-    kind, gateways, browsers: 10, changes: 10, busMessages: 10, perChange: 1, loggedIn: 10,
+    kind,
+    gateways,
+    browsers: 10,
+    changes: 10,
+    busMessages: 10,
+    perChange: 1,
+    loggedIn: 10,
   });
   return {
     startedAt: '2026-12-01T21:00:00.000Z',
@@ -66,14 +104,28 @@ function sampleResults(): BenchResults {
     newLogins: { qrgate: newLogins('qrgate', 0, 2000), qrgateSlowApi: newLogins('qrgate', 80, 1500), floor: newLogins('floor', 0, 2500) },
     waiting: {
       qrgate: {
-        kind: 'qrgate', baselineRssBytes: 80 << 20, connectFailures: 0, redisCpuMsPerScan: 0.1,
-        memory: [{ sockets: 5000, rssBytes: 200 << 20, perSocketKiB: 24, redisBytesPerSocket: 3600 }, { sockets: 15000, rssBytes: 420 << 20, perSocketKiB: 24, redisBytesPerSocket: 3600 }],
-        crowded: step(1000, 15000, 40), sweep: [step(250, 6000, 4), step(1000, 6000, 5)],
+        kind: 'qrgate',
+        baselineRssBytes: 80 << 20,
+        connectFailures: 0,
+        redisCpuMsPerScan: 0.1,
+        memory: [
+          { sockets: 5000, rssBytes: 200 << 20, perSocketKiB: 24, redisBytesPerSocket: 3600 },
+          { sockets: 15000, rssBytes: 420 << 20, perSocketKiB: 24, redisBytesPerSocket: 3600 },
+        ],
+        crowded: step(1000, 15000, 40),
+        sweep: [step(250, 6000, 4), step(1000, 6000, 5)],
       },
       floor: {
-        kind: 'floor', baselineRssBytes: 60 << 20, connectFailures: 0, redisCpuMsPerScan: 0.02,
-        memory: [{ sockets: 5000, rssBytes: 120 << 20, perSocketKiB: 12, redisBytesPerSocket: 200 }, { sockets: 15000, rssBytes: 240 << 20, perSocketKiB: 12, redisBytesPerSocket: 200 }],
-        crowded: step(1000, 15000, 5), sweep: [step(250, 6000, 1), step(1000, 6000, 2)],
+        kind: 'floor',
+        baselineRssBytes: 60 << 20,
+        connectFailures: 0,
+        redisCpuMsPerScan: 0.02,
+        memory: [
+          { sockets: 5000, rssBytes: 120 << 20, perSocketKiB: 12, redisBytesPerSocket: 200 },
+          { sockets: 15000, rssBytes: 240 << 20, perSocketKiB: 12, redisBytesPerSocket: 200 },
+        ],
+        crowded: step(1000, 15000, 5),
+        sweep: [step(250, 6000, 1), step(1000, 6000, 2)],
       },
     },
     webhook: { tickets: 1000, inFlight: 32, qrgatePerSecond: 3500, floorPerSecond: 5000, qrgateStatuses: { '200': 1000 }, loggedIn: 1000 },

@@ -142,10 +142,7 @@ describe('@qrgate/client package', () => {
 
     const siteDirs = { '/consumer/': join(project, 'site'), '/react/': join(work, 'react') };
     site = await serveStatic(siteDirs);
-    [app, browser] = await Promise.all([
-      startTestStandalone({ LOGIN_CONFIRMATION: 'scan', ALLOWED_ORIGINS: site.url }),
-      launchChromium(),
-    ]);
+    [app, browser] = await Promise.all([startTestStandalone({ LOGIN_CONFIRMATION: 'scan', ALLOWED_ORIGINS: site.url }), launchChromium()]);
   });
   afterAll(async () => {
     await browser?.close();

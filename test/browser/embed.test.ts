@@ -87,8 +87,7 @@ describe('embedding on another origin', () => {
       await scan(app.url, { scene: phoneSide.ticket.ticket, openid: 'o_embed_backend' });
       const login = await phoneSide.waitFor('login');
       const { body } = await phoneSide.exchange(login.code, phoneSide.ticket.secret, site);
-      const verify = (token: string) =>
-        fetch(`http://localhost:${port}/session`, { method: 'POST', body: JSON.stringify({ token }) });
+      const verify = (token: string) => fetch(`http://localhost:${port}/session`, { method: 'POST', body: JSON.stringify({ token }) });
 
       const ok = await verify(body.token);
       expect(ok.status).toBe(200);

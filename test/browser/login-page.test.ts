@@ -28,7 +28,9 @@ describe('login page', () => {
     await app?.close();
   });
 
-  async function open(options: { locale?: string; viewport?: typeof DESKTOP; colorScheme?: 'light' | 'dark'; path?: string } = {}): Promise<Page> {
+  async function open(
+    options: { locale?: string; viewport?: typeof DESKTOP; colorScheme?: 'light' | 'dark'; path?: string } = {},
+  ): Promise<Page> {
     const context = await browser.newContext({
       locale: options.locale ?? 'en-US',
       viewport: options.viewport ?? DESKTOP,
@@ -177,7 +179,10 @@ describe('login page', () => {
   });
 
   it('has no serious or critical axe violations, in light and dark, waiting and signed in', async () => {
-    for (const [locale, colorScheme] of [['en-US', 'light'], ['zh-CN', 'dark']] as const) {
+    for (const [locale, colorScheme] of [
+      ['en-US', 'light'],
+      ['zh-CN', 'dark'],
+    ] as const) {
       const page = await open({ locale, colorScheme });
       const { ticket } = await shownTicket(page);
       await expect.poll(() => page.locator('body').getAttribute('data-state')).toBe('pending');

@@ -60,6 +60,16 @@ describe('login page when WeChat is briefly unavailable', () => {
     app.sim!.failNext('/cgi-bin/qrcode/create', 45009, 10);
     const page = await open();
     await expect.poll(() => statusLine(page).textContent(), { timeout: 30_000 }).toMatch(/WeChat|QR code/i);
-    await expect.poll(() => page.getByRole('button').filter({ hasText: /try again|new QR|refresh/i }).first().isVisible(), { timeout: 30_000 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          page
+            .getByRole('button')
+            .filter({ hasText: /try again|new QR|refresh/i })
+            .first()
+            .isVisible(),
+        { timeout: 30_000 },
+      )
+      .toBe(true);
   });
 });

@@ -24,7 +24,11 @@ describe('login inside WeChat, in Chromium', () => {
 
   it('signs in with one tap and no QR code, and lands on the redirect', async () => {
     const openid = DEMO_USERS[1]?.openid ?? '';
-    await fetch(`${app.url}/sim/api/oauth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ openid, snapshot: false }) });
+    await fetch(`${app.url}/sim/api/oauth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ openid, snapshot: false }),
+    });
     const context = await browser.newContext({ userAgent: WECHAT_IN_APP_UA, locale: 'zh-CN' });
     try {
       const page = await context.newPage();

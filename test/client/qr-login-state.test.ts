@@ -93,7 +93,10 @@ describe('what the widget shows', () => {
 describe('expired QR codes', () => {
   it('are replaced by themselves on a visible page: expired is shown, then a refresh is emitted', () => {
     const { model, effects } = fold([...online, status('t1', 'expired')]);
-    expect(effects).toEqual([{ type: 'show', snapshot: expect.objectContaining({ state: 'expired', needsAction: false }) }, { type: 'emit-refresh' }]);
+    expect(effects).toEqual([
+      { type: 'show', snapshot: expect.objectContaining({ state: 'expired', needsAction: false }) },
+      { type: 'emit-refresh' },
+    ]);
     expect(snapshotOf(model)).toMatchObject({ state: 'connecting', autoRefreshes: 1 });
     expect(shown(fold([ticketEvent('t2')], model).model)).toBe('pending');
   });
@@ -127,7 +130,11 @@ describe('expired QR codes', () => {
   });
 
   it('ask for a new ticket over a new connection when the socket is down', () => {
-    const { model, effects } = fold([...online, { type: 'disconnected', reason: 'transport close' }, { type: 'refresh-clicked', connected: false }]);
+    const { model, effects } = fold([
+      ...online,
+      { type: 'disconnected', reason: 'transport close' },
+      { type: 'refresh-clicked', connected: false },
+    ]);
     expect(effects).toEqual([{ type: 'cancel-retry' }, { type: 'connect' }]);
     expect(model.held).toBeUndefined();
   });
@@ -146,7 +153,15 @@ describe('the login', () => {
     expect(signedIn.effects).toEqual([{ type: 'disconnect' }]);
     expect(snapshotOf(signedIn.model)).toMatchObject({ state: 'signed-in', session: { openid: 'o_alice', user: { nickname: 'Alice' } } });
     expect(signedIn.model.held).toBeUndefined();
-    expect(fold([{ type: 'refresh-clicked', connected: false }, { type: 'disconnected', reason: 'transport close' }], signedIn.model).effects).toEqual([]);
+    expect(
+      fold(
+        [
+          { type: 'refresh-clicked', connected: false },
+          { type: 'disconnected', reason: 'transport close' },
+        ],
+        signedIn.model,
+      ).effects,
+    ).toEqual([]);
   });
 
   it('remembers the last version received, for the resume handshake: a confirmed status counts only once its login came', () => {
@@ -166,7 +181,10 @@ describe('the login', () => {
     const login: LoginEvent = { type: 'login', payload: { ticket: 't1', code: 't1.code', user: {}, version: 3 } };
     expect(fold([login], resumed).model.held?.version).toBe(3);
     // A new ticket starts from nothing.
-    expect(fold([{ type: 'refresh-clicked', connected: true }, ticketEvent('t2')], scanned).model.held).toEqual({ ticket: 't2', secret: 'secret-of-t2' });
+    expect(fold([{ type: 'refresh-clicked', connected: true }, ticketEvent('t2')], scanned).model.held).toEqual({
+      ticket: 't2',
+      secret: 'secret-of-t2',
+    });
   });
 
   it('ignores a login for a ticket it does not hold', () => {
@@ -221,7 +239,11 @@ describe('refusals and cut connections', () => {
     }
     const given = fold([refuse], model);
     expect(given.effects).toEqual([]);
-    expect(snapshotOf(given.model)).toMatchObject({ state: 'error', error: { code: 'WECHAT_UNAVAILABLE', message: 'busy' }, needsAction: true });
+    expect(snapshotOf(given.model)).toMatchObject({
+      state: 'error',
+      error: { code: 'WECHAT_UNAVAILABLE', message: 'busy' },
+      needsAction: true,
+    });
     // A connection that worked in between starts the count again.
     expect(fold([{ type: 'connected' }, { ...refuse, code: 'INTERNAL' }], model).effects).toHaveLength(1);
   });
@@ -253,7 +275,9 @@ describe('refusals and cut connections', () => {
   });
 
   it('shows any other refusal as an error at once', () => {
-    const { model, effects } = fold([{ type: 'connect-error', code: 'ORIGIN_NOT_ALLOWED', message: 'origin not allowed', active: false, visible: true }]);
+    const { model, effects } = fold([
+      { type: 'connect-error', code: 'ORIGIN_NOT_ALLOWED', message: 'origin not allowed', active: false, visible: true },
+    ]);
     expect(effects).toEqual([]);
     expect(snapshotOf(model)).toMatchObject({ state: 'error', error: { code: 'ORIGIN_NOT_ALLOWED' } });
   });
@@ -262,7 +286,10 @@ describe('refusals and cut connections', () => {
     const trying = fold([...online, { type: 'connect-error', code: undefined, message: 'xhr poll error', active: true, visible: true }]);
     expect(trying.effects).toEqual([]);
     expect(shown(trying.model)).toBe('offline');
-    const gaveUp = fold([{ type: 'connect-error', code: undefined, message: 'xhr poll error', active: false, visible: true }], trying.model);
+    const gaveUp = fold(
+      [{ type: 'connect-error', code: undefined, message: 'xhr poll error', active: false, visible: true }],
+      trying.model,
+    );
     expect(gaveUp.effects).toEqual([{ type: 'retry-later', delayMs: SHUTDOWN_RETRY_MS }]);
   });
 

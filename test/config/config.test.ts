@@ -33,7 +33,7 @@ describe('configuration', () => {
     expect(refusal({ PORT: '70000' })).toMatch(/PORT/);
   });
 
-  it('reads TRUST_PROXY as the proxies\' addresses and CIDRs, refusing hop counts and true', () => {
+  it("reads TRUST_PROXY as the proxies' addresses and CIDRs, refusing hop counts and true", () => {
     expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8,loopback' }).TRUST_PROXY).toEqual([
       '10.0.0.0/8',
       '127.0.0.1',
@@ -48,7 +48,10 @@ describe('configuration', () => {
   });
 
   it('splits REDIS_CLUSTER_NODES and ALLOWED_ORIGINS, refusing malformed nodes', () => {
-    const config = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001', ALLOWED_ORIGINS: 'https://a.example, https://b.example' });
+    const config = loadConfig({
+      REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001',
+      ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+    });
     expect(config.REDIS_CLUSTER_NODES).toEqual(['10.0.0.1:7000', '10.0.0.2:7001']);
     expect(config.ALLOWED_ORIGINS).toEqual(['https://a.example', 'https://b.example']);
     expect(refusal({ REDIS_CLUSTER_NODES: 'redis-without-port' })).toMatch(/REDIS_CLUSTER_NODES/);

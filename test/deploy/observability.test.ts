@@ -59,7 +59,9 @@ function balanced(expr: string): boolean {
 
 describe('metric name extraction', () => {
   it('finds metric names and ignores functions, labels and strings', () => {
-    expect(metricNames('histogram_quantile(0.95, sum by (le) (rate(qrgate_x_bucket{outcome="qrgate_y"}[5m])))')).toEqual(['qrgate_x_bucket']);
+    expect(metricNames('histogram_quantile(0.95, sum by (le) (rate(qrgate_x_bucket{outcome="qrgate_y"}[5m])))')).toEqual([
+      'qrgate_x_bucket',
+    ]);
     expect(metricNames('process_open_fds / process_max_fds > 0.8')).toEqual(['process_open_fds', 'process_max_fds']);
   });
 });

@@ -32,11 +32,16 @@ describe('production overlay', () => {
   const objects = kustomizeBuild('deploy/k8s/overlays/production');
 
   it('autoscales ≥3 gateways and ≥2 webhooks on CPU, with a PDB for each', () => {
-    for (const [name, min] of [['qrgate-gateway', 3], ['qrgate-webhook', 2]] as const) {
+    for (const [name, min] of [
+      ['qrgate-gateway', 3],
+      ['qrgate-webhook', 2],
+    ] as const) {
       const hpa = find(objects, 'HorizontalPodAutoscaler', name);
       expect(hpa.apiVersion).toBe('autoscaling/v2');
       expect(spec(hpa).minReplicas).toBeGreaterThanOrEqual(min);
-      expect(spec(hpa).metrics).toContainEqual(expect.objectContaining({ type: 'Resource', resource: expect.objectContaining({ name: 'cpu' }) }));
+      expect(spec(hpa).metrics).toContainEqual(
+        expect.objectContaining({ type: 'Resource', resource: expect.objectContaining({ name: 'cpu' }) }),
+      );
       expect(find(objects, 'PodDisruptionBudget', name).apiVersion).toBe('policy/v1');
     }
   });
@@ -143,7 +148,7 @@ describe('the policy catches broken manifests', () => {
         'Deployment/broken-gateway: mounts a service account token (set automountServiceAccountToken: false)',
         'Deployment/broken-gateway: no HorizontalPodAutoscaler targets it',
         'Deployment/broken-gateway: no PodDisruptionBudget selects its pods',
-        'Service/broken-gateway: selector matches no workload\'s pods',
+        "Service/broken-gateway: selector matches no workload's pods",
       ]),
     );
   });
@@ -206,7 +211,8 @@ describe('metrics port (issue 16, item 8)', () => {
       }
     }
     for (const service of objects.filter((o) => o.kind === 'Service')) {
-      for (const port of (service.spec as any).ports) expect([port.name, port.targetPort], `Service/${service.metadata.name}`).not.toContain('metrics');
+      for (const port of (service.spec as any).ports)
+        expect([port.name, port.targetPort], `Service/${service.metadata.name}`).not.toContain('metrics');
     }
     for (const ingress of objects.filter((o) => o.kind === 'Ingress')) {
       expect(JSON.stringify(ingress.spec), `Ingress/${ingress.metadata.name}`).not.toMatch(/"metrics"|9464/);
@@ -216,7 +222,9 @@ describe('metrics port (issue 16, item 8)', () => {
   it('the PodMonitor scrapes the metrics port, and Prometheus may reach only that port', () => {
     const [monitor] = readYaml('deploy/observability/podmonitor.yaml') as any[];
     expect(monitor.spec.podMetricsEndpoints.map((e: any) => e.port)).toEqual(['metrics']);
-    const policy = kustomizeBuild('deploy/k8s/overlays/production').find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'qrgate-from-prometheus')!;
+    const policy = kustomizeBuild('deploy/k8s/overlays/production').find(
+      (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'qrgate-from-prometheus',
+    )!;
     expect((policy.spec as any).ingress.flatMap((rule: any) => rule.ports.map((p: any) => p.port))).toEqual(['metrics']);
   });
 });

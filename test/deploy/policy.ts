@@ -131,7 +131,8 @@ function checkContainer(where: string, container: Container, pod: PodSpec, viola
   const image = container.image ?? '';
   const tagged = /@sha256:[0-9a-f]{64}$/.test(image) || /:[^/:]+$/.test(image);
   if (image === '') violations.push(`${where}: no image`);
-  else if (!tagged || image.endsWith(':latest')) violations.push(`${where}: image "${image}" must be pinned to a version tag or digest, not latest`);
+  else if (!tagged || image.endsWith(':latest'))
+    violations.push(`${where}: image "${image}" must be pinned to a version tag or digest, not latest`);
 
   if (container.livenessProbe === undefined) violations.push(`${where}: no livenessProbe`);
   if (container.readinessProbe === undefined) violations.push(`${where}: no readinessProbe`);
@@ -213,7 +214,12 @@ export function checkPolicy(objects: readonly K8sObject[], options: PolicyOption
     if (options.production === true && obj.kind === 'Deployment') {
       const hpa = objects.find((o) => {
         const target = (o.spec as { scaleTargetRef?: { kind?: string; name?: string } } | undefined)?.scaleTargetRef;
-        return o.kind === 'HorizontalPodAutoscaler' && sameNamespace(o, obj) && target?.kind === 'Deployment' && target.name === obj.metadata.name;
+        return (
+          o.kind === 'HorizontalPodAutoscaler' &&
+          sameNamespace(o, obj) &&
+          target?.kind === 'Deployment' &&
+          target.name === obj.metadata.name
+        );
       });
       if (hpa === undefined) violations.push(`${key(obj)}: no HorizontalPodAutoscaler targets it`);
       else if ((obj.spec as WorkloadSpec).replicas !== undefined) {
@@ -241,7 +247,9 @@ function checkReferences(objects: readonly K8sObject[], violations: string[]): v
   });
 
   for (const service of objects.filter((o) => o.kind === 'Service')) {
-    const spec = service.spec as { selector?: Record<string, string>; ports?: { name?: string; targetPort?: string | number }[] } | undefined;
+    const spec = service.spec as
+      | { selector?: Record<string, string>; ports?: { name?: string; targetPort?: string | number }[] }
+      | undefined;
     const targets = pods.filter((p) => sameNamespace(p.owner, service) && selectorMatches({ matchLabels: spec?.selector ?? {} }, p.labels));
     if (targets.length === 0) {
       violations.push(`${key(service)}: selector matches no workload's pods`);
@@ -255,8 +263,9 @@ function checkReferences(objects: readonly K8sObject[], violations: string[]): v
   }
 
   for (const ingress of objects.filter((o) => o.kind === 'Ingress')) {
-    const rules = (ingress.spec as { rules?: { http?: { paths?: { backend?: { service?: { name?: string; port?: { name?: string } } } }[] } }[] })
-      ?.rules;
+    const rules = (
+      ingress.spec as { rules?: { http?: { paths?: { backend?: { service?: { name?: string; port?: { name?: string } } } }[] } }[] }
+    )?.rules;
     for (const path of (rules ?? []).flatMap((r) => r.http?.paths ?? [])) {
       const backend = path.backend?.service;
       const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === backend?.name && sameNamespace(o, ingress));

@@ -51,7 +51,9 @@ describe('cross-origin embedding', () => {
     } finally {
       browser.close();
     }
-    const foreign = await LoginBrowser.open(app.url, { transports: ['polling'], extraHeaders: { origin: 'https://evil.example' } }).catch((e: unknown) => e);
+    const foreign = await LoginBrowser.open(app.url, { transports: ['polling'], extraHeaders: { origin: 'https://evil.example' } }).catch(
+      (e: unknown) => e,
+    );
     expect((foreign as ConnectError).code).toBe('ORIGIN_NOT_ALLOWED');
   });
 });

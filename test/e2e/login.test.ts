@@ -12,7 +12,6 @@ import { follow, scan } from '../support/phone.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { startTestStandalone } from '../support/standalone.js';
 
-
 type EngineKind = 'memory' | 'redis';
 
 async function engineEnv(kind: EngineKind): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
@@ -153,10 +152,14 @@ describe.each(cases)('login on the $engine engine, $mode mode', ({ engine, mode 
 
   it('refuses to resume with a wrong secret or an unknown ticket', async () => {
     const browser = await openBrowser();
-    const wrong = await LoginBrowser.open(app.url, { resume: { ticket: browser.ticket.ticket, secret: 'A'.repeat(43) } }).catch((e: unknown) => e);
+    const wrong = await LoginBrowser.open(app.url, { resume: { ticket: browser.ticket.ticket, secret: 'A'.repeat(43) } }).catch(
+      (e: unknown) => e,
+    );
     expect(wrong).toBeInstanceOf(ConnectError);
     expect((wrong as ConnectError).code).toBe('TICKET_SECRET_MISMATCH');
-    const unknown = await LoginBrowser.open(app.url, { resume: { ticket: 'B'.repeat(22), secret: 'A'.repeat(43) } }).catch((e: unknown) => e);
+    const unknown = await LoginBrowser.open(app.url, { resume: { ticket: 'B'.repeat(22), secret: 'A'.repeat(43) } }).catch(
+      (e: unknown) => e,
+    );
     expect((unknown as ConnectError).code).toBe('TICKET_NOT_FOUND');
   });
 
@@ -170,7 +173,11 @@ describe.each(cases)('login on the $engine engine, $mode mode', ({ engine, mode 
       eventKey: browser.ticket.ticket,
     });
     const forged = signPush(xml, { token: 'not-the-token' });
-    const res = await fetch(`${app.url}/wechat?${forged.query}`, { method: 'POST', body: forged.body, headers: { 'content-type': 'text/xml' } });
+    const res = await fetch(`${app.url}/wechat?${forged.query}`, {
+      method: 'POST',
+      body: forged.body,
+      headers: { 'content-type': 'text/xml' },
+    });
     expect(res.status).toBe(401);
     expect((await app.engine.tickets.get(browser.ticket.ticket))?.status).toBe('pending');
     await new Promise((r) => setTimeout(r, 300));

@@ -18,7 +18,11 @@ describe('separate gateway, webhook and simulator processes on Redis', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     const webhookPort = await freePort();
-    sim = await startApp('wechat-sim', { ...TEST_ACCOUNT_ENV, WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/wechat` }, { waitReady: false });
+    sim = await startApp(
+      'wechat-sim',
+      { ...TEST_ACCOUNT_ENV, WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/wechat` },
+      { waitReady: false },
+    );
     apps.push(sim);
     const common = { ...TEST_ACCOUNT_ENV, REDIS_URL: redis.url, WECHAT_API_BASE: sim.url, LOGIN_CONFIRMATION: 'scan' };
     apps.push(await startApp('webhook', { ...common, PORT: String(webhookPort) }));

@@ -22,8 +22,7 @@ describe('login inside WeChat (snsapi_base)', () => {
 
   const get = (path: string, headers: Record<string, string> = {}) =>
     fetch(new URL(path, app.url), { headers: { 'user-agent': WECHAT_IN_APP_UA, ...headers }, redirect: 'manual' });
-  const cookieOf = (res: Response, name: string): string | undefined =>
-    res.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
+  const cookieOf = (res: Response, name: string): string | undefined => res.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
   const switches = (body: object) =>
     fetch(`${app.url}/sim/api/oauth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -59,7 +58,7 @@ describe('login inside WeChat (snsapi_base)', () => {
     expect(desktop).not.toContain('wechat-login');
   });
 
-  it('signs in without a QR: the authorize URL in WeChat\'s order, then the session cookie and the redirect', async () => {
+  it("signs in without a QR: the authorize URL in WeChat's order, then the session cookie and the redirect", async () => {
     const openid = DEMO_USERS[0]?.openid ?? '';
     await switches({ openid, snapshot: false });
     const { authorize, cookie, state } = await start('/account?tab=1');
@@ -114,7 +113,9 @@ describe('login inside WeChat (snsapi_base)', () => {
     const callback = await throughWechat(first.authorize);
     expect((await get(`${callback.pathname}${callback.search}`, { cookie: first.cookie })).status).toBe(302);
     const second = await start();
-    const reused = await get(`/auth/wechat/callback?code=${callback.searchParams.get('code')}&state=${second.state}`, { cookie: second.cookie });
+    const reused = await get(`/auth/wechat/callback?code=${callback.searchParams.get('code')}&state=${second.state}`, {
+      cookie: second.cookie,
+    });
     expect(reused.status).toBe(400);
     expect(await reused.text()).toContain('already used or has expired');
     expect(cookieOf(reused, 'qrgate_session')).toBeUndefined();

@@ -4,13 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
-import {
-  createRedisClients,
-  createRedisEngine,
-  type RedisClients,
-  type RedisEngine,
-  type TicketChange,
-} from '../../libs/engine/index.js';
+import { createRedisClients, createRedisEngine, type RedisClients, type RedisEngine, type TicketChange } from '../../libs/engine/index.js';
 import { handleScanEvent } from '../../apps/webhook/scan-event.js';
 import { createLoginService, LOGIN_COUNT_TTL_MS } from '../../libs/login/index.js';
 import { createLogger, createMetrics } from '../../libs/observability/index.js';

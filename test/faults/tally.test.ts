@@ -20,9 +20,17 @@ describe('tally', () => {
   it('puts each browser in exactly one outcome', () => {
     const browsers = [
       // Logged in once.
-      browser(0, [{ ev: 'ticket', ticket: 'T0', secret: 's' }, { ev: 'login', ticket: 'T0', code: 'c' }, { ev: 'exchange', ticket: 'T0', status: 200 }]),
+      browser(0, [
+        { ev: 'ticket', ticket: 'T0', secret: 's' },
+        { ev: 'login', ticket: 'T0', code: 'c' },
+        { ev: 'exchange', ticket: 'T0', status: 200 },
+      ]),
       // Told expired, then a fresh QR code.
-      browser(1, [{ ev: 'ticket', ticket: 'T1', secret: 's' }, { ev: 'status', ticket: 'T1', status: 'expired' }, { ev: 'ticket', ticket: 'T1b', secret: 's' }]),
+      browser(1, [
+        { ev: 'ticket', ticket: 'T1', secret: 's' },
+        { ev: 'status', ticket: 'T1', status: 'expired' },
+        { ev: 'ticket', ticket: 'T1b', secret: 's' },
+      ]),
       // Confirmed in the store, still connected, never told.
       browser(2, [{ ev: 'ticket', ticket: 'T2', secret: 's' }]),
       // Two logins for one ticket.
@@ -35,7 +43,11 @@ describe('tally', () => {
       // Scanned, gone from the store, never told.
       browser(4, [{ ev: 'ticket', ticket: 'T4', secret: 's' }]),
       // A login whose code could not be redeemed.
-      browser(5, [{ ev: 'ticket', ticket: 'T5', secret: 's' }, { ev: 'login', ticket: 'T5', code: 'c' }, { ev: 'exchange', ticket: 'T5', status: 401 }]),
+      browser(5, [
+        { ev: 'ticket', ticket: 'T5', secret: 's' },
+        { ev: 'login', ticket: 'T5', code: 'c' },
+        { ev: 'exchange', ticket: 'T5', status: 401 },
+      ]),
       // Never got a ticket: not started.
       browser(6, [{ ev: 'refused', code: 'WECHAT_UNAVAILABLE' }]),
     ];
@@ -44,7 +56,12 @@ describe('tally', () => {
       scenario: 't',
       browsers,
       scans,
-      storeStatus: new Map([['T0', 'consumed'], ['T2', 'confirmed'], ['T3', 'consumed'], ['T5', 'consumed']]),
+      storeStatus: new Map([
+        ['T0', 'consumed'],
+        ['T2', 'confirmed'],
+        ['T3', 'consumed'],
+        ['T5', 'consumed'],
+      ]),
       faultAt: 0,
       refusedMs: 1234,
     });

@@ -28,8 +28,7 @@ const start = async (env: Record<string, string> = {}): Promise<GatewayHarness> 
 const heard = (browser: LoginBrowser): Array<[string, string]> =>
   browser.events.flatMap((e) => (e.type === 'status' ? [[e.payload.ticket, e.payload.status] as [string, string]] : []));
 
-const ticketsHeard = (browser: LoginBrowser): string[] =>
-  browser.events.flatMap((e) => (e.type === 'ticket' ? [e.payload.ticket] : []));
+const ticketsHeard = (browser: LoginBrowser): string[] => browser.events.flatMap((e) => (e.type === 'ticket' ? [e.payload.ticket] : []));
 
 const expiredCount = async (h: GatewayHarness): Promise<number> => (await h.metrics.ticketsExpired.get()).values[0]?.value ?? 0;
 
@@ -178,7 +177,9 @@ describe('resume with the last version received', () => {
     const browser = await h.open();
     const { ticket, secret } = browser.ticket;
     const code = newLoginCode(ticket);
-    const confirmed = await h.engine.tickets.apply(ticket, (t) => transition(t, { type: 'scan', openid: 'o_bob', at: h.now(), mode: 'scan', code }));
+    const confirmed = await h.engine.tickets.apply(ticket, (t) =>
+      transition(t, { type: 'scan', openid: 'o_bob', at: h.now(), mode: 'scan', code }),
+    );
     if (!confirmed.ok) throw new Error(`scan refused: ${confirmed.reason}`);
     await h.engine.events.publish({ ticket, version: confirmed.ticket.version });
     const login = await browser.waitFor('login');
@@ -218,7 +219,9 @@ describe('resume with the last version received', () => {
 
     const resumed = await h.open({ resume: { ticket, secret, version: 1_000 } });
     const code = newLoginCode(ticket);
-    const confirmed = await h.engine.tickets.apply(ticket, (t) => transition(t, { type: 'scan', openid: 'o_carol', at: h.now(), mode: 'scan', code }));
+    const confirmed = await h.engine.tickets.apply(ticket, (t) =>
+      transition(t, { type: 'scan', openid: 'o_carol', at: h.now(), mode: 'scan', code }),
+    );
     if (!confirmed.ok) throw new Error(`scan refused: ${confirmed.reason}`);
     await h.engine.events.publish({ ticket, version: confirmed.ticket.version });
 

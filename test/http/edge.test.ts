@@ -19,12 +19,27 @@ let storeUp = true;
 beforeAll(async () => {
   const app = new Koa();
   const router = new Router();
-  mountProbes(router, { ping: async () => { if (!storeUp) throw new Error('down'); }, readyTimeoutMs: 200 });
-  router.get('/exposed', () => { throw httpError(409, 'already there', { code: 'SOMETHING' }); });
-  router.get('/hidden', () => { throw new Error('secret detail'); });
-  router.get('/hidden-5xx', () => { throw httpError(502, 'upstream said something private'); });
-  router.post('/json', async (ctx) => { ctx.body = { got: await readJson(ctx, { limit: 64, timeoutMs: 300 }) }; });
-  router.post('/form', async (ctx) => { ctx.body = { got: await readForm(ctx, { limit: 64 }) }; });
+  mountProbes(router, {
+    ping: async () => {
+      if (!storeUp) throw new Error('down');
+    },
+    readyTimeoutMs: 200,
+  });
+  router.get('/exposed', () => {
+    throw httpError(409, 'already there', { code: 'SOMETHING' });
+  });
+  router.get('/hidden', () => {
+    throw new Error('secret detail');
+  });
+  router.get('/hidden-5xx', () => {
+    throw httpError(502, 'upstream said something private');
+  });
+  router.post('/json', async (ctx) => {
+    ctx.body = { got: await readJson(ctx, { limit: 64, timeoutMs: 300 }) };
+  });
+  router.post('/form', async (ctx) => {
+    ctx.body = { got: await readForm(ctx, { limit: 64 }) };
+  });
   app.use(requestLog({ logger }));
   app.use(errorPath({ render: 'json', logger }));
   app.use(router.routes());
@@ -77,16 +92,30 @@ describe('probes', () => {
 
 describe('body readers', () => {
   it('refuses a body over the limit with 413, and a repeated form field as not a form', async () => {
-    const big = await fetch(`${base}/json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(100) }) });
+    const big = await fetch(`${base}/json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ a: 'x'.repeat(100) }),
+    });
     expect(big.status).toBe(413);
-    const form = await fetch(`${base}/form`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&a=2' });
+    const form = await fetch(`${base}/form`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=1&a=2',
+    });
     expect(await form.json()).toEqual({ got: null });
   });
 
   it('answers 408 to a body that never finishes', async () => {
     const { port } = server.address() as AddressInfo;
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/json', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '40' } });
+      const req = request({
+        host: '127.0.0.1',
+        port,
+        path: '/json',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': '40' },
+      });
       req.on('response', (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);

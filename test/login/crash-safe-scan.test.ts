@@ -31,7 +31,8 @@ type Death = 'throw' | 'hang';
 /** `real`, except that after `allowed` store commands every further one fails (`throw`) or never answers (`hang`). */
 function dyingAfter(real: Engine, allowed: number, death: Death): { engine: Engine; calls(): number } {
   let calls = 0;
-  const step = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+  const step =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     (...args: A): Promise<R> => {
       calls += 1;
       if (calls > allowed) return death === 'throw' ? Promise.reject(new Error('killed')) : new Promise<R>(() => undefined);
@@ -189,7 +190,10 @@ for (const backend of backends) {
           expect(stored?.version, `k=${k}`).toBe(2);
           // The browser's doorbell rang for the new state (perhaps twice: harmless, one version).
           await eventually(() => rings.some((ring) => ring.version === 2));
-          expect(rings.every((ring) => ring.version === 2), `k=${k}`).toBe(true);
+          expect(
+            rings.every((ring) => ring.version === 2),
+            `k=${k}`,
+          ).toBe(true);
           const count = await engine.kv.get(loginCountKey(openid));
           expect(Number(count ?? '0'), `k=${k}: never counted twice`).toBeLessThanOrEqual(1);
 

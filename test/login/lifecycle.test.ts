@@ -64,7 +64,12 @@ describe('login use cases over the memory engine', () => {
 
   it('issue stores a pending ticket and counts it', async () => {
     const { ticket } = await issued();
-    expect(await engine.tickets.get(ticket.id)).toMatchObject({ id: ticket.id, status: 'pending', version: 1, expiresAt: clock + TTL_SECONDS * 1000 });
+    expect(await engine.tickets.get(ticket.id)).toMatchObject({
+      id: ticket.id,
+      status: 'pending',
+      version: 1,
+      expiresAt: clock + TTL_SECONDS * 1000,
+    });
     expect(await counterValue(metrics, 'ticketsCreated')).toBe(1);
   });
 
@@ -146,10 +151,15 @@ describe('login use cases over the memory engine', () => {
 
   it('another scanner is refused; an unknown or foreign-QR scene is unknown', async () => {
     const { ticket } = await issued();
-    expect(await login.scan({ ticketId: ticket.id, openid: 'o_x', mode: 'scan', qrTicket: 'gQ-someone-else' })).toEqual({ kind: 'unknown' });
+    expect(await login.scan({ ticketId: ticket.id, openid: 'o_x', mode: 'scan', qrTicket: 'gQ-someone-else' })).toEqual({
+      kind: 'unknown',
+    });
     expect((await engine.tickets.get(ticket.id))?.version).toBe(1);
     await login.scan({ ticketId: ticket.id, openid: 'o_first', mode: 'tap' });
-    expect(await login.scan({ ticketId: ticket.id, openid: 'o_second', mode: 'tap' })).toEqual({ kind: 'refused', reason: 'already_scanned' });
+    expect(await login.scan({ ticketId: ticket.id, openid: 'o_second', mode: 'tap' })).toEqual({
+      kind: 'refused',
+      reason: 'already_scanned',
+    });
     expect(await login.scan({ ticketId: newTicketId(), openid: 'o_x', mode: 'scan' })).toEqual({ kind: 'unknown' });
   });
 
@@ -160,7 +170,10 @@ describe('login use cases over the memory engine', () => {
     if (scanned.kind !== 'scanned') throw new Error('not scanned');
     expect(scanned.ticket.code).toBeUndefined();
 
-    expect(await login.decide({ ticketId: ticket.id, openid: 'o_mallory', action: 'confirm' })).toEqual({ kind: 'refused', reason: 'wrong_user' });
+    expect(await login.decide({ ticketId: ticket.id, openid: 'o_mallory', action: 'confirm' })).toEqual({
+      kind: 'refused',
+      reason: 'wrong_user',
+    });
     const decided = await login.decide({ ticketId: ticket.id, openid: 'o_carol', action: 'confirm' });
     expect(decided).toMatchObject({ kind: 'confirmed', told: true, loginCount: 1 });
     if (decided.kind !== 'confirmed') throw new Error('not confirmed');
@@ -169,7 +182,10 @@ describe('login use cases over the memory engine', () => {
       { ticket: ticket.id, version: 2 },
       { ticket: ticket.id, version: 3 },
     ]);
-    expect(await login.decide({ ticketId: ticket.id, openid: 'o_carol', action: 'confirm' })).toEqual({ kind: 'refused', reason: 'unchanged' });
+    expect(await login.decide({ ticketId: ticket.id, openid: 'o_carol', action: 'confirm' })).toEqual({
+      kind: 'refused',
+      reason: 'unchanged',
+    });
     expect(await login.redeem({ code: decided.ticket.code!, secret })).toMatchObject({ ok: true, openid: 'o_carol' });
   });
 
@@ -203,7 +219,10 @@ describe('login use cases over the memory engine', () => {
     let failures = RING_ATTEMPTS;
     const flaky: Engine = {
       ...engine,
-      events: { ...engine.events, publish: (change) => (failures-- > 0 ? Promise.reject(new Error('injected: bus down')) : engine.events.publish(change)) },
+      events: {
+        ...engine.events,
+        publish: (change) => (failures-- > 0 ? Promise.reject(new Error('injected: bus down')) : engine.events.publish(change)),
+      },
     };
     const service = createLoginService({ engine: flaky, metrics, logger, now: () => clock, ringBackoffMs: 1 });
     const { ticket, rings } = await issued();

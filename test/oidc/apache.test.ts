@@ -88,7 +88,9 @@ describe('Apache mod_auth_openidc signs in through qrgate', () => {
 
     beforeAll(async () => {
       const apachePort = await freePort();
-      deployment = await startOidcDeployment([{ client_id: 'apache', client_secret: CLIENT_SECRET, redirect_uris: [apacheRedirectUri(apachePort)] }]);
+      deployment = await startOidcDeployment([
+        { client_id: 'apache', client_secret: CLIENT_SECRET, redirect_uris: [apacheRedirectUri(apachePort)] },
+      ]);
       sim = deployment.sim;
       const [portA, portB] = [deployment.gateways[0].port, deployment.gateways[1].port];
       const discover = async (port: number): Promise<Record<string, unknown>> =>
@@ -116,7 +118,11 @@ describe('Apache mod_auth_openidc signs in through qrgate', () => {
     it('signs users in across gateways, with and without a unionid', async () => {
       // Both gateways are one provider: the same issuer, and the same keys at either jwks_uri.
       const [gatewayA, gatewayB] = deployment.gateways.map((g) => g.url) as [string, string];
-      const meta = await Promise.all([gatewayA, gatewayB].map(async (u) => (await (await fetch(`${u}/oidc/.well-known/openid-configuration`)).json()) as Record<string, string>));
+      const meta = await Promise.all(
+        [gatewayA, gatewayB].map(
+          async (u) => (await (await fetch(`${u}/oidc/.well-known/openid-configuration`)).json()) as Record<string, string>,
+        ),
+      );
       expect(meta[0]!.issuer).toBe(`${gatewayA}/oidc`);
       expect(meta[1]!.issuer).toBe(`${gatewayA}/oidc`);
       expect(meta[1]!.token_endpoint).toBe(`${gatewayB}/oidc/token`);

@@ -24,7 +24,11 @@ const ALICE = DEMO_USERS[0]!.openid;
 class Jar {
   private cookies = new Map<string, string>();
   async get(url: string, init: RequestInit = {}): Promise<Response> {
-    const res = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string>), cookie: this.header() } });
+    const res = await fetch(url, {
+      ...init,
+      redirect: 'manual',
+      headers: { ...(init.headers as Record<string, string>), cookie: this.header() },
+    });
     for (const line of res.headers.getSetCookie()) {
       const [pair] = line.split(';');
       const eq = pair!.indexOf('=');
@@ -44,10 +48,21 @@ describe('OpenID Connect provider: bad input', () => {
   const logged: string[] = [];
 
   beforeAll(async () => {
-    const sink = new Writable({ write(chunk, _enc, done) { logged.push(String(chunk)); done(); } });
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        logged.push(String(chunk));
+        done();
+      },
+    });
     const clients = [{ client_id: 'shop', client_secret: SECRET, redirect_uris: [REDIRECT] }];
     app = await startStandalone(
-      loadConfig({ PORT: '0', HOST: '127.0.0.1', LOGIN_CONFIRMATION: 'scan', OIDC_CLIENTS: JSON.stringify(clients), OIDC_SIGNING_KEY: rsaKeyPem() }),
+      loadConfig({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOGIN_CONFIRMATION: 'scan',
+        OIDC_CLIENTS: JSON.stringify(clients),
+        OIDC_SIGNING_KEY: rsaKeyPem(),
+      }),
       { logger: pino({ level: 'debug' }, sink) },
     );
     issuer = `${app.url}/oidc`;
@@ -63,7 +78,9 @@ describe('OpenID Connect provider: bad input', () => {
   /** Sign Alice in through the login step over HTTP; returns the callback URL and the PKCE verifier. */
   async function signIn(jar = new Jar()): Promise<{ callback: URL; verifier: string; jar: Jar }> {
     const verifier = client.randomPKCECodeVerifier();
-    const started = await jar.get(authUrl({ ...good, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }));
+    const started = await jar.get(
+      authUrl({ ...good, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }),
+    );
     expect(started.status).toBe(303);
     const step = new URL(started.headers.get('location')!, app.url);
     expect(step.pathname).toMatch(/^\/oidc\/interaction\//);
@@ -79,7 +96,8 @@ describe('OpenID Connect provider: bad input', () => {
       });
       expect(finish.status).toBe(200);
       let next = new URL(((await finish.json()) as { redirectTo: string }).redirectTo);
-      for (let hops = 0; !next.href.startsWith(REDIRECT) && hops < 5; hops++) next = new URL((await jar.get(next.href)).headers.get('location')!, app.url);
+      for (let hops = 0; !next.href.startsWith(REDIRECT) && hops < 5; hops++)
+        next = new URL((await jar.get(next.href)).headers.get('location')!, app.url);
       return { callback: next, verifier, jar };
     } finally {
       browser.close();
@@ -87,7 +105,10 @@ describe('OpenID Connect provider: bad input', () => {
   }
 
   it('shows an error page, never a redirect, for an unknown client_id or an unregistered redirect_uri', async () => {
-    for (const params of [{ ...good, client_id: 'nobody' }, { ...good, redirect_uri: 'https://evil.example.test/cb' }]) {
+    for (const params of [
+      { ...good, client_id: 'nobody' },
+      { ...good, redirect_uri: 'https://evil.example.test/cb' },
+    ]) {
       const res = await fetch(authUrl(params), { redirect: 'manual' });
       expect(res.status).toBe(400);
       expect(res.headers.get('location')).toBeNull();
@@ -131,7 +152,9 @@ describe('OpenID Connect provider: bad input', () => {
     const { callback, verifier } = await signIn();
     const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's1' });
     expect((await client.fetchUserInfo(config, tokens.access_token, ALICE)).sub).toBe(ALICE);
-    await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's1' })).rejects.toMatchObject({
+    await expect(
+      client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's1' }),
+    ).rejects.toMatchObject({
       error: 'invalid_grant',
     });
     await expect(client.fetchUserInfo(config, tokens.access_token, ALICE)).rejects.toThrow();
@@ -150,7 +173,9 @@ describe('OpenID Connect provider: bad input', () => {
 
   it('starts an expired or cookie-less interaction over with the same authorization request', async () => {
     const jar = new Jar();
-    const started = await jar.get(authUrl({ ...good, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }));
+    const started = await jar.get(
+      authUrl({ ...good, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }),
+    );
     const step = new URL(started.headers.get('location')!, app.url);
     // Another browser (no interaction cookie) opening the link: no QR code, a page that starts over.
     const stranger = await fetch(step.href);
@@ -167,20 +192,30 @@ describe('OpenID Connect provider: bad input', () => {
     expect(unknown.status).toBe(400);
     expect(await unknown.text()).toContain('Go back to the site');
     // The finish endpoint of a cookie-less browser: 410, nothing consumed.
-    const finish = await fetch(`${step.href}/finish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"code":"x","secret":"y"}' });
+    const finish = await fetch(`${step.href}/finish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"code":"x","secret":"y"}',
+    });
     expect(finish.status).toBe(410);
   });
 
   it("refuses, at the login step, a login code without its browser's secret", async () => {
     const jar = new Jar();
-    const started = await jar.get(authUrl({ ...good, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }));
+    const started = await jar.get(
+      authUrl({ ...good, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }),
+    );
     const step = new URL(started.headers.get('location')!, app.url);
     const browser = await LoginBrowser.open(app.url);
     try {
       await scan(app.url, { scene: browser.ticket.ticket, openid: ALICE });
       const login = (await browser.waitFor('login')) as { code: string };
       const post = (secret: string) =>
-        jar.get(`${step.href}/finish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: login.code, secret }) });
+        jar.get(`${step.href}/finish`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ code: login.code, secret }),
+        });
       expect((await post('not-the-secret-of-this-browser-0000000000000')).status).toBe(401);
       // The refusal changed nothing: the right browser still finishes.
       expect((await post(browser.ticket.secret)).status).toBe(200);
@@ -197,6 +232,7 @@ describe('OpenID Connect provider: bad input', () => {
     await client.fetchUserInfo(config, tokens.access_token, ALICE);
     const text = logged.join('');
     expect(text).toContain('oidc login finished');
-    for (const secret of [SECRET, callback.searchParams.get('code')!, tokens.access_token, tokens.id_token!]) expect(text).not.toContain(secret);
+    for (const secret of [SECRET, callback.searchParams.get('code')!, tokens.access_token, tokens.id_token!])
+      expect(text).not.toContain(secret);
   });
 });

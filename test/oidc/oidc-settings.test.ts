@@ -27,10 +27,24 @@ const issuesOf = (fn: () => unknown): string[] => {
 describe('OIDC clients', () => {
   it('accepts confidential and public clients, filling the defaults', () => {
     const clients = parseOidcClients(
-      JSON.stringify([SHOP, { client_id: 'spa', token_endpoint_auth_method: 'none', redirect_uris: ['http://127.0.0.1:5173/cb'], grant_types: ['authorization_code', 'refresh_token'] }]),
+      JSON.stringify([
+        SHOP,
+        {
+          client_id: 'spa',
+          token_endpoint_auth_method: 'none',
+          redirect_uris: ['http://127.0.0.1:5173/cb'],
+          grant_types: ['authorization_code', 'refresh_token'],
+        },
+      ]),
     );
     expect(clients).toEqual([
-      { ...SHOP, token_endpoint_auth_method: 'client_secret_basic', post_logout_redirect_uris: [], grant_types: ['authorization_code'], response_types: ['code'] },
+      {
+        ...SHOP,
+        token_endpoint_auth_method: 'client_secret_basic',
+        post_logout_redirect_uris: [],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      },
       {
         client_id: 'spa',
         token_endpoint_auth_method: 'none',
@@ -50,7 +64,12 @@ describe('OIDC clients', () => {
           { client_id: 'nosecret', redirect_uris: ['https://a.example/cb'] },
           { client_id: 'short', client_secret: 'tooshort', redirect_uris: ['https://a.example/cb'] },
           { client_id: 'implicit', client_secret: 's'.repeat(40), redirect_uris: ['https://a.example/cb'], grant_types: ['implicit'] },
-          { client_id: 'public', token_endpoint_auth_method: 'none', client_secret: 's'.repeat(40), redirect_uris: ['https://a.example/cb'] },
+          {
+            client_id: 'public',
+            token_endpoint_auth_method: 'none',
+            client_secret: 's'.repeat(40),
+            redirect_uris: ['https://a.example/cb'],
+          },
           { client_secret: 's'.repeat(40), redirect_uris: [] },
           { ...SHOP, extra: true },
         ]),
@@ -69,7 +88,9 @@ describe('OIDC clients', () => {
     ]);
     expect(issuesOf(() => parseOidcClients('{"client_id":"x"}'))).toEqual(['OIDC_CLIENTS: expected a JSON array of clients']);
     expect(issuesOf(() => parseOidcClients('[{'))).toEqual(['OIDC_CLIENTS: not valid JSON (expected an array of clients)']);
-    expect(issuesOf(() => parseOidcClients(JSON.stringify([SHOP, SHOP])))).toEqual(['OIDC_CLIENTS: client "shop", client_id: registered twice']);
+    expect(issuesOf(() => parseOidcClients(JSON.stringify([SHOP, SHOP])))).toEqual([
+      'OIDC_CLIENTS: client "shop", client_id: registered twice',
+    ]);
   });
 });
 
@@ -85,7 +106,9 @@ describe('OIDC settings', () => {
     try {
       const file = join(dir, 'clients.json');
       writeFileSync(file, JSON.stringify([SHOP]));
-      expect(oidcSettings(loadConfig({ ...BASE, OIDC_CLIENTS_FILE: file, OIDC_SIGNING_KEY: key }))?.clients.map((c) => c.client_id)).toEqual(['shop']);
+      expect(
+        oidcSettings(loadConfig({ ...BASE, OIDC_CLIENTS_FILE: file, OIDC_SIGNING_KEY: key }))?.clients.map((c) => c.client_id),
+      ).toEqual(['shop']);
       writeFileSync(file, JSON.stringify([{ ...SHOP, redirect_uris: [] }]));
       expect(issuesOf(() => oidcSettings(loadConfig({ ...BASE, OIDC_CLIENTS_FILE: file, OIDC_SIGNING_KEY: key })))).toEqual([
         `OIDC_CLIENTS_FILE (${file}): client "shop", redirect_uris: list at least one redirect URI`,
@@ -105,8 +128,12 @@ describe('OIDC settings', () => {
     expect(issues.map((i) => i.split(':')[0])).toEqual(['PUBLIC_URL', 'SESSION_SECRET', 'OIDC_SIGNING_KEY']);
     // An EC session key cannot sign RS256: it is not used, and the provider still refuses.
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    expect(issuesOf(() => oidcSettings(loadConfig({ ...BASE, OIDC_CLIENTS: clients, SESSION_SIGNING_KEY: ec })))[0]).toMatch(/^OIDC_SIGNING_KEY: required/);
-    expect(issuesOf(() => oidcSettings(loadConfig({ ...BASE, OIDC_CLIENTS: clients, OIDC_SIGNING_KEY: ec })))[0]).toMatch(/^OIDC_SIGNING_KEY: expected an RSA private key/);
+    expect(issuesOf(() => oidcSettings(loadConfig({ ...BASE, OIDC_CLIENTS: clients, SESSION_SIGNING_KEY: ec })))[0]).toMatch(
+      /^OIDC_SIGNING_KEY: required/,
+    );
+    expect(issuesOf(() => oidcSettings(loadConfig({ ...BASE, OIDC_CLIENTS: clients, OIDC_SIGNING_KEY: ec })))[0]).toMatch(
+      /^OIDC_SIGNING_KEY: expected an RSA private key/,
+    );
     // The demo generates one.
     const demo = oidcSettings(loadConfig({ ...BASE, OIDC_CLIENTS: clients }), { demo: true })!;
     expect(demo.generatedKey).toBe(true);
@@ -121,7 +148,9 @@ describe('OIDC settings', () => {
     expect(fromSession.signingKeys.map((k) => k.kid)).toEqual(explicit.signingKeys.map((k) => k.kid));
     expect(fromSession.issuer).toBe('https://login.example.com/oidc');
     const previous = rsaKeyPem();
-    const rotating = oidcSettings(loadConfig({ ...BASE, OIDC_CLIENTS: clients, OIDC_SIGNING_KEY: key, OIDC_SIGNING_KEY_PREVIOUS: previous }))!;
+    const rotating = oidcSettings(
+      loadConfig({ ...BASE, OIDC_CLIENTS: clients, OIDC_SIGNING_KEY: key, OIDC_SIGNING_KEY_PREVIOUS: previous }),
+    )!;
     expect(rotating.signingKeys).toHaveLength(2);
     expect(rotating.signingKeys[0]!.kid).toBe(explicit.signingKeys[0]!.kid);
     // Every gateway with the same SESSION_SECRET signs the same cookies; another secret gives other keys.

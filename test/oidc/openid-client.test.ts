@@ -28,8 +28,18 @@ describe.each(['scan', 'tap'] as const)('openid-client signs in through the QR p
     rp = await startRpCallback();
     const clients = [
       // A public client (PKCE required) and a confidential one allowed refresh tokens.
-      { client_id: 'spa', token_endpoint_auth_method: 'none', redirect_uris: [`${rp.base}/spa/cb`], post_logout_redirect_uris: [`${rp.base}/bye`] },
-      { client_id: 'shop', client_secret: SHOP_SECRET, redirect_uris: [`${rp.base}/shop/cb`], grant_types: ['authorization_code', 'refresh_token'] },
+      {
+        client_id: 'spa',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: [`${rp.base}/spa/cb`],
+        post_logout_redirect_uris: [`${rp.base}/bye`],
+      },
+      {
+        client_id: 'shop',
+        client_secret: SHOP_SECRET,
+        redirect_uris: [`${rp.base}/shop/cb`],
+        grant_types: ['authorization_code', 'refresh_token'],
+      },
     ];
     [browser, app] = await Promise.all([
       launchChromium(),
@@ -101,11 +111,18 @@ describe.each(['scan', 'tap'] as const)('openid-client signs in through the QR p
     const callback = await signIn(page, ALICE.openid, '/spa/cb');
     expect(callback.searchParams.get('state')).toBe(state);
     expect(callback.searchParams.get('iss')).toBe(issuer);
-    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+    });
     const claims = tokens.claims()!;
     expect(claims).toMatchObject({ iss: issuer, sub: ALICE.openid, aud: 'spa', amr: mode === 'tap' ? ['scan', 'tap'] : ['scan'] });
     expect(decodeProtectedHeader(tokens.id_token!).alg).toBe('RS256');
-    const verified = await jwtVerify(tokens.id_token!, createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!)), { issuer, audience: 'spa' });
+    const verified = await jwtVerify(tokens.id_token!, createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!)), {
+      issuer,
+      audience: 'spa',
+    });
     expect(verified.payload.sub).toBe(ALICE.openid);
     const info = await client.fetchUserInfo(config, tokens.access_token, ALICE.openid);
     expect(info).toEqual({ sub: ALICE.openid, unionid: ALICE.unionid });
@@ -117,13 +134,17 @@ describe.each(['scan', 'tap'] as const)('openid-client signs in through the QR p
     const config = await discover('spa');
     const bob = await authorize(config, `${rp.base}/spa/cb`);
     const bobTokens = await client.authorizationCodeGrant(config, await signIn(bob.page, BOB.openid, '/spa/cb'), {
-      pkceCodeVerifier: bob.verifier, expectedState: bob.state, expectedNonce: bob.nonce,
+      pkceCodeVerifier: bob.verifier,
+      expectedState: bob.state,
+      expectedNonce: bob.nonce,
     });
     expect(await client.fetchUserInfo(config, bobTokens.access_token, BOB.openid)).toEqual({ sub: BOB.openid });
     await bob.page.context().close();
     const alice = await authorize(config, `${rp.base}/spa/cb`, 'openid');
     const aliceTokens = await client.authorizationCodeGrant(config, await signIn(alice.page, ALICE.openid, '/spa/cb'), {
-      pkceCodeVerifier: alice.verifier, expectedState: alice.state, expectedNonce: alice.nonce,
+      pkceCodeVerifier: alice.verifier,
+      expectedState: alice.state,
+      expectedNonce: alice.nonce,
     });
     expect(await client.fetchUserInfo(config, aliceTokens.access_token, ALICE.openid)).toEqual({ sub: ALICE.openid });
     await alice.page.context().close();
@@ -133,7 +154,9 @@ describe.each(['scan', 'tap'] as const)('openid-client signs in through the QR p
     const config = await discover('shop', SHOP_SECRET);
     const { page, verifier, state, nonce } = await authorize(config, `${rp.base}/shop/cb`, 'openid');
     const tokens = await client.authorizationCodeGrant(config, await signIn(page, ALICE.openid, '/shop/cb'), {
-      pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
     });
     expect(tokens.refresh_token).toEqual(expect.any(String));
     const rotated = await client.refreshTokenGrant(config, tokens.refresh_token!);
@@ -148,7 +171,9 @@ describe.each(['scan', 'tap'] as const)('openid-client signs in through the QR p
 
     const again = await authorize(config, `${rp.base}/shop/cb`, 'openid');
     const second = await client.authorizationCodeGrant(config, await signIn(again.page, ALICE.openid, '/shop/cb'), {
-      pkceCodeVerifier: again.verifier, expectedState: again.state, expectedNonce: again.nonce,
+      pkceCodeVerifier: again.verifier,
+      expectedState: again.state,
+      expectedNonce: again.nonce,
     });
     expect((await client.fetchUserInfo(config, second.access_token, ALICE.openid)).sub).toBe(ALICE.openid);
     await client.tokenRevocation(config, second.access_token);
@@ -160,15 +185,24 @@ describe.each(['scan', 'tap'] as const)('openid-client signs in through the QR p
     const config = await discover('spa');
     const { page, verifier, state, nonce } = await authorize(config, `${rp.base}/spa/cb`, 'openid');
     const tokens = await client.authorizationCodeGrant(config, await signIn(page, ALICE.openid, '/spa/cb'), {
-      pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
     });
     // Signed in at the provider: a second authorization request comes straight back with a code.
     const silent = client.buildAuthorizationUrl(config, {
-      redirect_uri: `${rp.base}/spa/cb`, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: `${rp.base}/spa/cb`,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     await page.goto(silent.href);
     expect((await rp.next('/spa/cb')).searchParams.get('code')).toEqual(expect.any(String));
-    const logout = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${rp.base}/bye`, state: 'bye-state' });
+    const logout = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: `${rp.base}/bye`,
+      state: 'bye-state',
+    });
     await page.goto(logout.href);
     await page.getByRole('button', { name: 'Yes, sign me out' }).click();
     expect((await rp.next('/bye')).searchParams.get('state')).toBe('bye-state');

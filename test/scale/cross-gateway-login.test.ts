@@ -7,13 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScaleCluster, mapLimit, pushScan, type ScaleCluster } from '../support/cluster.js';
 import { LoginBrowser, browsersWithoutExactlyOneLogin } from '../support/login-browser.js';
-import {
-  BUS_MESSAGES_RECEIVED,
-  SOCKETS_CONNECTED,
-  TICKETS_SCANNED,
-  scrapeMetricEach,
-  sumMetric,
-} from '../support/metrics.js';
+import { BUS_MESSAGES_RECEIVED, SOCKETS_CONNECTED, TICKETS_SCANNED, scrapeMetricEach, sumMetric } from '../support/metrics.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
 const GATEWAYS = 3;
@@ -46,8 +40,10 @@ describe('cross-gateway login: 3 gateways, 2 webhooks, 1 Redis', () => {
     const webhookMetricsUrls = webhooks.map((w) => w.metricsUrl);
 
     // Round robin over the gateways, as a load balancer would spread them.
-    const opened = await mapLimit(Array.from({ length: BROWSERS }, (_, i) => i), 50, (i) =>
-      LoginBrowser.open(gatewayUrls[i % GATEWAYS]!),
+    const opened = await mapLimit(
+      Array.from({ length: BROWSERS }, (_, i) => i),
+      50,
+      (i) => LoginBrowser.open(gatewayUrls[i % GATEWAYS]!),
     );
     browsers.push(...opened);
     expect(await scrapeMetricEach(gatewayMetricsUrls, SOCKETS_CONNECTED)).toEqual([100, 100, 100]);

@@ -54,13 +54,17 @@ describe('graceful drain of a gateway behind HAProxy', () => {
     const [draining, ...survivors] = cluster!.gateways;
 
     // 100 WebSocket browsers whose sticky cookie names gw1 (the first gateway)…
-    const pinned = await mapLimit(Array.from({ length: PINNED }, (_, i) => i), 25, () =>
-      LoginBrowser.open(lb, { transports: ['websocket'], extraHeaders: { cookie: 'SERVERID=gw1' }, reconnection: true }),
+    const pinned = await mapLimit(
+      Array.from({ length: PINNED }, (_, i) => i),
+      25,
+      () => LoginBrowser.open(lb, { transports: ['websocket'], extraHeaders: { cookie: 'SERVERID=gw1' }, reconnection: true }),
     );
     browsers.push(...pinned);
     // …and some long-polling-then-upgrade browsers balanced round robin, keeping HAProxy's cookie in a jar.
-    const spread = await mapLimit(Array.from({ length: SPREAD }, (_, i) => i), 10, () =>
-      LoginBrowser.open(lb, { transports: ['polling', 'websocket'], withCredentials: true, reconnection: true }),
+    const spread = await mapLimit(
+      Array.from({ length: SPREAD }, (_, i) => i),
+      10,
+      () => LoginBrowser.open(lb, { transports: ['polling', 'websocket'], withCredentials: true, reconnection: true }),
     );
     browsers.push(...spread);
     const onDraining = await scrapeMetric(draining!.metricsUrl, SOCKETS_CONNECTED);
@@ -72,14 +76,20 @@ describe('graceful drain of a gateway behind HAProxy', () => {
     const exitCode = await draining!.stop('SIGTERM', SHUTDOWN_TIMEOUT_MS + 15_000);
     // 0 only when the drain finished before the hard deadline (which exits 1).
     expect(exitCode).toBe(0);
-    const drained = draining!.output().split('\n').find((line) => line.includes('"msg":"drained"'));
+    const drained = draining!
+      .output()
+      .split('\n')
+      .find((line) => line.includes('"msg":"drained"'));
     expect(drained, draining!.output().slice(-2_000)).toBeDefined();
     expect(JSON.parse(drained!)).toMatchObject({ remaining: 0 });
 
     // Every browser is connected again, on a surviving gateway, holding the ticket it had.
     await eventually(async () => {
       if (!browsers.every((b) => b.socket.connected)) return false;
-      const counts = await scrapeMetricEach(survivors.map((g) => g.metricsUrl), SOCKETS_CONNECTED);
+      const counts = await scrapeMetricEach(
+        survivors.map((g) => g.metricsUrl),
+        SOCKETS_CONNECTED,
+      );
       return counts.reduce((a, b) => a + b, 0) === browsers.length;
     }, 30_000);
     browsers.forEach((browser, i) => {

@@ -8,13 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapLimit, pushScan, startHaproxy, startScaleCluster, type Haproxy, type ScaleCluster } from '../support/cluster.js';
 import { eventually } from '../support/engine-contract.js';
 import { LoginBrowser, browsersWithoutExactlyOneLogin } from '../support/login-browser.js';
-import {
-  BUS_MESSAGES_RECEIVED,
-  SOCKETS_CONNECTED,
-  TICKETS_SCANNED,
-  scrapeMetricEach,
-  sumMetric,
-} from '../support/metrics.js';
+import { BUS_MESSAGES_RECEIVED, SOCKETS_CONNECTED, TICKETS_SCANNED, scrapeMetricEach, sumMetric } from '../support/metrics.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
 const BROWSERS = 300;
@@ -50,11 +44,14 @@ describe('login through HAProxy: sticky polling and WebSocket-only browsers', ()
     const gatewayMetricsUrls = gateways.map((g) => g.metricsUrl);
 
     // Even: WebSocket only. Odd: long-polling first, then upgrade, keeping HAProxy's cookie like a browser.
-    const opened = await mapLimit(Array.from({ length: BROWSERS }, (_, i) => i), 20, (i) =>
-      LoginBrowser.open(
-        lb,
-        i % 2 === 0 ? { transports: ['websocket'] } : { transports: ['polling', 'websocket'], withCredentials: true },
-      ),
+    const opened = await mapLimit(
+      Array.from({ length: BROWSERS }, (_, i) => i),
+      20,
+      (i) =>
+        LoginBrowser.open(
+          lb,
+          i % 2 === 0 ? { transports: ['websocket'] } : { transports: ['polling', 'websocket'], withCredentials: true },
+        ),
     );
     browsers.push(...opened);
     const polling = browsers.filter((_, i) => i % 2 === 1);

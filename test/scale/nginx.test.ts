@@ -81,8 +81,10 @@ describe('login through the nginx example', () => {
   });
 
   it('logs WebSocket-only and polling-then-upgrade browsers in once each', async () => {
-    const opened = await mapLimit(Array.from({ length: BROWSERS }, (_, i) => i), 20, (i) =>
-      LoginBrowser.open(url, i % 2 === 0 ? { transports: ['websocket'] } : { transports: ['polling', 'websocket'] }),
+    const opened = await mapLimit(
+      Array.from({ length: BROWSERS }, (_, i) => i),
+      20,
+      (i) => LoginBrowser.open(url, i % 2 === 0 ? { transports: ['websocket'] } : { transports: ['polling', 'websocket'] }),
     );
     browsers.push(...opened);
     const pushes = await mapLimit(browsers, 20, (browser, i) =>

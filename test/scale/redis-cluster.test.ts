@@ -6,13 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScaleCluster, mapLimit, pushScan, type ScaleCluster } from '../support/cluster.js';
 import { LoginBrowser, browsersWithoutExactlyOneLogin } from '../support/login-browser.js';
-import {
-  BUS_MESSAGES_RECEIVED,
-  SOCKETS_CONNECTED,
-  TICKETS_SCANNED,
-  scrapeMetricEach,
-  sumMetric,
-} from '../support/metrics.js';
+import { BUS_MESSAGES_RECEIVED, SOCKETS_CONNECTED, TICKETS_SCANNED, scrapeMetricEach, sumMetric } from '../support/metrics.js';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-server.js';
 
 const GATEWAYS = 3;
@@ -55,8 +49,10 @@ describe('cross-gateway login on a Redis Cluster: 3 gateways, 2 webhooks, 300 br
     const webhookUrls = webhooks.map((w) => w.url);
     const webhookMetricsUrls = webhooks.map((w) => w.metricsUrl);
 
-    const opened = await mapLimit(Array.from({ length: BROWSERS }, (_, i) => i), 30, (i) =>
-      LoginBrowser.open(gatewayUrls[i % GATEWAYS]!),
+    const opened = await mapLimit(
+      Array.from({ length: BROWSERS }, (_, i) => i),
+      30,
+      (i) => LoginBrowser.open(gatewayUrls[i % GATEWAYS]!),
     );
     browsers.push(...opened);
     expect(await scrapeMetricEach(gatewayMetricsUrls, SOCKETS_CONNECTED)).toEqual([100, 100, 100]);

@@ -37,7 +37,8 @@ async function codeFrom(app: Standalone, origin: string | undefined, openid: str
   await scan(localUrl(app), { scene: browser.ticket.ticket, openid });
   return { browser, code: (await browser.waitFor('login')).code };
 }
-const jwksOf = async (app: Standalone) => createLocalJWKSet((await (await fetch(`${localUrl(app)}/.well-known/jwks.json`)).json()) as { keys: JWK[] });
+const jwksOf = async (app: Standalone) =>
+  createLocalJWKSet((await (await fetch(`${localUrl(app)}/.well-known/jwks.json`)).json()) as { keys: JWK[] });
 
 describe('tokens are bound to the site that began the login', () => {
   it("another allowed site cannot redeem a site's code (403 ORIGIN_NOT_ALLOWED, nothing changed); the site itself gets aud = its origin", async () => {

@@ -161,7 +161,9 @@ describe('WeChat pushes', () => {
   it('non-<xml> root', async () => {
     const browser = await browserOn(app);
     const before = await snapshot(app, browser);
-    const body = scanXml(browser.ticket.ticket, 'o_mallory').replace(/^<xml>/, '<event>').replace(/<\/xml>$/, '</event>');
+    const body = scanXml(browser.ticket.ticket, 'o_mallory')
+      .replace(/^<xml>/, '<event>')
+      .replace(/<\/xml>$/, '</event>');
 
     const res = await postPush(app, signedQuery().query, body);
 
@@ -324,7 +326,10 @@ describe('sessions', () => {
 
     expect(retry.status).toBe(200);
     const claims = (token: string) => {
-      const { sub, jti, iat, exp, aud, iss } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+      const { sub, jti, iat, exp, aud, iss } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<
+        string,
+        unknown
+      >;
       return { sub, jti, iat, exp, aud, iss };
     };
     expect(claims(first.body.token).jti).toEqual(expect.any(String));
@@ -354,7 +359,9 @@ describe('browser sockets', () => {
     const browser = await browserOn(app);
     const before = await snapshot(app, browser);
 
-    const refused = await LoginBrowser.open(app.url, { resume: { ticket: browser.ticket.ticket, secret: 'A'.repeat(43) } }).catch((e: unknown) => e);
+    const refused = await LoginBrowser.open(app.url, { resume: { ticket: browser.ticket.ticket, secret: 'A'.repeat(43) } }).catch(
+      (e: unknown) => e,
+    );
 
     expect(refused).toBeInstanceOf(ConnectError);
     expect((refused as ConnectError).code).toBe('TICKET_SECRET_MISMATCH');
@@ -372,9 +379,7 @@ describe('browser sockets', () => {
       // Refused by allowRequest, before a session exists: over polling the 403's body names the code.
       transports: ['polling'],
       extraHeaders: { origin: 'https://evil.example', 'x-forwarded-for': freshAddress() },
-    }).catch(
-      (e: unknown) => e,
-    );
+    }).catch((e: unknown) => e);
     const exchange = await browser.exchange(login.code, browser.ticket.secret, { origin: 'https://evil.example' });
 
     expect(socket).toBeInstanceOf(ConnectError);

@@ -15,7 +15,6 @@ import { startTestStandalone } from '../support/standalone.js';
 import { AES_KEY, PREVIOUS_AES_KEY } from '../support/fixtures.js';
 import { openBrowser, postPush, scanXml, signed, snapshot, expectStillPending, ticketsCreated } from './security-harness.js';
 
-
 const running: Standalone[] = [];
 const browsers: LoginBrowser[] = [];
 const start = async (env: Record<string, string>): Promise<Standalone> => {
@@ -48,7 +47,10 @@ describe('origins', () => {
     const session = await browser.exchange(code, browser.ticket.secret, { origin: 'https://shop.example' });
 
     expect(session.status).toBe(200);
-    const refused = await LoginBrowser.open(app.url, { transports: ['polling'], extraHeaders: { origin: 'https://shop.example.evil' } }).catch((e: unknown) => e);
+    const refused = await LoginBrowser.open(app.url, {
+      transports: ['polling'],
+      extraHeaders: { origin: 'https://shop.example.evil' },
+    }).catch((e: unknown) => e);
     expect((refused as ConnectError).code).toBe('ORIGIN_NOT_ALLOWED');
   });
 
@@ -111,14 +113,18 @@ describe('rate limits', () => {
       const browser = track(await LoginBrowser.open(proxied.url, { extraHeaders: { 'x-forwarded-for': `${claim}, 203.0.113.9` } }));
       expect((await proxied.engine.tickets.get(browser.ticket.ticket))?.browser.ip).toBe('203.0.113.9');
     }
-    const limited = await LoginBrowser.open(proxied.url, { extraHeaders: { 'x-forwarded-for': '198.51.100.3, 203.0.113.9' } }).catch((e: unknown) => e);
+    const limited = await LoginBrowser.open(proxied.url, { extraHeaders: { 'x-forwarded-for': '198.51.100.3, 203.0.113.9' } }).catch(
+      (e: unknown) => e,
+    );
     const other = track(await LoginBrowser.open(proxied.url, { extraHeaders: { 'x-forwarded-for': '203.0.113.10' } }));
     expect((limited as ConnectError).code).toBe('RATE_LIMITED');
     expect((await proxied.engine.tickets.get(other.ticket.ticket))?.browser.ip).toBe('203.0.113.10');
 
     // Two trusted proxies: the client is the second hop from the right.
     const twice = await start({ TRUST_PROXY: '127.0.0.1,10.0.0.0/8' });
-    const behindTwo = track(await LoginBrowser.open(twice.url, { extraHeaders: { 'x-forwarded-for': '198.51.100.4, 203.0.113.11, 10.0.0.2' } }));
+    const behindTwo = track(
+      await LoginBrowser.open(twice.url, { extraHeaders: { 'x-forwarded-for': '198.51.100.4, 203.0.113.11, 10.0.0.2' } }),
+    );
     expect((await twice.engine.tickets.get(behindTwo.ticket.ticket))?.browser.ip).toBe('203.0.113.11');
   });
 });
@@ -127,7 +133,9 @@ describe('webhook', () => {
   it('accepts a push encrypted with WECHAT_AES_KEY_PREVIOUS during a rotation and answers with that key', async () => {
     const app = await start({ WECHAT_AES_KEY: AES_KEY, WECHAT_AES_KEY_PREVIOUS: PREVIOUS_AES_KEY });
     const browser = track(await openBrowser(app));
-    const push = signed(scanXml(browser.ticket.ticket, 'o_rotation'), { aes: { encodingAesKey: PREVIOUS_AES_KEY, appId: DEMO_WECHAT.appId } });
+    const push = signed(scanXml(browser.ticket.ticket, 'o_rotation'), {
+      aes: { encodingAesKey: PREVIOUS_AES_KEY, appId: DEMO_WECHAT.appId },
+    });
 
     const res = await postPush(app, push.query, push.body);
 

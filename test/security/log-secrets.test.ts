@@ -16,14 +16,16 @@ import { followLink, linkIn, scan } from '../support/phone.js';
 import { postPush, scanXml, signed, tokenOf } from './security-harness.js';
 
 describe('logged database errors', () => {
-  it('keep the failed command\'s name but never its arguments (a ticket CAS carries the login code)', () => {
+  it("keep the failed command's name but never its arguments (a ticket CAS carries the login code)", () => {
     const sink = logSink();
     const logger = createLogger({ app: 'test', level: 'debug', destination: sink.stream });
     const secret = 'AAAAAAAAAAAAAAAAAAAAAA.login-code-that-must-not-leak';
     const ticketJson = JSON.stringify({ id: 'AAAAAAAAAAAAAAAAAAAAAA', status: 'confirmed', code: secret });
     // The shape of an ioredis ReplyError: the command, with its arguments, rides on the error.
     const redisError = (): Error =>
-      Object.assign(new Error('ERR Error running script'), { command: { name: 'evalsha', args: ['f00d', '1', 'ticket:AAAA', ticketJson] } });
+      Object.assign(new Error('ERR Error running script'), {
+        command: { name: 'evalsha', args: ['f00d', '1', 'ticket:AAAA', ticketJson] },
+      });
     const transaction = Object.assign(redisError(), { previousErrors: [redisError(), redisError()] });
     const cluster = Object.assign(new Error('Failed to refresh slots cache.'), { lastNodeError: redisError() });
     const wrapped = new Error('store unavailable', { cause: redisError() });
@@ -98,7 +100,10 @@ describe('structured logs of a full login', () => {
     };
     const logged = sink.text();
     expect(logged.length).toBeGreaterThan(0);
-    const lines = logged.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = logged
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     for (const [name, value] of Object.entries(secrets)) {
       expect(logged.includes(value), `${name} leaked into the logs`).toBe(false);
     }

@@ -35,17 +35,54 @@ const settings: WebhookSettings = {
 
 /** Pieces of WeChat pushes and of attacks on them, glued at random with arbitrary text in between. */
 const FRAGMENTS = [
-  '<xml>', '</xml>', '<?xml version="1.0"?>', '<![CDATA[', ']]>', '<!DOCTYPE xml [', '<!ENTITY x "y">', ']>', '&x;', '&amp;',
-  '<ToUserName>', '</ToUserName>', '<FromUserName>', '</FromUserName>', '<MsgType>event</MsgType>', '<Event>SCAN</Event>',
-  '<Event>subscribe</Event>', '<EventKey>', '</EventKey>', 'qrscene_', '<Encrypt>', '</Encrypt>', '<__proto__>', '</__proto__>',
-  '<constructor>', '<prototype/>', '<a/>', '<', '>', '/>', '"', "'", '\u0000', '\uFEFF', '\uD800',
-  '<!--', '-->', '<?pi x?>', '<?xml-stylesheet href="s"?>', ' a="<![CDATA["',
+  '<xml>',
+  '</xml>',
+  '<?xml version="1.0"?>',
+  '<![CDATA[',
+  ']]>',
+  '<!DOCTYPE xml [',
+  '<!ENTITY x "y">',
+  ']>',
+  '&x;',
+  '&amp;',
+  '<ToUserName>',
+  '</ToUserName>',
+  '<FromUserName>',
+  '</FromUserName>',
+  '<MsgType>event</MsgType>',
+  '<Event>SCAN</Event>',
+  '<Event>subscribe</Event>',
+  '<EventKey>',
+  '</EventKey>',
+  'qrscene_',
+  '<Encrypt>',
+  '</Encrypt>',
+  '<__proto__>',
+  '</__proto__>',
+  '<constructor>',
+  '<prototype/>',
+  '<a/>',
+  '<',
+  '>',
+  '/>',
+  '"',
+  "'",
+  '\u0000',
+  '\uFEFF',
+  '\uD800',
+  '<!--',
+  '-->',
+  '<?pi x?>',
+  '<?xml-stylesheet href="s"?>',
+  ' a="<![CDATA["',
   // The package looks handlers up by MsgType: every Object.prototype name must be answered like any unknown type.
   ...Object.getOwnPropertyNames(Object.prototype).map((name) => `<MsgType>${name}</MsgType>`),
 ];
-const xmlish = fc.array(fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 })), {
-  maxLength: 40,
-}).map((parts) => parts.join(''));
+const xmlish = fc
+  .array(fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 })), {
+    maxLength: 40,
+  })
+  .map((parts) => parts.join(''));
 const anyBody = fc.oneof(xmlish, fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }));
 const maybe = (arb: fc.Arbitrary<string>) => fc.option(arb, { nil: undefined });
 const anyQuery: fc.Arbitrary<PushQuery> = fc.record(
@@ -157,7 +194,10 @@ describe('push verification pipeline (apps/webhook/push-verification.ts)', () =>
   });
 
   it('never throws on arbitrary ciphertext behind a valid msg_signature (decryption runs)', () => {
-    const ciphertext = fc.oneof(fc.base64String({ maxLength: 400 }), fc.string({ maxLength: 100 }).filter((s) => !s.includes(']]>')));
+    const ciphertext = fc.oneof(
+      fc.base64String({ maxLength: 400 }),
+      fc.string({ maxLength: 100 }).filter((s) => !s.includes(']]>')),
+    );
     fc.assert(
       fc.property(ciphertext, (encrypt) => {
         const query = validQuery({ encryptType: 'aes', msgSignature: messageSignature(TOKEN, String(NOW / 1000), '42', encrypt) });
@@ -170,18 +210,23 @@ describe('push verification pipeline (apps/webhook/push-verification.ts)', () =>
 
   it('opens correctly encrypted XML-ish messages under either key, or refuses their shape; never throws', () => {
     fc.assert(
-      fc.property(xmlish, fc.constantFrom(AES_KEY, PREVIOUS_AES_KEY), fc.constantFrom(APP_ID, 'wx00000000foreign'), (message, key, appId) => {
-        const encrypt = encryptMessage(key, appId, message);
-        const query = validQuery({ encryptType: 'aes', msgSignature: messageSignature(TOKEN, String(NOW / 1000), '42', encrypt) });
-        const result = verifyPush(settings, query, `<xml><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`, NOW);
-        expectWellFormed(result);
-        if (appId !== APP_ID) expect(result.ok).toBe(false);
-        if (result.ok) {
-          // What travels is UTF-8: a lone surrogate in the generated text arrives as U+FFFD.
-          expect(result.xml).toBe(Buffer.from(message, 'utf8').toString('utf8'));
-          expect(result.aesKey).toBe(key);
-        }
-      }),
+      fc.property(
+        xmlish,
+        fc.constantFrom(AES_KEY, PREVIOUS_AES_KEY),
+        fc.constantFrom(APP_ID, 'wx00000000foreign'),
+        (message, key, appId) => {
+          const encrypt = encryptMessage(key, appId, message);
+          const query = validQuery({ encryptType: 'aes', msgSignature: messageSignature(TOKEN, String(NOW / 1000), '42', encrypt) });
+          const result = verifyPush(settings, query, `<xml><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`, NOW);
+          expectWellFormed(result);
+          if (appId !== APP_ID) expect(result.ok).toBe(false);
+          if (result.ok) {
+            // What travels is UTF-8: a lone surrogate in the generated text arrives as U+FFFD.
+            expect(result.xml).toBe(Buffer.from(message, 'utf8').toString('utf8'));
+            expect(result.aesKey).toBe(key);
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -248,7 +293,11 @@ describe('ticket state machine (libs/ticket)', () => {
 
   let fresh = 0;
   const codeFor = (ticket: Ticket, choice: CodeChoice): string =>
-    choice === 'current' ? (ticket.code ?? `${ticket.id}.none`) : choice === 'guess' ? `${ticket.id}.${'A'.repeat(22)}` : `${ticket.id}.fresh${fresh++}`;
+    choice === 'current'
+      ? (ticket.code ?? `${ticket.id}.none`)
+      : choice === 'guess'
+        ? `${ticket.id}.${'A'.repeat(22)}`
+        : `${ticket.id}.fresh${fresh++}`;
   const eventOf = (ticket: Ticket, s: Step): TicketEvent => {
     switch (s.type) {
       case 'scan':
@@ -324,13 +373,22 @@ describe('confirmation links (libs/ticket/confirmation-link.ts)', () => {
 
   it('a signed link verifies for its scanner and secret until it expires, and for nothing else', () => {
     fc.assert(
-      fc.property(claims, secret, fc.string({ minLength: 1, maxLength: 64 }), fc.string({ minLength: 16 }), (c, key, otherOpenid, otherKey) => {
-        const token = signConfirmationToken(c, key);
-        expect(verifyConfirmationToken(token, { openid: c.openid, secret: key, now: c.expiresAt - 1 })).toEqual({ ok: true, claims: c });
-        expect(verifyConfirmationToken(token, { openid: c.openid, secret: key, now: c.expiresAt })).toEqual({ ok: false, reason: 'expired' });
-        if (otherOpenid !== c.openid) expect(verifyConfirmationToken(token, { openid: otherOpenid, secret: key, now: 0 }).ok).toBe(false);
-        if (otherKey !== key) expect(verifyConfirmationToken(token, { openid: c.openid, secret: otherKey, now: 0 }).ok).toBe(false);
-      }),
+      fc.property(
+        claims,
+        secret,
+        fc.string({ minLength: 1, maxLength: 64 }),
+        fc.string({ minLength: 16 }),
+        (c, key, otherOpenid, otherKey) => {
+          const token = signConfirmationToken(c, key);
+          expect(verifyConfirmationToken(token, { openid: c.openid, secret: key, now: c.expiresAt - 1 })).toEqual({ ok: true, claims: c });
+          expect(verifyConfirmationToken(token, { openid: c.openid, secret: key, now: c.expiresAt })).toEqual({
+            ok: false,
+            reason: 'expired',
+          });
+          if (otherOpenid !== c.openid) expect(verifyConfirmationToken(token, { openid: otherOpenid, secret: key, now: 0 }).ok).toBe(false);
+          if (otherKey !== key) expect(verifyConfirmationToken(token, { openid: c.openid, secret: otherKey, now: 0 }).ok).toBe(false);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -63,7 +63,9 @@ describe('the fleet-wide QR budget', () => {
     await h.open();
     const before = first.ticket;
     const ack = await first.refresh();
-    expect(ack).toEqual({ error: { code: 'RATE_LIMITED', message: 'the service is handing out too many QR codes right now; retry in a few minutes' } });
+    expect(ack).toEqual({
+      error: { code: 'RATE_LIMITED', message: 'the service is handing out too many QR codes right now; retry in a few minutes' },
+    });
     expect(first.ticket).toEqual(before);
     expect((await h.engine.tickets.get(before.ticket))?.status).toBe('pending');
     expect(h.wechat.calls).toHaveLength(2);

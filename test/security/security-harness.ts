@@ -113,5 +113,11 @@ export async function postConfirmation(
 /** Open a link's token as its page's script does; the device cookie the answer set (`name=value`). */
 export async function openConfirmation(app: Standalone, token: string): Promise<{ page: HttpText; cookie: string }> {
   const page = await postConfirmation(app, token, 'open');
-  return { page, cookie: page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') };
+  return {
+    page,
+    cookie: page.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; '),
+  };
 }

@@ -27,8 +27,7 @@ const start = async (env: Record<string, string> = {}): Promise<GatewayHarness> 
 };
 
 /** Open connections the gateway counts (`qrgate_socket_connections_open`). */
-const openConnections = async (h: GatewayHarness): Promise<number> =>
-  (await h.metrics.socketConnectionsOpen.get()).values[0]?.value ?? 0;
+const openConnections = async (h: GatewayHarness): Promise<number> => (await h.metrics.socketConnectionsOpen.get()).values[0]?.value ?? 0;
 
 /** A raw Socket.IO client on `nsp`; resolves with its connect_error and whether its connection then closed. */
 async function refusedOn(h: GatewayHarness, nsp: string): Promise<{ code: unknown; message: string; closed: boolean }> {

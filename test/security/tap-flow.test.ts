@@ -12,7 +12,6 @@ import { followLink, linkIn, scan } from '../support/phone.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { startTestStandalone } from '../support/standalone.js';
 
-
 it('tap is the default confirmation mode', () => {
   expect(loadConfig({}).LOGIN_CONFIRMATION).toBe('tap');
 });

@@ -55,8 +55,7 @@ export interface ScaleCluster {
 export async function startScaleCluster(options: ScaleClusterOptions): Promise<ScaleCluster> {
   const started: NodeApp[] = [];
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopping ??= Promise.all(started.map((app) => app.stop('SIGTERM', 10_000))).then(() => undefined));
+  const stop = (): Promise<void> => (stopping ??= Promise.all(started.map((app) => app.stop('SIGTERM', 10_000))).then(() => undefined));
   /** Launch several apps; when one fails, wait for the others to settle so none is left running untracked. */
   const launchAll = async (launches: Promise<NodeApp>[]): Promise<NodeApp[]> => {
     const settled = await Promise.allSettled(launches);
@@ -108,10 +107,7 @@ export interface PushedScan {
  * Be WeChat's server: push a signed `SCAN` event for `scene` by `openid` to `webhookUrl` (the `/wechat` URL),
  * exactly as WeChat would after the user scanned the code (`qrTicket` is WeChat's QR ticket, when known).
  */
-export async function pushScan(
-  webhookUrl: string,
-  input: { scene: string; openid: string; qrTicket?: string },
-): Promise<PushedScan> {
+export async function pushScan(webhookUrl: string, input: { scene: string; openid: string; qrTicket?: string }): Promise<PushedScan> {
   const xml = buildEventXml({
     toUserName: ORIGINAL_ID,
     fromUserName: input.openid,

@@ -13,15 +13,7 @@ import {
   type RedisClientsOptions,
   type TicketChange,
 } from '../../libs/engine/index.js';
-import {
-  newLoginCode,
-  newSecret,
-  newTicket,
-  newTicketId,
-  transition,
-  type Ticket,
-  type TicketEvent,
-} from '../../libs/ticket/index.js';
+import { newLoginCode, newSecret, newTicket, newTicketId, transition, type Ticket, type TicketEvent } from '../../libs/ticket/index.js';
 
 /** Two engines on one store, and how to tear them (and their store) down. */
 export interface EngineContractFixture {
@@ -63,9 +55,7 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
 
     /** Bus messages counted since `start` by each process: [A, B], or [both] when they are one. */
     const countsSince = (start: number[]): number[] =>
-      oneProcess
-        ? [received[0]! - start[0]!]
-        : [received[0]! - start[0]!, received[1]! - start[1]!];
+      oneProcess ? [received[0]! - start[0]!] : [received[0]! - start[0]!, received[1]! - start[1]!];
     const perProcess = (forA: number, forB: number): number[] => (oneProcess ? [forA + forB] : [forA, forB]);
 
     describe('tickets', () => {
@@ -153,9 +143,7 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
         const before = await a.tickets.get(ticket.id);
 
         const consume = (engine: Engine, withCode: string, withSecret: string) =>
-          engine.tickets.apply(ticket.id, (t) =>
-            transition(t, { type: 'consume', code: withCode, secret: withSecret, at: Date.now() }),
-          );
+          engine.tickets.apply(ticket.id, (t) => transition(t, { type: 'consume', code: withCode, secret: withSecret, at: Date.now() }));
 
         expect(await consume(b, code, newSecret())).toMatchObject({ ok: false, reason: 'secret_mismatch' });
         expect(await consume(b, newLoginCode(ticket.id), secret)).toMatchObject({ ok: false, reason: 'code_mismatch' });
@@ -468,7 +456,7 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
         expect(await a.leases.acquire(`${key}-other`, 'gw-a:3', 2, 60_000)).toBe(true);
       });
 
-      it("heals by itself: a holder that stops renewing (a dead process) loses its place after the TTL", async () => {
+      it('heals by itself: a holder that stops renewing (a dead process) loses its place after the TTL', async () => {
         const key = `lease-${newTicketId()}`;
         expect(await a.leases.acquire(key, 'dead:1', 1, 50)).toBe(true);
         expect(await b.leases.acquire(key, 'live:1', 1, 60_000)).toBe(false);
@@ -543,9 +531,7 @@ const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve,
  * The contract's setup for Redis: two "processes", i.e. two engines on connection pairs of their own, over one
  * private server or cluster that `start` brings up and whose `stop` the cleanup calls.
  */
-export function redisEngines(
-  start: () => Promise<{ clients: RedisClientsOptions; stop(): Promise<void> }>,
-): EngineContractSetup {
+export function redisEngines(start: () => Promise<{ clients: RedisClientsOptions; stop(): Promise<void> }>): EngineContractSetup {
   return async (observers) => {
     const backing = await start();
     const clients: RedisClients[] = [];

@@ -11,7 +11,14 @@
  */
 import { vi } from 'vitest';
 import { pino } from 'pino';
-import { createGateway, createSessionSigner, gatewaySettings, type Gateway, type GatewaySettings, type QrCodeIssuer } from '../../apps/gateway/index.js';
+import {
+  createGateway,
+  createSessionSigner,
+  gatewaySettings,
+  type Gateway,
+  type GatewaySettings,
+  type QrCodeIssuer,
+} from '../../apps/gateway/index.js';
 import { loadConfig } from '../../libs/config/index.js';
 import { createMemoryEngine, type Engine } from '../../libs/engine/index.js';
 import { createMetrics, type Metrics } from '../../libs/observability/index.js';

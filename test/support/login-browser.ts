@@ -39,7 +39,10 @@ export interface BrowserOptions {
 }
 
 export class ConnectError extends Error {
-  constructor(message: string, readonly code: string | undefined) {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
     super(message);
   }
 }
@@ -48,7 +51,10 @@ export class LoginBrowser {
   readonly events: Recorded[] = [];
   current: TicketPayload | undefined;
   private waiters: Array<() => void> = [];
-  private constructor(readonly baseUrl: string, readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>) {
+  private constructor(
+    readonly baseUrl: string,
+    readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>,
+  ) {
     socket.on('ticket', (payload) => {
       this.current = payload;
       this.record({ type: 'ticket', payload });
@@ -140,7 +146,11 @@ export class LoginBrowser {
   }
 
   /** POST /api/session; returns status and body. */
-  async exchange(code: string, secret = this.ticket.secret, headers: Record<string, string> = {}): Promise<{
+  async exchange(
+    code: string,
+    secret = this.ticket.secret,
+    headers: Record<string, string> = {},
+  ): Promise<{
     status: number;
     body: SessionResponse & { error?: string };
     setCookie: string | null;
@@ -150,7 +160,11 @@ export class LoginBrowser {
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify({ code, secret }),
     });
-    return { status: res.status, body: (await res.json()) as SessionResponse & { error?: string }, setCookie: res.headers.get('set-cookie') };
+    return {
+      status: res.status,
+      body: (await res.json()) as SessionResponse & { error?: string },
+      setCookie: res.headers.get('set-cookie'),
+    };
   }
 
   close(): void {

@@ -15,7 +15,12 @@ export function metricValue(exposition: string, name: string): number {
     // The name is followed by a label set or directly by a space; anything else is a longer name.
     const rest = line.slice(name.length);
     if (!rest.startsWith('{') && !rest.startsWith(' ')) continue;
-    const value = Number(rest.slice(rest.lastIndexOf('}') + 1).trim().split(/\s+/)[0]);
+    const value = Number(
+      rest
+        .slice(rest.lastIndexOf('}') + 1)
+        .trim()
+        .split(/\s+/)[0],
+    );
     if (!Number.isFinite(value)) throw new Error(`metric ${name}: cannot read the sample ${JSON.stringify(line)}`);
     sum += value;
   }

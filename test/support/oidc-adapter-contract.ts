@@ -79,7 +79,7 @@ export function oidcAdapterContract(name: string, setup: EngineContractSetup): v
       await expect(onB.consume(id())).rejects.toBeInstanceOf(errors.InvalidGrant);
     });
 
-    it("revokes by grant: every record of that model under the grant, on any slot, and nothing else", async () => {
+    it('revokes by grant: every record of that model under the grant, on any slot, and nothing else', async () => {
       const [tokensA, tokensB] = adapters('AccessToken');
       const [refreshA] = adapters('RefreshToken');
       const grant = id();

@@ -30,7 +30,13 @@ export async function startOidcDeployment(clients: unknown[], confirmation: 'sca
     const [webhookPort, portA, portB] = await Promise.all([freePort(), freePort(), freePort()]);
     const publicUrl = `http://127.0.0.1:${portA}`;
     const secret = 'shared-session-secret-of-the-gateways';
-    const common = { REDIS_URL: redis.url, ...SCALE_CREDENTIALS, LOGIN_CONFIRMATION: confirmation, SESSION_SECRET: secret, PUBLIC_URL: publicUrl };
+    const common = {
+      REDIS_URL: redis.url,
+      ...SCALE_CREDENTIALS,
+      LOGIN_CONFIRMATION: confirmation,
+      SESSION_SECRET: secret,
+      PUBLIC_URL: publicUrl,
+    };
     const sim = await startApp('wechat-sim', { ...SCALE_CREDENTIALS, WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/wechat` });
     started.push(sim);
     const gatewayEnv = { ...common, WECHAT_API_BASE: sim.url, OIDC_CLIENTS: JSON.stringify(clients), OIDC_SIGNING_KEY: rsaKeyPem() };

@@ -153,8 +153,7 @@ export function checkTestTools(env: NodeJS.ProcessEnv = process.env, log: (line:
   if (missing.length === 0) return 0;
   const names = missing.map((t) => t.name).join(', ');
   const variables = missing.map((t) => t.variable).join(', ');
-  const canInstall =
-    process.platform === 'linux' && isDebianLike() && process.getuid?.() === 0 && env.QRGATE_NO_SYSTEM_INSTALL !== '1';
+  const canInstall = process.platform === 'linux' && isDebianLike() && process.getuid?.() === 0 && env.QRGATE_NO_SYSTEM_INSTALL !== '1';
   if (!canInstall) {
     log(`qrgate: npm test needs ${names}, not found on PATH (or set ${variables}); install: ${installCommand(missing)}`);
     return 1;
@@ -162,10 +161,15 @@ export function checkTestTools(env: NodeJS.ProcessEnv = process.env, log: (line:
   const packages = unique(missing.flatMap((t) => [t.aptPackage, ...(t.extraAptPackages ?? [])]));
   log(`qrgate: npm test needs ${names}; installing ${packages.join(' ')} with apt-get (QRGATE_NO_SYSTEM_INSTALL=1 skips this)`);
   const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', ...packages]]) {
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', ...packages],
+  ]) {
     const result = spawnSync('apt-get', args, { env: aptEnv, stdio: ['ignore', 'ignore', 'inherit'] });
     if (result.status !== 0) {
-      log(`qrgate: apt-get ${args[0]} failed (${result.error?.message ?? `exit ${result.status}`}); install by hand: ${installCommand(missing)}`);
+      log(
+        `qrgate: apt-get ${args[0]} failed (${result.error?.message ?? `exit ${result.status}`}); install by hand: ${installCommand(missing)}`,
+      );
       return 1;
     }
   }

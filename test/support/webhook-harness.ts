@@ -175,7 +175,8 @@ export function flakyEngine(real: Engine, faults: { publishFailures?: number; in
     ...real,
     kv: {
       ...real.kv,
-      increment: (key, ttlMs) => (incrementFailures-- > 0 ? Promise.reject(new Error('injected: counter unavailable')) : real.kv.increment(key, ttlMs)),
+      increment: (key, ttlMs) =>
+        incrementFailures-- > 0 ? Promise.reject(new Error('injected: counter unavailable')) : real.kv.increment(key, ttlMs),
     },
     events: {
       ...real.events,

@@ -51,7 +51,7 @@ describe('a failed scan', () => {
     expect(await hook.engine.kv.get(loginCountKey('o_retried'))).toBe('1');
   });
 
-  it('logs the browser in on WeChat\'s re-sent push (standalone product, real browser socket)', async () => {
+  it("logs the browser in on WeChat's re-sent push (standalone product, real browser socket)", async () => {
     app = await startTestStandalone({ LOGIN_CONFIRMATION: 'scan' });
     const browser = await LoginBrowser.open(app.url);
     browsers.push(browser);
@@ -71,7 +71,8 @@ describe('a failed scan', () => {
       eventKey: ticketId,
     });
     const signed = signPush(xml, { token: DEMO_WECHAT.token });
-    const post = async () => fetch(`${app!.url}/wechat?${signed.query}`, { method: 'POST', body: signed.body, headers: { 'content-type': 'text/xml' } });
+    const post = async () =>
+      fetch(`${app!.url}/wechat?${signed.query}`, { method: 'POST', body: signed.body, headers: { 'content-type': 'text/xml' } });
 
     const first = await post();
 

@@ -62,7 +62,12 @@ const textMessage = (openid: string, content: string): string =>
 
 /** The backend's own reply to `received`'s sender. */
 function backendReplyTo(xml: string, content: string): string {
-  return buildTextReplyXml({ toUserName: xmlElementText(xml, 'FromUserName') ?? '', fromUserName: OA_ID, content, createTime: Math.floor(Date.now() / 1000) });
+  return buildTextReplyXml({
+    toUserName: xmlElementText(xml, 'FromUserName') ?? '',
+    fromUserName: OA_ID,
+    content,
+    createTime: Math.floor(Date.now() / 1000),
+  });
 }
 
 describe('forwarding what is not ours', () => {
@@ -114,10 +119,18 @@ describe('forwarding what is not ours', () => {
       }
       const { message } = decryptMessage(AES_KEY, encrypt);
       const reply = backendReplyTo(message, `菜单：${xmlElementText(message, 'EventKey')}`);
-      res.writeHead(200, { 'content-type': 'application/xml' }).end(encryptReply(reply, { token: TOKEN, encodingAesKey: AES_KEY, appId: APP_ID }));
+      res
+        .writeHead(200, { 'content-type': 'application/xml' })
+        .end(encryptReply(reply, { token: TOKEN, encodingAesKey: AES_KEY, appId: APP_ID }));
     });
     hook = await startWebhook({ forwardUrl: `${backend.url}/wx`, aesKey: AES_KEY, requireEncryption: true });
-    const click = buildEventXml({ toUserName: OA_ID, fromUserName: 'o_clicker', createTime: Math.floor(Date.now() / 1000), event: 'CLICK', eventKey: 'MENU_NEWS' });
+    const click = buildEventXml({
+      toUserName: OA_ID,
+      fromUserName: 'o_clicker',
+      createTime: Math.floor(Date.now() / 1000),
+      event: 'CLICK',
+      eventKey: 'MENU_NEWS',
+    });
     const signed = signPush(click, { token: TOKEN, aes: { encodingAesKey: AES_KEY, appId: APP_ID } });
 
     const res = await hook.post(signed.query, signed.body);
@@ -130,7 +143,7 @@ describe('forwarding what is not ours', () => {
     expect(readReply(res.body, { token: TOKEN, encodingAesKey: AES_KEY }).content).toBe('菜单：MENU_NEWS');
   });
 
-  it('forwards follows without our scene, the account\'s own scenes, unfollows (still forgetting the count) and other events; a login scan stays ours', async () => {
+  it("forwards follows without our scene, the account's own scenes, unfollows (still forgetting the count) and other events; a login scan stays ours", async () => {
     backend = await standInBackend((_received, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('success'));
     hook = await startWebhook({ forwardUrl: `${backend.url}/wx`, confirmation: 'scan' });
     await hook.engine.kv.increment(loginCountKey('o_leaver'));
@@ -159,7 +172,7 @@ describe('forwarding what is not ours', () => {
     expect(backend.received).toHaveLength(others.length);
   });
 
-  it('a backend that stays silent past the time left of WeChat\'s budget: WeChat gets success in time', async () => {
+  it("a backend that stays silent past the time left of WeChat's budget: WeChat gets success in time", async () => {
     const held: ServerResponse[] = [];
     backend = await standInBackend((_received, res) => held.push(res));
     hook = await startWebhook({ forwardUrl: `${backend.url}/wx` }, { replyDeadlineMs: 400 });
@@ -173,7 +186,7 @@ describe('forwarding what is not ours', () => {
     expect(hook.logs()).toContain('no answer within');
   });
 
-  it('a backend that fails, redirects or is down: WeChat gets success, nothing of the backend\'s error leaks', async () => {
+  it("a backend that fails, redirects or is down: WeChat gets success, nothing of the backend's error leaks", async () => {
     let answer: Answer = (_r, res) => res.writeHead(500, { 'content-type': 'text/html' }).end('<h1>stack trace</h1>');
     backend = await standInBackend((r, res) => answer(r, res));
     hook = await startWebhook({ forwardUrl: `${backend.url}/wx` });
@@ -204,16 +217,18 @@ describe('forwarding what is not ours', () => {
 describe('WECHAT_FORWARD_URL in the configuration', () => {
   const env = { WECHAT_APPID: APP_ID, WECHAT_TOKEN: TOKEN, LOGIN_CONFIRMATION: 'scan' };
 
-  it('is the webhook\'s forward URL; unset, nothing is forwarded', () => {
-    expect(webhookSettings(loadConfig({ ...env, WECHAT_FORWARD_URL: 'https://backend.example.com/wx' }), { inProcess: true }).forwardUrl).toBe(
-      'https://backend.example.com/wx',
-    );
+  it("is the webhook's forward URL; unset, nothing is forwarded", () => {
+    expect(
+      webhookSettings(loadConfig({ ...env, WECHAT_FORWARD_URL: 'https://backend.example.com/wx' }), { inProcess: true }).forwardUrl,
+    ).toBe('https://backend.example.com/wx');
     expect(webhookSettings(loadConfig(env), { inProcess: true }).forwardUrl).toBeUndefined();
   });
 
   it('refuses a URL with its own query string, or not http(s)', () => {
     expect(() => loadConfig({ ...env, WECHAT_FORWARD_URL: 'https://backend.example.com/wx?token=1' })).toThrow(ConfigError);
-    expect(() => loadConfig({ ...env, WECHAT_FORWARD_URL: 'https://backend.example.com/wx?token=1' })).toThrow(/WECHAT_FORWARD_URL: expected a URL without \?query/);
+    expect(() => loadConfig({ ...env, WECHAT_FORWARD_URL: 'https://backend.example.com/wx?token=1' })).toThrow(
+      /WECHAT_FORWARD_URL: expected a URL without \?query/,
+    );
     expect(() => loadConfig({ ...env, WECHAT_FORWARD_URL: 'ftp://backend.example.com/wx' })).toThrow(/WECHAT_FORWARD_URL/);
   });
 });

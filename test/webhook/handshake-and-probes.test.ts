@@ -85,7 +85,9 @@ describe('probes', () => {
     const client = new Redis(await freePort(), '127.0.0.1', down);
     const subscriber = new Redis(await freePort(), '127.0.0.1', down);
     const engine = createRedisEngine({ client, subscriber });
-    const server = await serve(createWebhook({ engine, config: hook.settings, logger: pino({ level: 'silent' }), metrics: hook.metrics }).callback());
+    const server = await serve(
+      createWebhook({ engine, config: hook.settings, logger: pino({ level: 'silent' }), metrics: hook.metrics }).callback(),
+    );
     try {
       const res = await fetch(`${server.url}/readyz`);
       expect(res.status).toBe(503);

@@ -159,7 +159,7 @@ describe('hostile pushes', () => {
     expect(res.status).toBe(405);
   });
 
-  it('a signed push for someone else\'s token gets no reply content', async () => {
+  it("a signed push for someone else's token gets no reply content", async () => {
     const signed = signPush('<xml/>', { token: 'someone-else' });
     const res = await hook.post(signed.query, signed.body);
     expect(res.status).toBe(401);

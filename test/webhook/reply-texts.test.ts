@@ -28,7 +28,9 @@ const LINKS = { SESSION_SECRET: 'reply-texts-test-secret-0123456789', PUBLIC_URL
 
 /** The webhook settings `main.ts` would build from this environment. */
 function settingsFrom(env: Record<string, string>) {
-  return webhookSettings(loadConfig({ WECHAT_APPID: APP_ID, WECHAT_TOKEN: TOKEN, LOGIN_CONFIRMATION: 'scan', ...env }), { inProcess: true });
+  return webhookSettings(loadConfig({ WECHAT_APPID: APP_ID, WECHAT_TOKEN: TOKEN, LOGIN_CONFIRMATION: 'scan', ...env }), {
+    inProcess: true,
+  });
 }
 
 /** The ConfigError's lines for this environment (fails the test when start-up would succeed). */
@@ -63,7 +65,11 @@ describe('a reply-text file changes what the scanner reads', () => {
     const first = content(await hook.push(scanEvent(ticket, { openid: 'o_alice', event: 'subscribe' })));
     const [zh, en, ...rest] = first.split('\n');
     expect(rest).toEqual([]);
-    expect(zh).toMatch(new RegExp(`^欢迎！Chrome 120 / Windows 10 / ${BROWSER_IP.replaceAll('.', '\\.')} / \\d{4}/\\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d（北京时间） / 第1次$`));
+    expect(zh).toMatch(
+      new RegExp(
+        `^欢迎！Chrome 120 / Windows 10 / ${BROWSER_IP.replaceAll('.', '\\.')} / \\d{4}/\\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d（北京时间） / 第1次$`,
+      ),
+    );
     expect(en).toBe('Welcome on Chrome 120, login #1');
     expect((await hook.engine.tickets.get(ticket.id))?.status).toBe('confirmed');
 
@@ -92,7 +98,9 @@ describe('a reply-text file changes what the scanner reads', () => {
   });
 
   it('entries left out keep the built-in text', async () => {
-    hook = await startWebhook(settingsFrom({ LOGIN_CONFIRMATION: 'scan', REPLY_TEXTS_FILE: replyFile({ refused: { zh: '已用', en: 'Used' } }) }));
+    hook = await startWebhook(
+      settingsFrom({ LOGIN_CONFIRMATION: 'scan', REPLY_TEXTS_FILE: replyFile({ refused: { zh: '已用', en: 'Used' } }) }),
+    );
     const ticket = await hook.createTicket();
     const first = content(await hook.push(scanEvent(ticket, { openid: 'o_bob' })));
     expect(first).toContain('✅ 扫码登录成功');
@@ -135,7 +143,9 @@ describe('a bad reply-text file stops start-up, naming the entry', () => {
   });
 
   it('an empty entry, and a file that is not a JSON object', () => {
-    expect(refusalOf({ REPLY_TEXTS_FILE: replyFile({ refused: { zh: ' ', en: '' } }) })).toContain('entry "refused" is empty in both zh and en');
+    expect(refusalOf({ REPLY_TEXTS_FILE: replyFile({ refused: { zh: ' ', en: '' } }) })).toContain(
+      'entry "refused" is empty in both zh and en',
+    );
     expect(refusalOf({ REPLY_TEXTS_FILE: replyFile('{"refused": ') })).toContain('REPLY_TEXTS_FILE: not valid JSON');
     expect(refusalOf({ REPLY_TEXTS_FILE: replyFile(['refused']) })).toContain('REPLY_TEXTS_FILE: expected a JSON object');
   });

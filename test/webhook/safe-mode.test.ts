@@ -18,7 +18,10 @@ function signedEnvelope(encrypt: string): { query: string; body: string } {
     encrypt_type: 'aes',
     msg_signature: messageSignature(TOKEN, timestamp, nonce, encrypt),
   });
-  return { query: query.toString(), body: `<xml><ToUserName><![CDATA[${OA_ID}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>` };
+  return {
+    query: query.toString(),
+    body: `<xml><ToUserName><![CDATA[${OA_ID}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`,
+  };
 }
 
 describe('safe mode', () => {
@@ -118,7 +121,10 @@ describe('safe mode', () => {
     const ticket = await hook.createTicket();
     const decoy = await hook.createTicket();
     const signed = signPush(scanEvent(ticket, { openid: 'o_compat' }), { token: TOKEN, ...aes() });
-    const body = signed.body.replace('</xml>', `<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[SCAN]]></Event><EventKey><![CDATA[${decoy.id}]]></EventKey></xml>`);
+    const body = signed.body.replace(
+      '</xml>',
+      `<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[SCAN]]></Event><EventKey><![CDATA[${decoy.id}]]></EventKey></xml>`,
+    );
 
     const res = await hook.post(signed.query, body);
 

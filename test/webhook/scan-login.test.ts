@@ -48,7 +48,7 @@ describe('scan mode', () => {
     expect((await hook.metrics.ticketsConfirmed.get()).values[0]?.value).toBe(1);
   });
 
-  it('confirms on a SCAN without prefix and counts the same openid\'s second login', async () => {
+  it("confirms on a SCAN without prefix and counts the same openid's second login", async () => {
     const first = await hook.createTicket();
     const second = await hook.createTicket();
     const changes = await hook.watch(second.id);
@@ -157,7 +157,7 @@ describe('scan mode', () => {
     expect((await hook.engine.tickets.get(ticket.id))?.status).toBe('pending');
   });
 
-  it('makes good a publish lost after the scan was stored: WeChat\'s retry rings the doorbell, the login counts once', async () => {
+  it("makes good a publish lost after the scan was stored: WeChat's retry rings the doorbell, the login counts once", async () => {
     const flaky = await startWebhook({ confirmation: 'scan' }, { engine: (real) => flakyEngine(real, { publishFailures: 1 }) });
     try {
       const ticket = await flaky.createTicket();
@@ -278,7 +278,11 @@ describe('scan mode', () => {
     const ticket = await hook.createTicket();
     await hook.push(scanEvent(ticket, { openid: 'o_mia' }));
 
-    const lines = hook.logs().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = hook
+      .logs()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     const pushes = lines.filter((line) => line['msg'] === 'wechat push');
     expect(pushes).toHaveLength(1);
     expect(pushes[0]).toMatchObject({ outcome: 'ok', status: 200, path: '/wechat' });
@@ -312,7 +316,10 @@ describe('tap mode', () => {
       expect(url.search).toBe('');
       const token = new URLSearchParams(url.hash.slice(1)).get('t');
       expect(verifyConfirmationToken(token, { openid: 'o_olga', secret: links.secret, now: Date.now() }).ok).toBe(true);
-      expect(verifyConfirmationToken(token, { openid: 'o_other', secret: links.secret, now: Date.now() })).toEqual({ ok: false, reason: 'bad_signature' });
+      expect(verifyConfirmationToken(token, { openid: 'o_other', secret: links.secret, now: Date.now() })).toEqual({
+        ok: false,
+        reason: 'bad_signature',
+      });
       // The scanner lost the message: scanning again brings the same link back, and changes nothing.
       const again = readReply((await linked.push(scanEvent(ticket, { openid: 'o_olga', createTime: 1718000999 }))).body).content ?? '';
       expect(again).toContain(url.toString());

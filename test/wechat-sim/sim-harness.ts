@@ -42,7 +42,10 @@ export interface ReceivedPush {
   contentType: string | undefined;
 }
 
-export type WebhookAnswer = (push: ReceivedPush, index: number) => Promise<{ status?: number; body: string }> | { status?: number; body: string };
+export type WebhookAnswer = (
+  push: ReceivedPush,
+  index: number,
+) => Promise<{ status?: number; body: string }> | { status?: number; body: string };
 
 /** A webhook that records every request and answers with `answer` (default: `success`). */
 export async function serveWebhook(answer: WebhookAnswer = () => ({ body: 'success' })): Promise<Served & { received: ReceivedPush[] }> {
@@ -73,4 +76,3 @@ export const delay = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** An answer that never comes; the harness' `close` drops the connection. */
 export const never = (): Promise<never> => new Promise(() => {});
-

@@ -20,10 +20,17 @@ describe('the simulated web authorization', () => {
     await served.close();
   });
 
-  const authorizeUrl = (state = newOauthState(), redirectUri = CALLBACK) => oauthAuthorizeUrl({ oauthBase: served.url, appId: APP_ID, redirectUri, state });
+  const authorizeUrl = (state = newOauthState(), redirectUri = CALLBACK) =>
+    oauthAuthorizeUrl({ oauthBase: served.url, appId: APP_ID, redirectUri, state });
   const get = (url: string, userAgent = WECHAT_IN_APP_UA) => fetch(url, { headers: { 'user-agent': userAgent }, redirect: 'manual' });
   const setSwitches = async (body: object) =>
-    (await fetch(`${served.url}/sim/api/oauth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
+    (
+      await fetch(`${served.url}/sim/api/oauth`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    ).json();
   const exchange = (code: string) => exchangeOauthCode({ apiBase: served.url, appId: APP_ID, appSecret: APP_SECRET, code });
 
   /** Open the authorize URL in the WeChat app, as its page would go on: the site's callback URL with code and state. */
@@ -97,7 +104,10 @@ describe('the simulated web authorization', () => {
       // The same parameters in another order.
       [`${base}?redirect_uri=${enc}&appid=${APP_ID}&response_type=code&scope=snsapi_base&state=${state}`, 10001],
       [`${base}?appid=wx0000000000000000&redirect_uri=${enc}&response_type=code&scope=snsapi_base&state=${state}`, 10016],
-      [`${base}?appid=${APP_ID}&redirect_uri=${encodeURIComponent('https://evil.example.net/cb')}&response_type=code&scope=snsapi_base&state=${state}`, 10003],
+      [
+        `${base}?appid=${APP_ID}&redirect_uri=${encodeURIComponent('https://evil.example.net/cb')}&response_type=code&scope=snsapi_base&state=${state}`,
+        10003,
+      ],
       [`${base}?appid=${APP_ID}&redirect_uri=${enc}&response_type=code&scope=snsapi_login&state=${state}`, 10005],
       [`${base}?appid=${APP_ID}&redirect_uri=${enc}&response_type=code&scope=snsapi_base&state=abc-def_1`, 10014],
     ];
@@ -128,7 +138,9 @@ describe('the simulated web authorization', () => {
     const token = (await (
       await fetch(`${served.url}/sns/oauth2/access_token?appid=${APP_ID}&secret=${APP_SECRET}&code=${code}&grant_type=authorization_code`)
     ).json()) as { access_token: string };
-    const info = (await (await fetch(`${served.url}/sns/userinfo?access_token=${token.access_token}&openid=x&lang=zh_CN`)).json()) as { errcode: number };
+    const info = (await (await fetch(`${served.url}/sns/userinfo?access_token=${token.access_token}&openid=x&lang=zh_CN`)).json()) as {
+      errcode: number;
+    };
     expect(info.errcode).toBe(48001);
   });
 });

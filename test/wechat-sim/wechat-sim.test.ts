@@ -106,7 +106,11 @@ describe('qrcode/create', () => {
     const noExpiry = await createCode(sim, { action_name: 'QR_STR_SCENE', action_info: { scene: { scene_str: 'lg_z' } } }, token);
     expect(noExpiry.expire_seconds).toBe(60);
     const code = await createCode(sim, strScene('x'.repeat(64), 2_592_000), token);
-    expect(code).toEqual({ ticket: expect.stringMatching(/[+/]/), expire_seconds: 2_592_000, url: expect.stringMatching(/^http:\/\/weixin\.qq\.com\/q\//) });
+    expect(code).toEqual({
+      ticket: expect.stringMatching(/[+/]/),
+      expire_seconds: 2_592_000,
+      url: expect.stringMatching(/^http:\/\/weixin\.qq\.com\/q\//),
+    });
   });
 
   it('accepts a scene outside the `scene` wrapper but reports scene 0, like WeChat', async () => {
@@ -308,14 +312,24 @@ describe('retries', () => {
     const broken = await track(serveWebhook(() => ({ status: 500, body: 'oops' })));
     const stuck = await track(serveSim({ webhookUrl: `${broken.url}/wechat`, maxAttempts: 3 }));
     await createCode(stuck, strScene('lg_500'));
-    expect(await stuck.sim.scan({ scene: 'lg_500', openid: 'o500' })).toMatchObject({ delivered: true, attempts: 3, status: 500, reply: null });
+    expect(await stuck.sim.scan({ scene: 'lg_500', openid: 'o500' })).toMatchObject({
+      delivered: true,
+      attempts: 3,
+      status: 500,
+      reply: null,
+    });
   });
 
   it('does not resend when the webhook refuses the request (4xx)', async () => {
     const webhook = await track(serveWebhook(() => ({ status: 401, body: 'invalid signature' })));
     const sim = await track(serveSim({ webhookUrl: `${webhook.url}/wechat` }));
     await createCode(sim, strScene('lg_401'));
-    expect(await sim.sim.scan({ scene: 'lg_401', openid: 'o401' })).toMatchObject({ delivered: true, attempts: 1, status: 401, reply: null });
+    expect(await sim.sim.scan({ scene: 'lg_401', openid: 'o401' })).toMatchObject({
+      delivered: true,
+      attempts: 1,
+      status: 401,
+      reply: null,
+    });
     expect(webhook.received).toHaveLength(1);
   });
 });
@@ -327,8 +341,17 @@ describe('user/info', () => {
     const token = await stableToken(sim);
     await createCode(sim, strScene('lg_info'), token);
     await sim.sim.scan({ scene: 'lg_info', openid: 'oInfo' });
-    const info = (await (await fetch(`${sim.url}/cgi-bin/user/info?access_token=${encodeURIComponent(token)}&openid=oInfo&lang=zh_CN`)).json()) as Record<string, unknown>;
-    expect(info).toMatchObject({ subscribe: 1, openid: 'oInfo', nickname: '', headimgurl: '', qr_scene_str: 'lg_info', subscribe_scene: 'ADD_SCENE_QR_CODE' });
+    const info = (await (
+      await fetch(`${sim.url}/cgi-bin/user/info?access_token=${encodeURIComponent(token)}&openid=oInfo&lang=zh_CN`)
+    ).json()) as Record<string, unknown>;
+    expect(info).toMatchObject({
+      subscribe: 1,
+      openid: 'oInfo',
+      nickname: '',
+      headimgurl: '',
+      qr_scene_str: 'lg_info',
+      subscribe_scene: 'ADD_SCENE_QR_CODE',
+    });
     expect(info.subscribe_time).toEqual(expect.any(Number));
   });
 });

@@ -146,8 +146,7 @@ describe('createQrCode', () => {
   it('points images at mp.weixin.qq.com when the API base is the real one', async () => {
     // The requests to api.weixin.qq.com are routed to the simulator (like a hosts-file entry), so the
     // default image host is checked without reaching WeChat.
-    const viaSimulator: typeof fetch = (input, init) =>
-      fetch(String(input).replace('https://api.weixin.qq.com', sim.url), init);
+    const viaSimulator: typeof fetch = (input, init) => fetch(String(input).replace('https://api.weixin.qq.com', sim.url), init);
     const code = await client({ apiBase: 'https://api.weixin.qq.com', fetch: viaSimulator }).createQrCode('lg_host', 60);
     expect(code.imageUrl).toBe(`https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=${encodeURIComponent(code.ticket)}`);
   });

@@ -80,13 +80,19 @@ export async function startFleet(workers: number): Promise<Fleet> {
         // Users arrive in waves, not all in one millisecond: each wave gets its QR codes before the next comes,
         // so a thousand waiting browsers do not mean a thousand simultaneous WeChat API calls.
         if (n % OPEN_WAVE === OPEN_WAVE - 1) {
-          await until('a wave of browsers gets its tickets', () => opened.every((b) => b.current !== undefined), Math.max(0, deadline - Date.now())).catch(
-            () => undefined,
-          );
+          await until(
+            'a wave of browsers gets its tickets',
+            () => opened.every((b) => b.current !== undefined),
+            Math.max(0, deadline - Date.now()),
+          ).catch(() => undefined);
         }
       }
       try {
-        await until(`${count} browsers get a ticket`, () => opened.every((b) => b.current !== undefined), Math.max(0, deadline - Date.now()));
+        await until(
+          `${count} browsers get a ticket`,
+          () => opened.every((b) => b.current !== undefined),
+          Math.max(0, deadline - Date.now()),
+        );
       } catch (error) {
         // Say how far it got and what the gateways answered, so a slow machine and a refusal look different.
         const waiting = opened.filter((b) => b.current === undefined);

@@ -12,6 +12,10 @@ export function expectClean(result: ScenarioResult, expected: { started: number 
   console.log([formatTable([tally]), ...result.badBrowsers].join('\n'));
   expect(tally.started).toBe(expected.started);
   expect(result.crashLines, result.logTail).toEqual([]);
-  expect({ lost: tally.lost, duplicated: tally.duplicated, stuck: tally.stuck }, result.logTail).toEqual({ lost: 0, duplicated: 0, stuck: 0 });
+  expect({ lost: tally.lost, duplicated: tally.duplicated, stuck: tally.stuck }, result.logTail).toEqual({
+    lost: 0,
+    duplicated: 0,
+    stuck: 0,
+  });
   expect(tally.loggedInOnce + tally.expiredOrRefreshed).toBe(tally.started);
 }

@@ -7,7 +7,15 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { HAPROXY_CONFIG, SCALE_CREDENTIALS } from '../../support/cluster.js';
-import { freePort, spawnTracked, startApp, waitUntilAnswers, type AppName, type AppProcess, type Spawned } from '../../support/app-process.js';
+import {
+  freePort,
+  spawnTracked,
+  startApp,
+  waitUntilAnswers,
+  type AppName,
+  type AppProcess,
+  type Spawned,
+} from '../../support/app-process.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
 
@@ -84,7 +92,13 @@ export async function startFaultStack(options: StackOptions): Promise<FaultStack
   };
   try {
     sim = track('sim', await startApp('wechat-sim', { ...SCALE_CREDENTIALS, WEBHOOK_URL: `${url}/wechat`, LOG_LEVEL: 'info' }));
-    const gatewayEnv = { ...common, WECHAT_API_BASE: sim.url, SESSION_SIGNING_KEY: signingKey, SHUTDOWN_TIMEOUT_MS: '10000', ...options.gatewayEnv };
+    const gatewayEnv = {
+      ...common,
+      WECHAT_API_BASE: sim.url,
+      SESSION_SIGNING_KEY: signingKey,
+      SHUTDOWN_TIMEOUT_MS: '10000',
+      ...options.gatewayEnv,
+    };
     const makeSlot = async (name: AppName, label: string, env: Record<string, string>): Promise<AppSlot> => {
       const port = await freePort();
       let proc: AppProcess | undefined;

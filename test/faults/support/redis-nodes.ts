@@ -108,10 +108,14 @@ export async function startFaultCluster(): Promise<FaultCluster> {
       await mkdir(dir, { recursive: true });
       nodes.push(
         await createNode(dir, [
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, 'nodes.conf'),
-          '--cluster-node-timeout', '2000',
-          '--cluster-port', String(await freePort()),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, 'nodes.conf'),
+          '--cluster-node-timeout',
+          '2000',
+          '--cluster-port',
+          String(await freePort()),
         ]),
       );
     }

@@ -147,15 +147,23 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
     } finally {
       refused = await prober.stop();
     }
-    const storeStatus = await readStatuses(engineEnv, [...scans.values()].map((s) => s.ticket)).catch(() => new Map<string, string>());
+    const storeStatus = await readStatuses(
+      engineEnv,
+      [...scans.values()].map((s) => s.ticket),
+    ).catch(() => new Map<string, string>());
     const logs = stack.logs();
     const row = tally({ scenario: spec.name, browsers: fleet.browsers, scans, storeStatus, faultAt, refusedMs: refused });
     const bad = [...row.examples.lost, ...row.examples.duplicated, ...row.examples.stuck].slice(0, 3);
     return {
       tally: row,
-      badBrowsers: bad.map((id) => `${describeBrowser(fleet!.browsers[id]!, scans.get(id), storeStatus, faultAt)}\n  deliveries: ${deliveries.get(id) ?? '-'}`),
+      badBrowsers: bad.map(
+        (id) => `${describeBrowser(fleet!.browsers[id]!, scans.get(id), storeStatus, faultAt)}\n  deliveries: ${deliveries.get(id) ?? '-'}`,
+      ),
       crashLines: stack.crashLines(),
-      logTail: logs.slice(-12).map((line) => line.slice(0, 300)).join('\n'),
+      logTail: logs
+        .slice(-12)
+        .map((line) => line.slice(0, 300))
+        .join('\n'),
     };
   } finally {
     try {
@@ -263,7 +271,10 @@ export function webhookKill(size: Size): Promise<ScenarioResult> {
         const all = run.browsers.length;
         const doubled = run.browsers.filter((b) => b.id % 4 === 1);
         const single = run.browsers.filter((b) => b.id % 4 !== 1);
-        await Promise.all([run.scanAll(single, { after, concurrency: all }), run.scanAll(doubled, { after, concurrency: all, twoAtOnce: true })]);
+        await Promise.all([
+          run.scanAll(single, { after, concurrency: all }),
+          run.scanAll(doubled, { after, concurrency: all, twoAtOnce: true }),
+        ]);
         await killed;
       },
     },
@@ -287,7 +298,11 @@ export function redisRestart(size: Size): Promise<ScenarioResult> {
         // stuck) and asks for a new one; a person scans the code their page shows, so the scans wait for it. How
         // long new tickets were refused after the restart is the row's "new logins refused".
         await run.fleet
-          .until('every browser shows a new QR code', () => run.browsers.every((b) => b.current !== undefined && b.current.ticket !== before.get(b.id)), 60_000)
+          .until(
+            'every browser shows a new QR code',
+            () => run.browsers.every((b) => b.current !== undefined && b.current.ticket !== before.get(b.id)),
+            60_000,
+          )
           .catch(() => undefined);
         await run.scanAll(pick(run.browsers, 0.5).filter((b) => b.current !== undefined && b.current.ticket !== before.get(b.id)));
       },

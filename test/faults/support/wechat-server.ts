@@ -36,7 +36,11 @@ export interface SendResult {
 }
 
 /** Push the scan of `scene` by `openid` to `webhookUrl` (the `/wechat` URL) the way WeChat does. */
-export async function sendScan(webhookUrl: string, input: { scene: string; openid: string }, options: SendOptions = {}): Promise<SendResult> {
+export async function sendScan(
+  webhookUrl: string,
+  input: { scene: string; openid: string },
+  options: SendOptions = {},
+): Promise<SendResult> {
   const maxDeliveries = options.maxDeliveries ?? 3;
   const gapMs = options.gapMs ?? 5_000;
   const xml = buildEventXml({
@@ -54,7 +58,12 @@ export async function sendScan(webhookUrl: string, input: { scene: string; openi
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), gapMs);
     try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: signed.body, signal: controller.signal });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'text/xml' },
+        body: signed.body,
+        signal: controller.signal,
+      });
       const body = await res.text();
       deliveries.push({ status: res.status });
       return { status: res.status, body };
