@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { escapeHtml } from '../../libs/http/index.js';
+import { escapeHtml, sendPage } from '../../libs/http/index.js';
 import { OAUTH_STATE } from '../../libs/wechat/index.js';
 import { parseWith, readJson } from './sim-http.js';
 import { wechatError } from './sim-platform-routes.js';
@@ -109,11 +109,16 @@ export function createOauthRouter(options: SimOauthOptions): { router: Router; s
     }
     if (checkAuthorize(ctx) === null) return;
     const next = `/connect/oauth2/authorize/continue?${ctx.querystring}`;
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = `<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>微信</title><body><p id="authorizing">正在授权…</p><script>
+    // Its one inline script runs under a nonce, like every page of ours (the shared security headers refuse others).
+    sendPage(ctx, {
+      csp: (nonce) => `default-src 'none'; script-src 'nonce-${nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      render: (
+        nonce,
+      ) => `<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>微信</title><body><p id="authorizing">正在授权…</p><script nonce="${nonce}">
 if (location.hash === '#wechat_redirect') location.replace(${JSON.stringify(next)});
 else document.body.innerHTML = '<h1 id="wechat-error">10004</h1><p>链接缺少 #wechat_redirect</p>';
-</script></body></html>`;
+</script></body></html>`,
+    });
   });
 
   // Step 2: silent for `snsapi_base`; a code for the signed-in WeChat user, back to the site.

@@ -93,12 +93,12 @@ describe('expired QR codes', () => {
       page.evaluate((h) => (window as unknown as { setTabHidden(h: boolean): void }).setTabHidden(h), hidden);
     // Opened in the background: no connection, so no QR code spent, until someone looks (issue 16 item 2).
     await page.waitForTimeout((TTL_SECONDS + 2) * 1000);
-    expect(await ticketsCreated(app.url)).toBe(before);
+    expect(await ticketsCreated(app.metricsUrl)).toBe(before);
     expect(await qrImage(page).and(page.locator('[data-ticket]')).count()).toBe(0);
     expect(await page.locator('body').getAttribute('data-state')).toBe('connecting');
     await setTabHidden(false);
     const first = await shownTicket(page);
-    expect(await ticketsCreated(app.url)).toBe(before + 1);
+    expect(await ticketsCreated(app.metricsUrl)).toBe(before + 1);
     await setTabHidden(true);
     await expect.poll(() => page.locator('body').getAttribute('data-state'), { timeout: 15_000 }).toBe('expired');
     await page.waitForTimeout((TTL_SECONDS + 2) * 1000);

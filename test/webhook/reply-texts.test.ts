@@ -88,7 +88,7 @@ describe('a reply-text file changes what the scanner reads', () => {
     const ticket = await hook.createTicket();
 
     const first = content(await hook.push(scanEvent(ticket, { openid: 'o_olga' })));
-    const link = /https:\/\/login\.example\.com\/confirm\?\S+/.exec(first)?.[0];
+    const link = /https:\/\/login\.example\.com\/confirm#\S+/.exec(first)?.[0];
     expect(link).toBeDefined();
     expect(first).toBe(`请在这里确认 Chrome 120 的登录：${link} 。\nConfirm from ${BROWSER_IP}`);
     expect((await hook.engine.tickets.get(ticket.id))?.status).toBe('scanned');
