@@ -70,6 +70,10 @@ export async function startFaultStack(options: StackOptions): Promise<FaultStack
     RATE_LIMIT_TICKETS_PER_MINUTE: '1000000',
     RATE_LIMIT_EXCHANGES_PER_MINUTE: '1000000',
     MAX_REFRESHES_PER_SOCKET: '1000',
+    // Thousands of browsers from one address (HAProxy's), and more QR codes than a real account's day allows.
+    MAX_CONNECTIONS_PER_IP: '1000000',
+    RATE_LIMIT_RESUMES_PER_MINUTE: '1000000',
+    WECHAT_QR_DAILY_QUOTA: '100000000',
     LOGIN_CONFIRMATION: tap ? 'tap' : 'scan',
     ...(tap ? { SESSION_SECRET: 'qrgate-faults-confirmation-secret', PUBLIC_URL: url } : {}),
   };
