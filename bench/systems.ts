@@ -5,7 +5,7 @@
  * are measured, logins published by a headless publisher). Everything is a separate process.
  */
 import { join } from 'node:path';
-import { SCALE_CREDENTIALS } from '../test/support/cluster.js';
+import { LOAD_FROM_ONE_ADDRESS, SCALE_CREDENTIALS } from '../test/support/cluster.js';
 import {
   REPO_ROOT,
   freePort,
@@ -125,13 +125,8 @@ export async function startQrgate(options: QrgateOptions): Promise<System & { we
       REDIS_URL: redis.url,
       ...SCALE_CREDENTIALS,
       TICKET_TTL_SECONDS: '900',
-      RATE_LIMIT_TICKETS_PER_MINUTE: '1000000',
-      RATE_LIMIT_EXCHANGES_PER_MINUTE: '1000000',
+      ...LOAD_FROM_ONE_ADDRESS,
       LOGIN_CONFIRMATION: 'scan',
-      // Thousands of browsers from one address, and more QR codes than a real account's day allows.
-      MAX_CONNECTIONS_PER_IP: '1000000',
-      RATE_LIMIT_RESUMES_PER_MINUTE: '1000000',
-      WECHAT_QR_DAILY_QUOTA: '100000000',
     };
     const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
     // One at a time, retried: eight processes booting at once on a busy 2-core machine miss the deadline.

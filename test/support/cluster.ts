@@ -20,6 +20,18 @@ export const SCALE_CREDENTIALS = {
   WECHAT_TOKEN: 'qrgate-scale-test-token',
 } as const;
 
+/**
+ * The limits a load from one address needs lifted (every test browser is 127.0.0.1, or HAProxy's address):
+ * the per-client rate limits, the per-address connection cap, and more QR codes than a real account's day allows.
+ */
+export const LOAD_FROM_ONE_ADDRESS = {
+  RATE_LIMIT_TICKETS_PER_MINUTE: '1000000',
+  RATE_LIMIT_EXCHANGES_PER_MINUTE: '1000000',
+  MAX_CONNECTIONS_PER_IP: '1000000',
+  RATE_LIMIT_RESUMES_PER_MINUTE: '1000000',
+  WECHAT_QR_DAILY_QUOTA: '100000000',
+} as const;
+
 /** The Official Account's original id, the `ToUserName` of every push. */
 const ORIGINAL_ID = 'gh_qrgatescale00';
 
@@ -69,13 +81,8 @@ export async function startScaleCluster(options: ScaleClusterOptions): Promise<S
     ...options.engineEnv,
     ...SCALE_CREDENTIALS,
     TICKET_TTL_SECONDS: '600',
-    RATE_LIMIT_TICKETS_PER_MINUTE: '1000000',
-    RATE_LIMIT_EXCHANGES_PER_MINUTE: '1000000',
+    ...LOAD_FROM_ONE_ADDRESS,
     LOGIN_CONFIRMATION: 'scan',
-    // Thousands of browsers from one address, and more QR codes than a real account's day allows.
-    MAX_CONNECTIONS_PER_IP: '1000000',
-    RATE_LIMIT_RESUMES_PER_MINUTE: '1000000',
-    WECHAT_QR_DAILY_QUOTA: '100000000',
   };
   try {
     const webhookPorts = await Promise.all(Array.from({ length: options.webhooks }, () => freePort()));

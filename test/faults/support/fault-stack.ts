@@ -6,7 +6,7 @@
  * rejection or an uncaught exception.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { HAPROXY_CONFIG, SCALE_CREDENTIALS } from '../../support/cluster.js';
+import { HAPROXY_CONFIG, LOAD_FROM_ONE_ADDRESS, SCALE_CREDENTIALS } from '../../support/cluster.js';
 import {
   freePort,
   spawnTracked,
@@ -67,13 +67,8 @@ export async function startFaultStack(options: StackOptions): Promise<FaultStack
     ...options.engineEnv,
     ...SCALE_CREDENTIALS,
     TICKET_TTL_SECONDS: '600',
-    RATE_LIMIT_TICKETS_PER_MINUTE: '1000000',
-    RATE_LIMIT_EXCHANGES_PER_MINUTE: '1000000',
+    ...LOAD_FROM_ONE_ADDRESS,
     MAX_REFRESHES_PER_SOCKET: '1000',
-    // Thousands of browsers from one address (HAProxy's), and more QR codes than a real account's day allows.
-    MAX_CONNECTIONS_PER_IP: '1000000',
-    RATE_LIMIT_RESUMES_PER_MINUTE: '1000000',
-    WECHAT_QR_DAILY_QUOTA: '100000000',
     LOGIN_CONFIRMATION: tap ? 'tap' : 'scan',
     ...(tap ? { SESSION_SECRET: 'qrgate-faults-confirmation-secret', PUBLIC_URL: url } : {}),
   };
