@@ -57,3 +57,20 @@ export class GatewayError extends Error {
 export function ackError<C extends ErrorCode>(code: C, detail?: ErrorDetail<C>): AckError {
   return GatewayError.of(code, detail !== undefined ? { detail } : {}).toAck();
 }
+
+/**
+ * `call`, a store operation of a request the browser may safely send again (a code exchange is idempotent for
+ * its own browser), with a store failure (e.g. Redis failing over) turned into `503 STORE_UNAVAILABLE`,
+ * `Retry-After: 1`: a passing answer that `@qrgate/client` retries, not a final `500`. A refusal the call
+ * returns, and a GatewayError it throws, pass unchanged; the store's error is kept as the `cause`, for the log.
+ */
+export async function orStoreUnavailable<T>(call: () => Promise<T>, detail?: ErrorDetail<'STORE_UNAVAILABLE'>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    const unavailable = GatewayError.of('STORE_UNAVAILABLE', { retryAfterSeconds: 1, ...(detail !== undefined ? { detail } : {}) });
+    unavailable.cause = error;
+    throw unavailable;
+  }
+}

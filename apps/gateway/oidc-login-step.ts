@@ -22,7 +22,7 @@ import { amrFor } from '../../libs/oidc/oidc-scopes.js';
 import { OIDC_MOUNT_PATH } from '../../libs/oidc/oidc-settings.js';
 import { sessionRequestSchema } from '../../libs/protocol/index.js';
 import { ticketLogId } from '../../libs/ticket/index.js';
-import { GatewayError } from './gateway-error.js';
+import { GatewayError, orStoreUnavailable } from './gateway-error.js';
 import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
 import { loginPageCsp, renderLoginPage } from './login-page.js';
 
@@ -53,7 +53,7 @@ export interface OidcLoginStepDeps {
 export async function redeemTicketForOidc(deps: Pick<OidcLoginStepDeps, 'login' | 'logger'>, body: unknown): Promise<{ openid: string }> {
   const parsed = sessionRequestSchema.safeParse(body);
   if (!parsed.success) throw GatewayError.of('INVALID_PAYLOAD', { detail: 'session' });
-  const redeemed = await deps.login.redeem(parsed.data);
+  const redeemed = await orStoreUnavailable(() => deps.login.redeem(parsed.data), 'session');
   if (!redeemed.ok) {
     throw GatewayError.of('INVALID_CODE', redeemed.reason === 'secret_mismatch' ? { detail: 'wrong_browser' } : {});
   }

@@ -8,7 +8,7 @@ import type { LoginService } from '../../libs/login/index.js';
 import type { Logger } from '../../libs/observability/index.js';
 import { sessionRequestSchema, type ErrorDetail, type SessionResponse } from '../../libs/protocol/index.js';
 import { sessionIdentityOf, ticketLogId, type TransitionRefusal } from '../../libs/ticket/index.js';
-import { GatewayError } from './gateway-error.js';
+import { GatewayError, orStoreUnavailable } from './gateway-error.js';
 import type { SessionSigner } from './session-signer.js';
 import type { UnionidLookup } from './unionid-lookup.js';
 
@@ -30,7 +30,7 @@ export interface ExchangeSite {
 export interface SessionExchange {
   /**
    * Redeem `body` from `from`; throws GatewayError (401, or 403 ORIGIN_NOT_ALLOWED when the ticket was begun on
-   * another site) on any refusal, leaving the ticket as it was.
+   * another site) on any refusal, leaving the ticket as it was; 503 STORE_UNAVAILABLE when the store fails.
    */
   redeem(body: unknown, from: ExchangeSite): Promise<SessionResponse>;
 }
@@ -46,7 +46,8 @@ export function createSessionExchange(deps: {
     async redeem(body, from) {
       const parsed = sessionRequestSchema.safeParse(body);
       if (!parsed.success) throw GatewayError.of('INVALID_PAYLOAD', { detail: 'session' });
-      const redeemed = await deps.login.redeem({ ...parsed.data, ...(from.site !== undefined ? { site: from.site } : {}) });
+      const input = { ...parsed.data, ...(from.site !== undefined ? { site: from.site } : {}) };
+      const redeemed = await orStoreUnavailable(() => deps.login.redeem(input), 'session');
       if (!redeemed.ok && redeemed.reason === 'site_mismatch') throw GatewayError.of('ORIGIN_NOT_ALLOWED');
       if (!redeemed.ok) {
         const detail = REFUSALS[redeemed.reason];

@@ -43,7 +43,11 @@ export const ERRORS = {
   },
   REFRESH_LIMIT: { status: 429, message: 'too many refreshes on this connection; reload the page' },
   WECHAT_UNAVAILABLE: { status: 503, message: 'could not get a QR code from WeChat; retry shortly' },
-  STORE_UNAVAILABLE: { status: 503, message: 'could not store a new ticket; retry shortly' },
+  STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'could not store a new ticket; retry shortly',
+    details: { session: 'could not reach the login store to exchange this code; retry shortly' },
+  },
   SHUTTING_DOWN: { status: 503, message: 'this gateway is shutting down; reconnect' },
   INVALID_CODE: {
     status: 401,

@@ -161,6 +161,10 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           '413': { description: 'Body over 4 KiB', ...json(ref('ErrorResponse')) },
           '415': { description: 'Not application/json, or a Content-Encoding', ...json(ref('ErrorResponse')) },
           '429': { description: 'RATE_LIMIT_EXCHANGES_PER_MINUTE reached (Retry-After)', ...json(ref('ErrorResponse')) },
+          '503': {
+            description: 'STORE_UNAVAILABLE: the login store failed (e.g. failing over); nothing changed, send it again (Retry-After)',
+            ...json(ref('ErrorResponse')),
+          },
         },
       },
     },

@@ -1,17 +1,22 @@
 /**
  * A store failure while issuing a ticket (e.g. during a Redis Cluster failover) is refused as
  * `STORE_UNAVAILABLE`, not blamed on WeChat (issue 9 item 3): on the handshake (`connect_error`) and on a
- * refresh (its acknowledgement). WeChat's own failure stays `WECHAT_UNAVAILABLE`.
+ * refresh (its acknowledgement). WeChat's own failure stays `WECHAT_UNAVAILABLE`. A store failure while a
+ * login code is exchanged is `503 STORE_UNAVAILABLE`, which the client retries: a final `500` there lost a
+ * confirmed login in the Cluster failover scenario.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Standalone } from '../../apps/standalone/standalone.js';
 import type { Ticket } from '../../libs/ticket/index.js';
+import { exchangeRetryable } from '../../libs/client/exchange-retry.js';
 import { ConnectError, LoginBrowser } from '../support/login-browser.js';
+import { scan } from '../support/phone.js';
 import { startTestStandalone } from '../support/standalone.js';
 
 describe('issuing a ticket when the store fails', () => {
   let app: Standalone;
   let storeFailures = 0;
+  let applyFailures = 0;
   const browsers: LoginBrowser[] = [];
 
   beforeAll(async () => {
@@ -19,6 +24,9 @@ describe('issuing a ticket when the store fails', () => {
     const tickets = app.engine.tickets;
     const create = tickets.create.bind(tickets);
     tickets.create = (ticket: Ticket) => (storeFailures-- > 0 ? Promise.reject(new Error('injected: store unavailable')) : create(ticket));
+    const apply = tickets.apply.bind(tickets);
+    tickets.apply = ((...args: Parameters<typeof apply>) =>
+      applyFailures-- > 0 ? Promise.reject(new Error('Connection is closed.')) : apply(...args)) as typeof apply;
   });
   afterAll(async () => {
     for (const browser of browsers) browser.close();
@@ -60,5 +68,24 @@ describe('issuing a ticket when the store fails', () => {
     app.sim!.failNext('/cgi-bin/qrcode/create', 45009, 1);
     const refused = await LoginBrowser.open(app.url).catch((error: unknown) => error);
     expect((refused as ConnectError).code).toBe('WECHAT_UNAVAILABLE');
+  });
+
+  it('answers an exchange with 503 STORE_UNAVAILABLE, which the client retries, and logs in on the retry', async () => {
+    const browser = await LoginBrowser.open(app.url);
+    browsers.push(browser);
+    await scan(app.url, { scene: browser.ticket.ticket, openid: 'o_store_outage' });
+    const login = await browser.waitFor('login');
+    applyFailures = 1;
+
+    const refused = await browser.exchange(login.code);
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ code: 'STORE_UNAVAILABLE', error: expect.stringMatching(/exchange this code; retry/) });
+    expect(refused.setCookie).toBeNull();
+    expect(exchangeRetryable(refused.status)).toBe(true);
+    expect(await app.engine.tickets.get(browser.ticket.ticket)).toMatchObject({ status: 'confirmed' });
+
+    const retried = await browser.exchange(login.code);
+    expect(retried.status).toBe(200);
+    expect(retried.body.openid).toBe('o_store_outage');
   });
 });
