@@ -8,6 +8,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import { exchangeRetryable, exchangeRetryDelayMs } from '../../../libs/client/exchange-retry.js';
+import { RECONNECT_BACKOFF } from '../../../libs/client/reconnect.js';
 import type { ClientToServerEvents, ServerToClientEvents, TicketPayload } from '../../../libs/protocol/index.js';
 
 /** Parent → worker. */
@@ -43,8 +44,8 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
     transports: transport === 'websocket' ? ['websocket'] : ['polling', 'websocket'],
     forceNew: true,
     reconnection: true,
-    reconnectionDelay: 100,
-    reconnectionDelayMax: 1_000,
+    // The login page's backoff: at full size a faster one makes a reconnection storm no real page would.
+    ...RECONNECT_BACKOFF,
     // Keeps HAProxy's sticky cookie, as a browser does, so the polling handshake and its upgrade stay together.
     withCredentials: transport === 'polling',
     auth: (cb) =>

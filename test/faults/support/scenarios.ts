@@ -5,7 +5,7 @@
  * dust to settle, counts, and stops everything it started, also when it fails.
  */
 import { mapLimit } from '../../support/cluster.js';
-import { startFleet, type BrowserRecord, type Fleet } from './browser-fleet.js';
+import { OPEN_WAVE, startFleet, type BrowserRecord, type Fleet } from './browser-fleet.js';
 import { startFaultStack, type FaultStack } from './fault-stack.js';
 import { readStatuses, startProber } from './probes.js';
 import { startFaultCluster, startRedisNode, waitFor, type FaultCluster } from './redis-nodes.js';
@@ -36,6 +36,8 @@ export interface ScenarioResult {
   logTail: string;
   /** What the first bad browsers saw, compactly, to explain a failure. */
   badBrowsers: string[];
+  /** Confirmation taps (tap mode) the simulated user made again because the page did not answer 200. */
+  tapRetries: number;
 }
 
 interface ScanAllOptions extends SendOptions {
@@ -74,6 +76,8 @@ interface ScenarioSpec {
 }
 
 const SIGNED_IN = '扫码登录成功';
+/** Taps a user makes before giving up on a confirmation page that keeps failing. */
+const TAP_ATTEMPTS = 3;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResult> {
@@ -90,6 +94,7 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
     const browsers = await fleet.open(stack.url, size.browsers, 120_000);
     const scans = new Map<number, { ticket: string; toldSignedIn: boolean }>();
     const deliveries = new Map<number, string>();
+    let tapRetries = 0;
     let faultAt = Number.POSITIVE_INFINITY;
     const liveStack = stack;
     const liveFleet = fleet;
@@ -98,13 +103,22 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
       scans.set(browser.id, { ticket, toldSignedIn: false });
       if (spec.confirmation === 'tap') {
         // The phone: WeChat pushes the scan (re-sending like WeChat), then the user opens the link and taps Confirm.
-        const res = await fetch(`${liveStack.sim.url}/sim/api/scan`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ scene: ticket, openid: `o_fault_${browser.id}`, tap: 'confirm' }),
-        });
-        await res.arrayBuffer();
-        return;
+        // A tap whose page did not answer 200 shows the user an error, and they scan and tap again (counted).
+        for (let attempt = 1; ; attempt++) {
+          const confirmed = await fetch(`${liveStack.sim.url}/sim/api/scan`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ scene: ticket, openid: `o_fault_${browser.id}`, tap: 'confirm' }),
+          }).then(
+            async (res) =>
+              ((await res.json().catch(() => ({}))) as { tapped?: { submitted?: { status?: number } | null } }).tapped?.submitted
+                ?.status === 200,
+            () => false,
+          );
+          if (confirmed || attempt === TAP_ATTEMPTS) return;
+          tapRetries += 1;
+          await sleep(1_000);
+        }
       }
       const sent = await sendScan(`${liveStack.url}/wechat`, { scene: ticket, openid: `o_fault_${browser.id}` }, options);
       scans.set(browser.id, { ticket, toldSignedIn: sent.reply?.includes(SIGNED_IN) === true });
@@ -160,6 +174,7 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
       badBrowsers: bad.map(
         (id) => `${describeBrowser(fleet!.browsers[id]!, scans.get(id), storeStatus, faultAt)}\n  deliveries: ${deliveries.get(id) ?? '-'}`,
       ),
+      tapRetries,
       crashLines: stack.crashLines(),
       logTail: logs
         .slice(-12)
@@ -344,13 +359,15 @@ export function wechatApiFaults(size: Size): Promise<ScenarioResult> {
       settleMs: 20_000,
       async body(run) {
         const arrivals = Math.max(4, Math.floor(run.browsers.length / 4));
+        // Browsers arrive in waves of OPEN_WAVE, each waiting for its codes; a slow API slows every wave.
+        const arrivalMs = 45_000 + Math.ceil(arrivals / OPEN_WAVE) * 10_000;
         run.fault();
         await run.stack.apiFaults({ apiDelayMs: 6_000 });
-        const slow = run.fleet.open(run.stack.url, arrivals, 45_000);
+        const slow = run.fleet.open(run.stack.url, arrivals, arrivalMs);
         const waiting = run.scanAll(run.browsers.slice(0, Math.floor(run.browsers.length / 2)));
         await sleep(7_000);
         await run.stack.apiFaults({ apiStatus: 500 });
-        const failing = run.fleet.open(run.stack.url, arrivals, 45_000);
+        const failing = run.fleet.open(run.stack.url, arrivals, arrivalMs);
         await sleep(3_000);
         await run.stack.apiFaults({});
         const late = [...(await slow), ...(await failing)];
