@@ -240,7 +240,7 @@ export function socketDrops(size: Size): Promise<ScenarioResult> {
   );
 }
 
-/** b. One gateway SIGKILLed and another SIGTERMed (drain) while browsers wait and scans arrive. */
+/** b. One gateway SIGKILLed and another SIGTERMed (drain) while browsers wait and scans arrive; both come back as a Deployment's would. */
 export function gatewayDeaths(size: Size): Promise<ScenarioResult> {
   return runScenario(
     {
@@ -252,7 +252,16 @@ export function gatewayDeaths(size: Size): Promise<ScenarioResult> {
         const first = run.scanAll(run.browsers.slice(0, half), { overMs: 3_000 });
         await sleep(1_000);
         run.fault();
-        await Promise.all([first, killed!.kill('SIGKILL'), drained!.kill('SIGTERM', 25_000)]);
+        // As a Deployment does: the killed container is restarted a moment later, and the drained pod, once
+        // gone, is replaced. Until then one gateway holds every browser.
+        await Promise.all([
+          first,
+          killed!.kill('SIGKILL').then(async () => {
+            await sleep(2_000);
+            await killed!.restart();
+          }),
+          drained!.kill('SIGTERM', 25_000).then(() => drained!.restart()),
+        ]);
         // The rest are scanned once the browsers found the surviving gateway.
         await run.scanAll(run.browsers.slice(half));
       },
