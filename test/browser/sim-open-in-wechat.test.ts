@@ -26,16 +26,17 @@ describe("the simulator's phone opens the site in WeChat, in Chromium", () => {
     await app?.close();
   });
 
-  /** The phone page in `context`, with `name` picked as "You are", then the site it opens. */
-  async function openSite(context: BrowserContext, name: string, snapshot = false): Promise<Page> {
+  /** The phone page in `context`, with `name` picked as "You are", then the site it opens (default: the gateway's). */
+  async function openSite(context: BrowserContext, name: string, options: { snapshot?: boolean; site?: string } = {}): Promise<Page> {
     const phone = await context.newPage();
     await phone.goto(`${app.url}/sim`);
     await phone.locator('#users button.user', { hasText: name }).click();
     expect(await phone.locator('#site-url').inputValue()).toBe(`${app.url}/`);
-    if (snapshot) await phone.locator('#snapshot').check();
+    if (options.site !== undefined) await phone.locator('#site-url').fill(options.site);
+    if (options.snapshot === true) await phone.locator('#snapshot').check();
     const [site] = await Promise.all([context.waitForEvent('page'), phone.locator('#open-site').click()]);
     await site.waitForLoadState();
-    expect(site.url()).toBe(`${app.url}/`);
+    expect(site.url()).toBe(options.site ?? `${app.url}/`);
     return site;
   }
 
@@ -61,7 +62,7 @@ describe("the simulator's phone opens the site in WeChat, in Chromium", () => {
   it('with its snapshot switch on, the site refuses the virtual user', async () => {
     const context = await browser.newContext({ userAgent: WECHAT_IN_APP_UA, locale: 'zh-CN' });
     try {
-      const site = await openSite(context, 'Bob', true);
+      const site = await openSite(context, 'Bob', { snapshot: true });
       const callback = site.waitForResponse((r) => new URL(r.url()).pathname === '/auth/wechat/callback');
       await site.locator('#wechat-login').click();
       expect((await callback).status()).toBe(403);
@@ -74,6 +75,23 @@ describe("the simulator's phone opens the site in WeChat, in Chromium", () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ snapshot: false }),
       });
+      await context.close();
+    }
+  });
+
+  it('opened at the demo site, one tap signs in through the OpenID Connect provider (amr wechat)', async () => {
+    const context = await browser.newContext({ userAgent: WECHAT_IN_APP_UA, locale: 'en-US' });
+    try {
+      const site = await openSite(context, 'Bob', { site: `${app.url}/demo-rp/` });
+      await site.locator('#demo-rp-sign-in').click();
+      await site.waitForURL((u) => u.pathname.startsWith('/oidc/interaction/'));
+      expect(await site.locator('#oidc-client').textContent()).toContain('qrgate-demo-rp');
+      await site.locator('#wechat-login').click();
+      await site.locator('#demo-rp-signed-in').waitFor({ timeout: 30_000 });
+      expect(await site.locator('#demo-rp-sub').textContent()).toBe(BOB.openid);
+      const claims = JSON.parse((await site.locator('#demo-rp-claims').textContent()) ?? '{}') as Record<string, unknown>;
+      expect(claims).toMatchObject({ iss: `${app.url}/oidc`, aud: 'qrgate-demo-rp', sub: BOB.openid, amr: ['wechat'] });
+    } finally {
       await context.close();
     }
   });
