@@ -16,7 +16,7 @@ import { loginPageCsp, renderLoginPage } from './login-page.js';
 import type { SessionExchange } from './session-exchange.js';
 import type { SessionSigner } from './session-signer.js';
 import { setSessionCookie } from './session-cookie.js';
-import { isWechatBrowser, sameOriginPath } from './wechat-web-login.js';
+import { isWechatBrowser, sameOriginPath, wechatLoginHref } from './wechat-web-login.js';
 
 export interface HttpAppDeps {
   engine: Engine;
@@ -63,7 +63,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
           ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
           // A phone cannot scan its own screen: inside WeChat the page offers the web authorization instead.
           ...(deps.wechatLogin === true && isWechatBrowser(ctx.get('user-agent'))
-            ? { wechatLogin: { redirect: sameOriginPath(ctx.query['redirect']) } }
+            ? { wechatLogin: { href: wechatLoginHref(sameOriginPath(ctx.query['redirect'])) } }
             : {}),
         }),
     });

@@ -24,8 +24,11 @@ export interface LoginPageOptions {
    * interaction) and the page then continues where that answer says; `clientId` names the site asking.
    */
   oidc?: { exchangeUrl: string; clientId: string };
-  /** Inside WeChat: the one-tap button to `GET /auth/wechat` (keeping the page's same-origin `redirect`). */
-  wechatLogin?: { redirect: string | null };
+  /**
+   * Inside WeChat: the one-tap button instead of the QR code, linking to `href` (`GET /auth/wechat` with the
+   * page's same-origin `redirect`, or the OpenID Connect interaction's `…/wechat`).
+   */
+  wechatLogin?: { href: string };
 }
 
 /**
@@ -165,8 +168,10 @@ export function renderLoginPage(options: LoginPageOptions): string {
 function renderWechatLoginPage(options: LoginPageOptions, locale: Locale): string {
   const t = MESSAGES[locale];
   const nonce = escapeHtml(options.nonce);
-  const redirect = options.wechatLogin?.redirect ?? null;
-  const href = redirect === null ? '/auth/wechat' : `/auth/wechat?redirect=${encodeURIComponent(redirect)}`;
+  const href = options.wechatLogin?.href ?? '/auth/wechat';
+  const forClient = options.oidc
+    ? `<p class="intro" id="oidc-client">${escapeHtml(t.oidcFor.replace('{client}', options.oidc.clientId))}</p>`
+    : '';
   const label = locale === 'zh' ? '微信一键登录' : 'Sign in with WeChat';
   return `<!doctype html>
 <html lang="${locale === 'zh' ? 'zh-CN' : 'en'}">
@@ -185,6 +190,7 @@ function renderWechatLoginPage(options: LoginPageOptions, locale: Locale): strin
 <main>
   ${BRAND_SVG}
   <h1>${escapeHtml(t.title)}</h1>
+  ${forClient}
   <p><a id="wechat-login" class="wechat-login" href="${escapeHtml(href)}">${escapeHtml(label)}</a></p>
 </main>
 </body>

@@ -47,6 +47,11 @@ export interface WechatSimOptions {
    * host of `webhookUrl` (one origin, as in the demo).
    */
   authorizationDomains?: readonly string[];
+  /**
+   * The site the phone page's "Open the site in WeChat" opens (the gateway's login page). Default: the first
+   * authorization domain, over the webhook's scheme (one origin, as in the demo). The page lets the user edit it.
+   */
+  siteUrl?: string;
   logger?: Logger;
 }
 
@@ -272,8 +277,11 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   // Readiness has nothing to ping: the simulator depends on nothing that could be down.
   mountProbes(phone, {});
 
+  const authorizationDomains = (): readonly string[] => options.authorizationDomains ?? [new URL(options.webhookUrl).host];
+  const siteUrl = (): string => options.siteUrl ?? `${new URL(options.webhookUrl).protocol}//${authorizationDomains()[0] ?? ''}/`;
+
   phone.get('/sim', (ctx) => {
-    sendPage(ctx, { csp: phonePageCsp, render: (nonce) => renderPhonePage(DEMO_USERS, nonce) });
+    sendPage(ctx, { csp: phonePageCsp, render: (nonce) => renderPhonePage(DEMO_USERS, nonce, { siteUrl: siteUrl() }) });
   });
 
   phone.post('/sim/api/scan', async (ctx) => {
@@ -335,7 +343,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
     appId: options.appId,
     appSecret: options.appSecret,
     users,
-    authorizationDomains: () => options.authorizationDomains ?? [new URL(options.webhookUrl).host],
+    authorizationDomains,
   });
 
   const app = new Koa();

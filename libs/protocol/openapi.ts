@@ -130,11 +130,14 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         tags: ['gateway'],
         parameters: [queryParam('state', 'The state sent to WeChat'), queryParam('code', 'Absent when the user refused', false)],
         responses: {
-          '302': { description: 'Signed in (session cookie set): to the same-origin redirect, else /' },
+          '302': {
+            description:
+              "Signed in (session cookie set): to the same-origin redirect, else /; begun from an OpenID Connect interaction, to the provider's resume URL instead (no session cookie)",
+          },
           '200': html('The user refused the authorization (no code)'),
           '400': html('Wrong or missing state, or an invalid, used or expired code (40029, 40163, 42003)'),
           '403': html('A snapshot-mode (virtual) user'),
-          '410': html('The ticket expired or was finished'),
+          '410': html('The ticket, or the OpenID Connect interaction, expired or was finished'),
           '502': html('WeChat did not answer the code exchange'),
         },
       },
@@ -227,6 +230,24 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           '200': html('The login page, redeeming at …/finish'),
           '303': { description: 'Consent granted at once (first-party clients)' },
           '400': html('Expired or unknown interaction: Start over'),
+        },
+      },
+    },
+    '/oidc/interaction/{uid}/wechat': {
+      get: {
+        operationId: 'oidcWechatLoginStart',
+        summary:
+          "The OpenID Connect login step inside WeChat: the one-tap button's target, WeChat's web authorization for this interaction",
+        description:
+          "Needs the provider's interaction cookie. `GET /auth/wechat/callback` then finishes the interaction (amr `wechat`) instead of signing the browser in to the gateway.",
+        tags: ['gateway'],
+        parameters: [{ name: 'uid', in: 'path', required: true, description: 'The interaction id', schema: { type: 'string' } }],
+        responses: {
+          '302': {
+            description: 'To {WECHAT_OAUTH_BASE}/connect/oauth2/authorize…#wechat_redirect, or to the interaction past its login step',
+          },
+          '400': html('Expired or unknown interaction: Start over'),
+          '503': html('The store is unavailable'),
         },
       },
     },
