@@ -41,6 +41,8 @@ const restartKey = (uid: string): string => `oidc:{restart:${uid}}`;
  */
 const WECHAT_UNIONID_TTL_MS = 14 * 24 * 3600 * 1000;
 const unionidKey = (openid: string): string => `oidc:{unionid:${openid}}`;
+/** Which interaction an in-WeChat login's ticket was begun from. */
+const boundKey = (ticketId: string): string => `oidc:{wechat-login:${ticketId}}`;
 
 /** The unionid an in-WeChat login of `openid` brought (its token response), if one is remembered. */
 export function rememberedUnionid(engine: Engine): (openid: string) => Promise<string | undefined> {
@@ -85,6 +87,8 @@ export function createInteractionFinisher(provider: Provider, engine: Engine, no
       await interaction.save(ttlSeconds);
       return interaction.returnTo;
     },
+    bind: (ticketId, uid, ttlMs) => engine.kv.set(boundKey(ticketId), uid, ttlMs),
+    boundTo: async (ticketId) => (await engine.kv.get(boundKey(ticketId))) ?? undefined,
   };
 }
 

@@ -10,7 +10,7 @@
  * session cookie and the same `redirect` rule as the login page.
  *
  * Begun from an OpenID Connect interaction instead (`GET /oidc/interaction/:uid/wechat`, where the provider's
- * interaction cookie proves this browser started it), the cookie names that interaction and the callback
+ * interaction cookie proves this browser started it), the store records that interaction for the ticket and the callback
  * finishes it with the user signed in (the browser goes on to the provider's resume URL and from there to the
  * client), signing nothing in to the gateway's own session.
  */
@@ -60,6 +60,14 @@ export interface InteractionFinisher {
    * none at `cgi-bin/user/info`).
    */
   finish(uid: string, openid: string, unionid: string | undefined): Promise<string | null>;
+  /**
+   * Record, in the store, that the login of ticket `ticketId` was begun from interaction `uid`, for `ttlMs`. The
+   * callback finishes only the interaction recorded here: the auth cookie is the browser's to rewrite, and must
+   * not choose which interaction a login finishes.
+   */
+  bind(ticketId: string, uid: string, ttlMs: number): Promise<void>;
+  /** The interaction the login of `ticketId` was begun from, if one was recorded. */
+  boundTo(ticketId: string): Promise<string | undefined>;
 }
 
 /** Start the web authorization for `target` in this response (the cookie and the redirect to WeChat). */
@@ -153,6 +161,7 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): B
     });
     if (!issued.ok)
       return refusalPage(ctx, 503, '暂时无法登录', 'The sign-in service is unavailable right now; try again in a moment.', back);
+    if (interaction !== undefined) await interactions?.bind(id, interaction, settings.ticketTtlSeconds * 1000);
     const state = newOauthState();
     const cookie: AuthCookie = { ticket: id, secret, state, redirect, ...(interaction !== undefined ? { interaction } : {}) };
     const secure = secureOf(ctx);
@@ -225,16 +234,22 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): B
       clear();
       return refusalPage(ctx, 410, '登录已过期', 'This sign-in expired or was already used; start again.', back);
     }
+    // The interaction recorded when this ticket's login began; a cookie naming another one was rewritten.
+    const interaction = cookie.interaction === undefined ? undefined : await interactions?.boundTo(cookie.ticket);
+    if (cookie.interaction !== undefined && interaction !== cookie.interaction) {
+      clear();
+      return refusalPage(ctx, 400, '登录链接无效', 'This sign-in does not belong to that login: start the sign-in again.', '/');
+    }
     const redeemed = await login.redeem({ code: finished, secret: cookie.secret });
     // `replayed` too: an interaction finishes once, and a second finish would have nothing to hand back.
-    if (!redeemed.ok || (cookie.interaction !== undefined && redeemed.replayed)) {
+    if (!redeemed.ok || (interaction !== undefined && redeemed.replayed)) {
       clear();
       return refusalPage(ctx, 410, '登录已过期', 'This sign-in expired or was already used; start again.', back);
     }
-    if (cookie.interaction !== undefined) {
+    if (interaction !== undefined) {
       // Begun from an OpenID Connect interaction: finish that one (its claims come from the provider's own
       // account lookup), and sign nothing in to the gateway's own session.
-      const resume = interactions !== undefined ? await interactions.finish(cookie.interaction, redeemed.openid, exchanged.unionid) : null;
+      const resume = interactions !== undefined ? await interactions.finish(interaction, redeemed.openid, exchanged.unionid) : null;
       clear();
       if (resume === null) {
         return refusalPage(ctx, 410, '登录已过期', 'This sign-in expired or was already finished; start again.', back);

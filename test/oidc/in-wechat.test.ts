@@ -221,4 +221,47 @@ describe('the OpenID Connect login step inside WeChat, in Chromium', () => {
       await victim.context.close();
     }
   });
+
+  it("a rewritten cookie cannot make one's own login finish someone else's interaction", async () => {
+    await signInToWechat(ALICE.openid);
+    const victim = await authorize();
+    const attacker = await authorize();
+    const beginPage = (u: URL): boolean => u.pathname === `${attacker.interaction}/wechat`;
+    try {
+      // The attacker begins the in-WeChat login of their own interaction, and stops before WeChat's page.
+      let wechatAuthorize = '';
+      await attacker.page.route(beginPage, async (route) => {
+        const begun = await route.fetch({ maxRedirects: 0 });
+        wechatAuthorize = begun.headers()['location'] ?? '';
+        const { location: _location, ...headers } = begun.headers();
+        await route.fulfill({ status: 200, headers: { ...headers, 'content-type': 'text/html' }, body: '<p>stopped</p>' });
+      });
+      await tap(attacker.page, beginPage);
+      expect(wechatAuthorize).toMatch(/\/connect\/oauth2\/authorize\?/);
+      // Their (HttpOnly, unsigned) cookie now names the victim's interaction instead of their own.
+      const [cookie] = (await attacker.context.cookies(`${app.url}/auth/wechat/callback`)).filter((c) => c.name === 'qrgate_wechat_auth');
+      const value = JSON.parse(Buffer.from(cookie!.value, 'base64url').toString('utf8')) as Record<string, unknown>;
+      value['interaction'] = victim.interaction.split('/').pop();
+      await attacker.context.addCookies([{ ...cookie!, value: Buffer.from(JSON.stringify(value)).toString('base64url') }]);
+
+      const before = callbackHits();
+      const refused = attacker.page.waitForResponse((r) => new URL(r.url()).pathname === '/auth/wechat/callback');
+      await attacker.page.goto(wechatAuthorize);
+      expect((await refused).status()).toBe(400);
+      expect(await attacker.page.locator('#wechat-login-refused').textContent()).toBe('登录链接无效');
+      expect(callbackHits()).toBe(before);
+
+      // The victim's interaction is untouched: their own tap finishes it, as them.
+      await tap(victim.page, (u) => u.pathname === CALLBACK);
+      const tokens = await client.authorizationCodeGrant(config, await rp.next(CALLBACK), {
+        pkceCodeVerifier: victim.verifier,
+        expectedState: victim.state,
+        expectedNonce: victim.nonce,
+      });
+      expect(tokens.claims()).toMatchObject({ sub: ALICE.openid, amr: ['wechat'] });
+    } finally {
+      await attacker.context.close();
+      await victim.context.close();
+    }
+  });
 });
