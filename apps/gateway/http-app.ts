@@ -60,6 +60,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
           acceptLanguage: ctx.get('accept-language'),
           ...(deps.settings.simulatorUrl !== undefined ? { simulatorUrl: deps.settings.simulatorUrl } : {}),
           ...(deps.settings.demoRpUrl !== undefined ? { demoRpUrl: deps.settings.demoRpUrl } : {}),
+          ...(deps.settings.demoExposed === true ? { demoExposed: true } : {}),
           ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
           // A phone cannot scan its own screen: inside WeChat the page offers the web authorization instead.
           ...(deps.wechatLogin === true && isWechatBrowser(ctx.get('user-agent'))

@@ -22,8 +22,9 @@ async function bootstrap(): Promise<void> {
   if (signer.generated) logger.warn('SESSION_SIGNING_KEY is unset: using a generated key; sessions will not verify across gateways');
   const server = createServer(gateway.app.callback());
   gateway.attach(server);
-  await listen(server, config.HOST, config.PORT);
-  const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.METRICS_PORT);
+  const host = config.HOST ?? '0.0.0.0';
+  await listen(server, host, config.PORT);
+  const metricsServer = await serveMetrics(metrics.registry, host, config.METRICS_PORT);
   logger.info(
     {
       port: config.PORT,

@@ -20,8 +20,9 @@ async function bootstrap(): Promise<void> {
     close: closeEngine,
   } = openRuntime({ app: 'webhook', logLevel: config.LOG_LEVEL, engine: engineChoice(config) });
   const server = createServer(createWebhook({ engine, config: settings, logger, metrics }).callback());
-  await listen(server, config.HOST, config.PORT);
-  const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.METRICS_PORT);
+  const host = config.HOST ?? '0.0.0.0';
+  await listen(server, host, config.PORT);
+  const metricsServer = await serveMetrics(metrics.registry, host, config.METRICS_PORT);
   logger.info(
     {
       port: config.PORT,

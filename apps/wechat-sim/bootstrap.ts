@@ -64,8 +64,9 @@ export async function bootstrap(env: Record<string, string | undefined> = proces
   });
   const server = createServer(sim.app.callback());
   const port = env.PORT === undefined ? DEFAULT_PORT : config.PORT;
-  const url = localUrl(config.HOST, await listen(server, config.HOST, port));
-  const metricsServer = await serveMetrics(sim.registry, config.HOST, config.METRICS_PORT);
+  const host = config.HOST ?? '0.0.0.0';
+  const url = localUrl(host, await listen(server, host, port));
+  const metricsServer = await serveMetrics(sim.registry, host, config.METRICS_PORT);
   logger.info(
     { url, phone: `${url}/sim`, webhook: config.WEBHOOK_URL ?? DEFAULT_WEBHOOK_URL, metricsPort: metricsServer.port },
     'WeChat simulator listening',

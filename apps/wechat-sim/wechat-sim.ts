@@ -12,6 +12,7 @@ import type { Logger } from '../../libs/observability/index.js';
 import { createLogger, pathOnly } from '../../libs/observability/index.js';
 import { buildEventXml, readReply, signPush, type SignedPush } from '../../libs/wechat/index.js';
 import { deliverPush, type DeliveryResult } from './sim-push.js';
+import { simApiGuard } from './sim-api-guard.js';
 import { parseWith, readJson } from './sim-http.js';
 import { followLink, linkIn } from './sim-in-app-browser.js';
 import { phonePageCsp, renderPhonePage } from './sim-page.js';
@@ -140,6 +141,9 @@ const faultsBody = z.object({
 /** The API endpoints the fault switch affects: WeChat's, not the QR image host or the phone. */
 const isApiPath = (path: string): boolean => path.startsWith('/cgi-bin/') && path !== '/cgi-bin/showqrcode';
 
+/** Most pushes to the webhook the simulator has on their way at once (each holds its scan request open). */
+export const MAX_PUSHES_IN_FLIGHT = 256;
+
 /** Create the simulator. It listens nowhere; serve `app.callback()`. */
 export function createWechatSim(options: WechatSimOptions): WechatSim {
   const originalId = options.originalId ?? 'gh_qrgatesim000';
@@ -177,6 +181,9 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
 
   /** Sign, deliver with WeChat's retries, and read the reply as the user's phone would. */
   async function push(xml: string, openid: string, encrypt: boolean): Promise<PushOutcome> {
+    // Each push may wait for three 5 s deliveries: bound how many the phone API keeps open at once.
+    if (pending.size >= MAX_PUSHES_IN_FLIGHT)
+      throw httpError(429, `too many pushes in flight (at most ${MAX_PUSHES_IN_FLIGHT}); retry shortly`);
     const signed: SignedPush = signPush(xml, {
       token: options.token,
       openid,
@@ -355,6 +362,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   });
   app.use(platform.routes());
   app.use(platform.allowedMethods());
+  app.use(simApiGuard);
   app.use(phone.routes());
   app.use(phone.allowedMethods());
   app.use(oauth.router.routes());
