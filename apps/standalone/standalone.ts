@@ -104,6 +104,7 @@ export async function startStandalone(config: Config, options: StandaloneOptions
         webhookUrl: `${localUrl}/wechat`,
         // The 网页授权域名 of the demo account: where the in-WeChat login's callback lives.
         authorizationDomains: [new URL(effective.PUBLIC_URL ?? localUrl).host],
+        exposed: demoExposed,
         logger,
       })
     : undefined;

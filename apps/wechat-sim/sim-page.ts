@@ -21,8 +21,19 @@ export function phonePageCsp(nonce: string): string {
   ].join('; ');
 }
 
-/** The page, with the fake users embedded; its inline `<style>` and `<script>` carry `nonce`. */
-export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: string }>, nonce: string): string {
+/** The phone page's banner when the demo is reachable from the network. */
+export const SIM_EXPOSED_WARNING =
+  'Warning: this demo is reachable from the network. Anyone who opens this page can log in as any user. 警告：演示模式可从网络访问。';
+
+/**
+ * The page, with the fake users embedded; its inline `<style>` and `<script>` carry `nonce`. `exposed`: the
+ * demo is reachable from the network, and a banner says so.
+ */
+export function renderPhonePage(
+  users: ReadonlyArray<{ openid: string; name: string }>,
+  nonce: string,
+  options: { exposed?: boolean } = {},
+): string {
   // `<` is escaped so that no user name can close the script element.
   const usersJson = JSON.stringify(users).replace(/</g, '\\u003c');
   return `<!doctype html>
@@ -34,6 +45,7 @@ export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: str
 <style nonce="${nonce}">
   :root { --green: #07c160; --bg: #ededed; --fg: #111; --muted: #666; }
   * { box-sizing: border-box; }
+  .demo-exposed { margin: 0; padding: 12px 16px; background: #b00020; color: #fff; font-weight: 700; text-align: center; }
   body { margin: 0; font: 16px/1.4 system-ui, -apple-system, "PingFang SC", sans-serif; background: var(--bg); color: var(--fg); }
   header { background: #f7f7f7; border-bottom: 1px solid #ddd; padding: 12px 16px; font-weight: 600; text-align: center; }
   main { max-width: 480px; margin: 0 auto; padding: 12px; }
@@ -62,7 +74,7 @@ export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: str
   .browser iframe { flex: 1; border: 0; width: 100%; }
 </style>
 </head>
-<body>
+<body>${options.exposed === true ? `<p id="demo-exposed" class="demo-exposed" role="alert">${SIM_EXPOSED_WARNING}</p>` : ''}
 <header>WeChat · simulator</header>
 <main>
   <section aria-labelledby="who">

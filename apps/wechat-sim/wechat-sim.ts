@@ -48,6 +48,8 @@ export interface WechatSimOptions {
    * host of `webhookUrl` (one origin, as in the demo).
    */
   authorizationDomains?: readonly string[];
+  /** The demo is reachable from the network: the phone page says so in a banner. */
+  exposed?: boolean;
   logger?: Logger;
 }
 
@@ -280,7 +282,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   mountProbes(phone, {});
 
   phone.get('/sim', (ctx) => {
-    sendPage(ctx, { csp: phonePageCsp, render: (nonce) => renderPhonePage(DEMO_USERS, nonce) });
+    sendPage(ctx, { csp: phonePageCsp, render: (nonce) => renderPhonePage(DEMO_USERS, nonce, { exposed: options.exposed === true }) });
   });
 
   phone.post('/sim/api/scan', async (ctx) => {

@@ -88,6 +88,7 @@ describe('the demo refuses every production setting, naming it (npm start)', () 
       const page = await fetchText(`${app.url}/`);
       expect(page.body).toContain('id="demo-exposed"');
       expect(page.body).toContain('reachable from the network');
+      expect((await fetchText(`${app.url}/sim`)).body).toContain('id="demo-exposed"');
     } finally {
       await app.stop();
     }
@@ -105,6 +106,7 @@ describe('the demo stays on this machine unless HOST is set', () => {
     expect((app.server.address() as { address: string }).address).toBe('127.0.0.1');
     expect(app.demoExposed).toBe(false);
     expect((await fetchText(`${app.url}/`)).body).not.toContain('id="demo-exposed"');
+    expect((await fetchText(`${app.url}/sim`)).body).not.toContain('id="demo-exposed"');
   });
 });
 
