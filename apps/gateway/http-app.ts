@@ -39,6 +39,10 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   // Koa's proxy mode believes X-Forwarded-* from any peer: off. The client IP comes from `clientIp` (trusted by
   // address), the scheme from PUBLIC_URL.
   const app = new Koa();
+  // Errors are answered and logged by the error path; what is left (a response whose socket Node closed, e.g. a
+  // request past HTTP_REQUEST_TIMEOUT_SECONDS) is logged once, not printed to stderr by Koa's default printer.
+  app.silent = true;
+  app.on('error', (err: unknown) => deps.logger.warn({ err }, 'gateway response failed'));
   // Strict and case-sensitive: one spelling per route, so a proxy rule for a path means what it says.
   const router = new Router({ strict: true, sensitive: true });
 
