@@ -350,6 +350,10 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   const app = new Koa();
   // Without a logger (tests), nothing is logged, but errors are answered the same way.
   const log = logger ?? createLogger({ app: 'wechat-sim', level: 'silent' });
+  // As the gateway and webhook: a response whose socket Node closed (a request past HTTP_REQUEST_TIMEOUT_SECONDS)
+  // is logged once, not printed to stderr by Koa's default printer.
+  app.silent = true;
+  app.on('error', (err: unknown) => log.warn({ err }, 'simulator response failed'));
   app.use(requestLog({ logger: log }));
   app.use(securityHeaders());
   app.use(errorPath({ render: 'json', logger: log, logMessage: 'simulator error' }));

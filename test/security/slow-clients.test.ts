@@ -93,6 +93,7 @@ describe('slow clients cannot pin connections (issue 16 item 10)', () => {
     ['POST /api/session', () => headOf('POST', '/api/session', 'application/json')],
     ['POST /wechat with a valid signature', () => headOf('POST', `/wechat?${signedWechatQuery()}`, 'text/xml')],
     ['POST /confirm', () => headOf('POST', '/confirm', 'application/x-www-form-urlencoded')],
+    ["POST /sim/api/scan (the demo's simulator)", () => headOf('POST', '/sim/api/scan', 'application/json')],
   ])('%s trickled one byte a second is closed by the server within the request timeout', async (_what, head) => {
     const browser = await openBrowser(app);
     const before = await snapshot(app, browser);
