@@ -21,6 +21,8 @@ export interface GatewayFromConfigOptions {
   issuer: string;
   /** Demo mode: the login page links to the phone simulator here. Default: no link. */
   simulatorUrl?: string;
+  /** Demo mode reachable from the network (the login page warns). */
+  demoExposed?: boolean;
   /** The configuration resolved for this role (`resolveGatewayRole`): credentials and confirmation, checked. */
   role: GatewayRole;
   /** Demo mode: a missing OIDC signing key is generated, and the login page links to the demo RP here. */
@@ -73,6 +75,7 @@ export async function createGatewayFromConfig(
     settings: gatewaySettings(config, {
       ...(options.simulatorUrl !== undefined ? { simulatorUrl: options.simulatorUrl } : {}),
       ...(options.demo !== undefined && oidc !== null ? { demoRpUrl: options.demo.demoRpUrl } : {}),
+      ...(options.demoExposed === true ? { demoExposed: true } : {}),
     }),
     signer,
     logger,

@@ -39,6 +39,10 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   // Koa's proxy mode believes X-Forwarded-* from any peer: off. The client IP comes from `clientIp` (trusted by
   // address), the scheme from PUBLIC_URL.
   const app = new Koa();
+  // Errors are answered and logged by the error path; what is left (a response whose socket Node closed, e.g. a
+  // request past HTTP_REQUEST_TIMEOUT_SECONDS) is logged once, not printed to stderr by Koa's default printer.
+  app.silent = true;
+  app.on('error', (err: unknown) => deps.logger.warn({ err }, 'gateway response failed'));
   // Strict and case-sensitive: one spelling per route, so a proxy rule for a path means what it says.
   const router = new Router({ strict: true, sensitive: true });
 
@@ -60,6 +64,7 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
           acceptLanguage: ctx.get('accept-language'),
           ...(deps.settings.simulatorUrl !== undefined ? { simulatorUrl: deps.settings.simulatorUrl } : {}),
           ...(deps.settings.demoRpUrl !== undefined ? { demoRpUrl: deps.settings.demoRpUrl } : {}),
+          ...(deps.settings.demoExposed === true ? { demoExposed: true } : {}),
           ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
           // A phone cannot scan its own screen: inside WeChat the page offers the web authorization instead.
           ...(deps.wechatLogin === true && isWechatBrowser(ctx.get('user-agent'))

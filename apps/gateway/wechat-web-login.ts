@@ -148,11 +148,11 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): B
     const back = backTo({ redirect, ...(interaction !== undefined ? { interaction } : {}) });
     const id = newTicketId();
     const secret = newSecret();
-    // No QR code: this ticket is finished by the web authorization, never scanned.
+    // No QR code: this ticket is finished by the web authorization, never scanned (a scan event needs a QR ticket).
     const issued = await login.issue({
       id,
       secret,
-      qr: { url: '', wechatTicket: '' },
+      qr: { url: '', wechatTicket: '', appId: deps.oauth.appId },
       browser: {
         userAgent: ctx.get('user-agent'),
         ip: clientIp(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], settings.trustProxy),
@@ -228,7 +228,13 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): B
         back,
       );
     }
-    const scanned = await login.scan({ ticketId: cookie.ticket, openid: exchanged.openid, mode: 'scan' });
+    const scanned = await login.scan({
+      ticketId: cookie.ticket,
+      openid: exchanged.openid,
+      mode: 'scan',
+      qrTicket: null,
+      appId: deps.oauth.appId,
+    });
     const finished = scanned.kind === 'confirmed' ? scanned.ticket.code : undefined;
     if (finished === undefined) {
       clear();

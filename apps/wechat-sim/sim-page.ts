@@ -10,6 +10,8 @@ import { WECHAT_IN_APP_UA } from './sim-in-app-browser.js';
 export interface PhonePageOptions {
   /** What "Open the site in WeChat" opens at first (the gateway's login page); the user may edit it. */
   siteUrl: string;
+  /** The demo is reachable from the network: a banner says so. */
+  exposed?: boolean;
 }
 
 /**
@@ -30,6 +32,10 @@ export function phonePageCsp(nonce: string): string {
   ].join('; ');
 }
 
+/** The phone page's banner when the demo is reachable from the network. */
+export const SIM_EXPOSED_WARNING =
+  'Warning: this demo is reachable from the network. Anyone who opens this page can log in as any user. 警告：演示模式可从网络访问。';
+
 /** The page, with the fake users embedded; its inline `<style>` and `<script>` carry `nonce`. */
 export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: string }>, nonce: string, options: PhonePageOptions): string {
   // `<` is escaped so that no user name can close the script element.
@@ -43,6 +49,7 @@ export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: str
 <style nonce="${nonce}">
   :root { --green: #07c160; --bg: #ededed; --fg: #111; --muted: #666; }
   * { box-sizing: border-box; }
+  .demo-exposed { margin: 0; padding: 12px 16px; background: #b00020; color: #fff; font-weight: 700; text-align: center; }
   body { margin: 0; font: 16px/1.4 system-ui, -apple-system, "PingFang SC", sans-serif; background: var(--bg); color: var(--fg); }
   header { background: #f7f7f7; border-bottom: 1px solid #ddd; padding: 12px 16px; font-weight: 600; text-align: center; }
   main { max-width: 480px; margin: 0 auto; padding: 12px; }
@@ -75,7 +82,7 @@ export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: str
   .error { color: #c0392b; font-size: 14px; margin: 8px 0 0; }
 </style>
 </head>
-<body>
+<body>${options.exposed === true ? `<p id="demo-exposed" class="demo-exposed" role="alert">${SIM_EXPOSED_WARNING}</p>` : ''}
 <header>WeChat · simulator</header>
 <main>
   <section aria-labelledby="who">

@@ -327,6 +327,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           },
           '400': text('Malformed XML or body'),
           '401': text('Bad signature, stale timestamp, replay, or plaintext when WECHAT_REQUIRE_ENCRYPTION'),
+          '408': text('The request did not arrive whole within HTTP_REQUEST_TIMEOUT_SECONDS (Node answers, then closes)'),
           '413': text('Body too large'),
         },
       },
@@ -593,5 +594,11 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
 };
 
 function simErrors(): Record<string, object> {
-  return { '4XX': { description: 'Invalid body, unknown user or code', ...json(ref('ErrorResponse')) } };
+  return {
+    '4XX': {
+      description:
+        'Invalid body, unknown user or code; 403 from another Origin (or Sec-Fetch-Site cross-site), 415 for a POST that is not application/json, 429 with too many pushes in flight',
+      ...json(ref('ErrorResponse')),
+    },
+  };
 }

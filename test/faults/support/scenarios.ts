@@ -10,7 +10,7 @@ import { startFaultStack, type FaultStack } from './fault-stack.js';
 import { readStatuses, startProber } from './probes.js';
 import { startFaultCluster, startRedisNode, waitFor, type FaultCluster } from './redis-nodes.js';
 import { tally, type Tally } from './tally.js';
-import { sendScan, type SendOptions } from './wechat-server.js';
+import { qrTicketLookup, sendScan, type SendOptions } from './wechat-server.js';
 
 /** How big a run is. */
 export interface Size {
@@ -98,6 +98,7 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
     let faultAt = Number.POSITIVE_INFINITY;
     const liveStack = stack;
     const liveFleet = fleet;
+    const qrTicketOf = qrTicketLookup(stack.sim.url);
     const scan = async (browser: BrowserRecord, options: SendOptions = {}): Promise<void> => {
       const ticket = browser.current!.ticket;
       scans.set(browser.id, { ticket, toldSignedIn: false });
@@ -120,7 +121,8 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
           await sleep(1_000);
         }
       }
-      const sent = await sendScan(`${liveStack.url}/wechat`, { scene: ticket, openid: `o_fault_${browser.id}` }, options);
+      const qrTicket = await qrTicketOf(ticket);
+      const sent = await sendScan(`${liveStack.url}/wechat`, { scene: ticket, openid: `o_fault_${browser.id}`, qrTicket }, options);
       scans.set(browser.id, { ticket, toldSignedIn: sent.reply?.includes(SIGNED_IN) === true });
       deliveries.set(browser.id, sent.deliveries.map((d) => d.status || (d.error ?? 'none')).join(','));
     };
