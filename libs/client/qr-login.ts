@@ -12,7 +12,7 @@ import { LOGIN_NAMESPACE } from '../protocol/events.js';
 import type { ClientToServerEvents, ErrorCode, LoginUser, RefreshAck, ServerToClientEvents } from '../protocol/events.js';
 import { SESSION_ROUTE, type ErrorResponse, type SessionResponse } from '../protocol/http.js';
 import { DEFAULT_MAX_AUTO_REFRESHES } from './auto-refresh.js';
-import { exchangeRetryable, exchangeRetryDelayMs } from './exchange-retry.js';
+import { EXCHANGE_ATTEMPT_TIMEOUT_MS, exchangeRetryable, exchangeRetryDelayMs } from './exchange-retry.js';
 import { RECONNECT_BACKOFF } from './reconnect.js';
 import { MESSAGES, pickLocale, type Locale, type Messages } from './messages.js';
 import {
@@ -216,6 +216,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
           credentials: 'include',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ code, secret }),
+          signal: AbortSignal.timeout(EXCHANGE_ATTEMPT_TIMEOUT_MS),
         });
       } catch (err) {
         failure = err;

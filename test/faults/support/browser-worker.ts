@@ -7,7 +7,7 @@
  * Spreading browsers over processes keeps each under its open-file limit at full size.
  */
 import { io, type Socket } from 'socket.io-client';
-import { exchangeRetryable, exchangeRetryDelayMs } from '../../../libs/client/exchange-retry.js';
+import { EXCHANGE_ATTEMPT_TIMEOUT_MS, exchangeRetryable, exchangeRetryDelayMs } from '../../../libs/client/exchange-retry.js';
 import { RECONNECT_BACKOFF } from '../../../libs/client/reconnect.js';
 import type { ClientToServerEvents, ServerToClientEvents, TicketPayload } from '../../../libs/protocol/index.js';
 
@@ -118,6 +118,7 @@ async function redeem(url: string, code: string, secret: string): Promise<{ stat
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ code, secret }),
+        signal: AbortSignal.timeout(EXCHANGE_ATTEMPT_TIMEOUT_MS),
       });
       await res.arrayBuffer();
       outcome = { status: res.status };

@@ -208,7 +208,8 @@ function describeBrowser(
   const events = browser.events.map((e) => {
     const { id: _id, at, ev, ...rest } = e;
     const detail = Object.entries(rest)
-      .filter(([k]) => k !== 'secret' && k !== 'code')
+      // A login's code is a credential; a refusal's code is what the gateway said.
+      .filter(([k]) => k !== 'secret' && (k !== 'code' || ev === 'refused'))
       .map(([k, v]) => `${k}=${k === 'ticket' ? short(String(v)) : String(v)}`)
       .join(' ');
     return `${at - faultAt}ms ${ev} ${detail}`;
