@@ -16,10 +16,11 @@ export const EXCHANGE_BACKOFF_MS = 500;
 /**
  * How long one request may go unanswered before it counts as no answer (and is sent again). A request stuck
  * behind a dying or overloaded gateway would otherwise hold the login until the load balancer gave up (60 s),
- * past the 30 s in which the gateway answers a repeated exchange with the same session: with 5 attempts and
- * the pauses above, the last one ends within 7.5 + 5 × 4 = 27.5 s of the first.
+ * past the 55 s in which the gateway answers a repeated exchange with the same session: with 5 attempts and
+ * the pauses above, the last one ends within 7.5 + 5 × 9 = 52.5 s of the first. Long enough for a gateway that
+ * is slow rather than gone: each early retry is one more request for a gateway already behind.
  */
-export const EXCHANGE_ATTEMPT_TIMEOUT_MS = 4_000;
+export const EXCHANGE_ATTEMPT_TIMEOUT_MS = 9_000;
 
 /** Answers that mean "no gateway finished this request": the load balancer's own errors. */
 const PASSING_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);

@@ -153,7 +153,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         operationId: 'exchangeCode',
         summary: 'Exchange a one-time login code for a session',
         description:
-          'Sets the HttpOnly `qrgate_session` cookie too. A code works once; a failure changes nothing. The same code with the same secret again within 30 s of its redemption (a retry whose answer was lost) returns that same session (same sub, jti, iat, exp), never a second one.',
+          'Sets the HttpOnly `qrgate_session` cookie too. A code works once; a failure changes nothing. The same code with the same secret again within 55 s of its redemption (a retry whose answer was lost) returns that same session (same sub, jti, iat, exp), never a second one.',
         tags: ['gateway'],
         requestBody: { required: true, ...json(ref('SessionRequest')) },
         responses: {

@@ -9,8 +9,11 @@
 import { createHash } from 'node:crypto';
 import { safeEqual, secretMatches, type Ticket } from './ticket.js';
 
-/** How long after a consumption its exchange may be replayed: covers the client's retries (about 8 s). */
-export const REDEEM_REPLAY_SECONDS = 30;
+/**
+ * How long after a consumption its exchange may be replayed: covers every retry of the client (at most 52.5 s,
+ * libs/client/exchange-retry.ts), and ends before the finished ticket leaves the store (FINISHED_RETENTION_SECONDS).
+ */
+export const REDEEM_REPLAY_SECONDS = 55;
 
 /** True when `code` + `secret` from `site` at `at` is a replay of the exchange that consumed `ticket`. */
 export function isRedeemReplay(ticket: Ticket, code: string, secret: string, site: string | undefined, at: number): boolean {

@@ -9,7 +9,7 @@ import {
   exchangeRetryable,
   exchangeRetryDelayMs,
 } from '../../libs/client/exchange-retry.js';
-import { REDEEM_REPLAY_SECONDS } from '../../libs/ticket/index.js';
+import { FINISHED_RETENTION_SECONDS, REDEEM_REPLAY_SECONDS } from '../../libs/ticket/index.js';
 
 describe('exchange retry', () => {
   it('retries no answer and the load balancer errors of a gateway that died or drained', () => {
@@ -29,5 +29,7 @@ describe('exchange retry', () => {
     const pauses = Array.from({ length: EXCHANGE_ATTEMPTS }, (_, i) => exchangeRetryDelayMs(i + 1) ?? 0);
     const worstMs = pauses.reduce((a, b) => a + b, 0) + EXCHANGE_ATTEMPTS * EXCHANGE_ATTEMPT_TIMEOUT_MS;
     expect(worstMs).toBeLessThan(REDEEM_REPLAY_SECONDS * 1000);
+    // …and that window ends while the consumed ticket, which the replay reads, is still in the store.
+    expect(REDEEM_REPLAY_SECONDS).toBeLessThan(FINISHED_RETENTION_SECONDS);
   });
 });
