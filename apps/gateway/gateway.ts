@@ -7,7 +7,7 @@ import type Koa from 'koa';
 import type Router from '@koa/router';
 import { Server } from 'socket.io';
 import type { Engine } from '../../libs/engine/index.js';
-import { createLoginService } from '../../libs/login/index.js';
+import { createLoginService, createSessionBook } from '../../libs/login/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { LOGIN_NAMESPACE, type ClientToServerEvents, type ServerToClientEvents } from '../../libs/protocol/index.js';
 import type { GatewaySettings } from './gateway-settings.js';
@@ -15,6 +15,7 @@ import { mountConfirmPage } from './confirm-page.js';
 import { createHttpApp } from './http-app.js';
 import { setUpLoginNamespace, type LoginNamespace } from './login-namespace.js';
 import { createSessionExchange } from './session-exchange.js';
+import { mountSessionRoutes } from './session-routes.js';
 import type { SessionSigner } from './session-signer.js';
 import { createTicketIssuer, type QrCodeIssuer } from './ticket-issuer.js';
 import { createTicketWatchers } from './ticket-watchers.js';
@@ -101,7 +102,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const issuer = createTicketIssuer({ login, wechat: deps.wechat, logger, ttlSeconds: settings.ticketTtlSeconds });
   const watchers = createTicketWatchers({ engine, onError: (err) => logger.warn({ err }, 'ticket delivery failed') });
   const unionid = deps.userInfo ? createUnionidLookup({ source: deps.userInfo, logger }) : undefined;
-  const exchange = createSessionExchange({ login, signer: deps.signer, logger, ...(unionid ? { unionid } : {}) });
+  const sessions = createSessionBook({ kv: engine.kv, ...(deps.now ? { now: deps.now } : {}) });
+  const exchange = createSessionExchange({ login, signer: deps.signer, sessions, logger, ...(unionid ? { unionid } : {}) });
 
   const oidc = deps.oidc;
   const provider =
@@ -133,8 +135,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
     wechatLogin: deps.oauth !== undefined,
     extend: (router: Router) => {
       if (deps.oauth !== undefined) {
-        mountWechatWebLogin(router, { login, signer: deps.signer, settings, logger, oauth: deps.oauth, ...(unionid ? { unionid } : {}) });
+        mountWechatWebLogin(router, {
+          login,
+          signer: deps.signer,
+          sessions,
+          settings,
+          logger,
+          oauth: deps.oauth,
+          ...(unionid ? { unionid } : {}),
+        });
       }
+      mountSessionRoutes(router, { signer: deps.signer, sessions, settings, ...(deps.now ? { now: deps.now } : {}) });
       // `tap` mode: the page that accepts the links signed with SESSION_SECRET (the settings carry it).
       if (confirmation.mode === 'tap') {
         mountConfirmPage(router, {

@@ -46,7 +46,10 @@ export const ERRORS = {
   STORE_UNAVAILABLE: {
     status: 503,
     message: 'could not store a new ticket; retry shortly',
-    details: { session: 'could not reach the login store to exchange this code; retry shortly' },
+    details: {
+      session: 'could not reach the login store to exchange this code; retry shortly',
+      sessions: 'could not reach the session store; retry shortly',
+    },
   },
   SHUTTING_DOWN: { status: 503, message: 'this gateway is shutting down; reconnect' },
   INVALID_CODE: {
@@ -58,6 +61,13 @@ export const ERRORS = {
       expired: 'code expired',
     },
   },
+  SESSION_INVALID: {
+    status: 401,
+    message: 'not a valid session token',
+    details: { missing: 'no session token: sign in first (cookie qrgate_session or Authorization: Bearer)' },
+  },
+  SESSION_ENDED: { status: 401, message: 'this session has ended: sign in again' },
+  SESSION_NOT_FOUND: { status: 404, message: 'unknown session' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<ErrorCode, ErrorMeaning>;
 

@@ -92,6 +92,9 @@ export const ERROR_CODES = [
   'STORE_UNAVAILABLE',
   'SHUTTING_DOWN',
   'INVALID_CODE',
+  'SESSION_INVALID',
+  'SESSION_ENDED',
+  'SESSION_NOT_FOUND',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
