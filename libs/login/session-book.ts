@@ -78,6 +78,8 @@ export function sessionOfTicket(
 export interface SessionBook {
   /** Record a session (idempotent: the record already there, ended or not, is kept and returned). */
   begin(input: BeginSessionInput): Promise<SessionRecord>;
+  /** The record as stored, live or ended; null when unknown or expired. */
+  get(sid: string): Promise<SessionRecord | null>;
   /** The session while it is live: known, not ended, not expired, and `sub`'s. Null otherwise. */
   live(sid: string, sub: string): Promise<SessionRecord | null>;
   /** `sub`'s live sessions, oldest first. */
@@ -139,6 +141,8 @@ export function createSessionBook(deps: { kv: KeyValueStore; now?: () => number 
       await kv.addToSet(indexKey(input.sub), input.sid, ttlMs);
       return parseRecord(existing) ?? record;
     },
+
+    get: read,
 
     async live(sid, sub) {
       const record = await read(sid);

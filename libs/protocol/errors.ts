@@ -23,12 +23,13 @@ export const ERRORS = {
     message: 'invalid payload',
     details: {
       auth: 'auth must be { ticket, secret }',
+      session_auth: 'auth must be { token } or nothing (the session cookie)',
       refresh: 'refresh takes no arguments',
       session: 'expected JSON { code, secret }',
     },
   },
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'origin not allowed' },
-  NAMESPACE_NOT_FOUND: { status: 404, message: 'unknown namespace: this gateway serves only /login' },
+  NAMESPACE_NOT_FOUND: { status: 404, message: 'unknown namespace: this gateway serves only /login and /session' },
   TICKET_IN_USE: { status: 409, message: 'this QR code is already open in too many places; reload the page' },
   RATE_LIMITED: {
     status: 429,

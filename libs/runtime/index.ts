@@ -9,3 +9,4 @@ export { listen, localUrl } from './listen.js';
 export { exitOnStartupError, onShutdownSignal, type ShutdownLogger } from './lifecycle.js';
 export { TIMED_OUT, withTimeout } from './with-timeout.js';
 export { serveMetrics, type MetricsServer } from './metrics-server.js';
+export { SESSION_ADAPTER_PREFIX, connectionReady, createSessionAdapter, type SessionAdapter } from './session-adapter.js';

@@ -11,7 +11,8 @@ import { loadConfig, type EngineChoice } from '../../libs/config/index.js';
 import type { Engine } from '../../libs/engine/index.js';
 import { createLoginService } from '../../libs/login/index.js';
 import { createMetrics } from '../../libs/observability/index.js';
-import { createEngine, type ConfiguredEngine } from '../../libs/runtime/index.js';
+import { SESSION_NAMESPACE } from '../../libs/protocol/index.js';
+import { createEngine, createSessionAdapter, type ConfiguredEngine } from '../../libs/runtime/index.js';
 import { FakeWechat } from './gateway-harness.js';
 import { serve, type Served } from './http.js';
 import { LoginBrowser } from './login-browser.js';
@@ -62,10 +63,27 @@ export async function startSessionGateways(
       if (shared === undefined) engines.push(configured);
       const signer = await createSessionSigner({ privateKeyPem, issuer: ISSUER, ttlSeconds: settings.sessionTtlSeconds });
       const metrics = createMetrics({ defaultMetrics: false });
-      const gateway = createGateway({ engine: configured.engine, wechat: new FakeWechat(), settings, signer, logger, metrics });
+      // On Redis, `/session` runs on the sharded adapter over this gateway's own connections, as main.ts wires it.
+      const sessionAdapter =
+        configured.connections !== undefined ? await createSessionAdapter(configured.connections, SESSION_NAMESPACE) : undefined;
+      const gateway = createGateway({
+        engine: configured.engine,
+        wechat: new FakeWechat(),
+        settings,
+        signer,
+        logger,
+        metrics,
+        ...(sessionAdapter !== undefined ? { sessionAdapter } : {}),
+      });
       const server = await serve(gateway.app.callback());
       gateway.attach(server.server);
-      served.push({ url: server.url, close: async () => (await gateway.close(), await server.close()) });
+      served.push({
+        url: server.url,
+        close: async () => {
+          await gateway.close();
+          await server.close();
+        },
+      });
       gateways.push({ url: server.url, gateway, engine: configured.engine });
     }
   } catch (error) {
