@@ -7,7 +7,8 @@ import type Koa from 'koa';
 import type Router from '@koa/router';
 import { Server, type Namespace, type ServerOptions } from 'socket.io';
 import type { Engine } from '../../libs/engine/index.js';
-import { createLoginService, createSessionBook, type SessionRecord } from '../../libs/login/index.js';
+import { createLoginService, createPhoneLinks, createSessionBook, type SessionRecord } from '../../libs/login/index.js';
+import { mountPhoneSessionsPage } from './phone-sessions-page.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { LOGIN_NAMESPACE, SESSION_NAMESPACE, type ClientToServerEvents, type ServerToClientEvents } from '../../libs/protocol/index.js';
 import type { GatewaySettings } from './gateway-settings.js';
@@ -173,6 +174,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
         settings,
         onSessionsEnded: (records) => announcer?.ended(records),
         ...(deps.now ? { now: deps.now } : {}),
+      });
+      mountPhoneSessionsPage(router, {
+        links: createPhoneLinks(engine.kv),
+        sessions,
+        settings,
+        onSessionsEnded: (records) => announcer?.ended(records),
       });
       // `tap` mode: the page that accepts the links signed with SESSION_SECRET (the settings carry it).
       if (confirmation.mode === 'tap') {

@@ -34,3 +34,4 @@ export {
   type SessionMethod,
   type SessionRecord,
 } from './session-book.js';
+export { PHONE_LINK_TTL_MS, PHONE_SESSIONS_PATH, createPhoneLinks, phoneLinkUrl, type PhoneLinks } from './phone-link.js';

@@ -234,6 +234,36 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } },
       },
     },
+    '/sessions/phone': {
+      get: {
+        operationId: 'phoneSessionsPage',
+        summary:
+          "The page of a WeChat user's signed-in browsers, opened from the link in the reply after a login (`/sessions/phone#t=<token>`): the token stays in the fragment, and the page's script posts it (`action=open`)",
+        tags: ['gateway'],
+        responses: { '200': html('The opener page (no token in it)') },
+      },
+      post: {
+        operationId: 'phoneSessionsAction',
+        summary: "List the link's user's signed-in browsers (`open`), sign one out (`end` with `sid`) or all of them (`end_all`)",
+        tags: ['gateway'],
+        requestBody: {
+          required: true,
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: {
+                type: 'object',
+                required: ['t', 'action'],
+                properties: { t: { type: 'string' }, action: { enum: ['open', 'end', 'end_all'] }, sid: { type: 'string' } },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': html('The list, with what was just done'),
+          '4XX': html('Cross-site, too large, malformed, or an expired link (410)'),
+        },
+      },
+    },
     '/confirm': {
       get: {
         operationId: 'confirmPage',
