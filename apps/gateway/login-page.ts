@@ -152,7 +152,7 @@ function showSessions() {
     },
   });
 }
-everywhere.addEventListener('click', () => { signOutEverywhere(gateway).catch(() => {}); });
+everywhere?.addEventListener('click', () => { signOutEverywhere(gateway).catch(() => {}); });
 createQrLogin({
   url: location.origin,
   container: root,
