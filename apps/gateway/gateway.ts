@@ -9,6 +9,7 @@ import { Server, type Namespace, type ServerOptions } from 'socket.io';
 import type { Engine } from '../../libs/engine/index.js';
 import { createLoginService, createPhoneLinks, createSessionBook, type SessionRecord } from '../../libs/login/index.js';
 import { mountPhoneSessionsPage } from './phone-sessions-page.js';
+import { watchOidcSessions } from './oidc-sessions.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { LOGIN_NAMESPACE, SESSION_NAMESPACE, type ClientToServerEvents, type ServerToClientEvents } from '../../libs/protocol/index.js';
 import type { GatewaySettings } from './gateway-settings.js';
@@ -144,6 +145,24 @@ export function createGateway(deps: GatewayDeps): Gateway {
           lifetimes: { session: oidc.settings.sessionTtlSeconds },
         });
   provider?.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc provider error'));
+  // Its sessions are qrgate sessions too: listed, ended from anywhere, and told to clients on the back channel.
+  const oidcSessions =
+    provider === undefined
+      ? undefined
+      : watchOidcSessions({
+          provider,
+          sessions,
+          settings,
+          logger,
+          onBegun: (record) => announcer?.started(record),
+          onEnded: (records) => announcer?.ended(records),
+          ...(deps.now ? { now: deps.now } : {}),
+        });
+  /** Every ending goes through here: push it to the pages, and end the provider sessions among them. */
+  const sessionsEnded = (records: readonly SessionRecord[]): void => {
+    announcer?.ended(records);
+    if (oidcSessions !== undefined && records.some((r) => r.method === 'oidc')) void oidcSessions.end(records);
+  };
 
   const app = createHttpApp({
     engine,
@@ -172,15 +191,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
         signer: deps.signer,
         sessions,
         settings,
-        onSessionsEnded: (records) => announcer?.ended(records),
+        onSessionsEnded: sessionsEnded,
         ...(deps.now ? { now: deps.now } : {}),
       });
-      mountPhoneSessionsPage(router, {
-        links: createPhoneLinks(engine.kv),
-        sessions,
-        settings,
-        onSessionsEnded: (records) => announcer?.ended(records),
-      });
+      mountPhoneSessionsPage(router, { links: createPhoneLinks(engine.kv), sessions, settings, onSessionsEnded: sessionsEnded });
       // `tap` mode: the page that accepts the links signed with SESSION_SECRET (the settings carry it).
       if (confirmation.mode === 'tap') {
         mountConfirmPage(router, {

@@ -100,6 +100,7 @@ export function mountSessionRoutes(router: Router, deps: SessionRoutesDeps): voi
         ip: r.ip,
         createdAt: r.createdAt,
         method: r.method,
+        ...(r.client !== undefined ? { client: r.client } : {}),
         current: r.sid === current.sid,
       })),
     };

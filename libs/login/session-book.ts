@@ -35,6 +35,8 @@ export interface SessionRecord {
   method: SessionMethod;
   /** The OIDC client, for `method: 'oidc'`. */
   client?: string;
+  /** For `method: 'oidc'`: the provider's own session (its `uid`), ended with this one. */
+  providerSession?: string;
   /** Set once the session was ended before its expiry. */
   ended?: { at: number; reason: SessionEndReason };
 }
@@ -49,6 +51,7 @@ export interface BeginSessionInput {
   expiresAt: number;
   method: SessionMethod;
   client?: string;
+  providerSession?: string;
 }
 
 /**
@@ -133,6 +136,7 @@ export function createSessionBook(deps: { kv: KeyValueStore; now?: () => number 
         expiresAt: input.expiresAt,
         method: input.method,
         ...(input.client !== undefined ? { client: input.client } : {}),
+        ...(input.providerSession !== undefined ? { providerSession: input.providerSession } : {}),
       };
       const ttlMs = Math.max(1, input.expiresAt - now());
       const existing = await kv.setIfAbsentOrGet(recordKey(input.sid), JSON.stringify(record), ttlMs);

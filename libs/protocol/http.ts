@@ -33,6 +33,8 @@ export interface SessionSummary {
   /** Epoch ms. */
   createdAt: number;
   method: SessionMethod;
+  /** The OpenID Connect client, for `method: 'oidc'`. */
+  client?: string;
   /** True for the session the request was made with. */
   current: boolean;
 }

@@ -47,6 +47,7 @@ export const OPENAPI_SCHEMAS: Record<string, object> = {
             ip: { type: 'string' },
             createdAt: { type: 'integer', description: 'Epoch ms' },
             method: { enum: ['scan', 'tap', 'in_wechat', 'oidc'] },
+            client: { type: 'string', description: 'The OpenID Connect client, for method `oidc`' },
             current: { type: 'boolean' },
           },
         },
