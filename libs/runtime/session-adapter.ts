@@ -19,8 +19,8 @@ import type { RedisConnection } from '../engine/index.js';
 /** What a Socket.IO server takes as its (per-namespace) adapter. */
 export type SessionAdapter = ReturnType<typeof createShardedAdapter>;
 
-/** Channel prefix of qrgate's adapter messages (the engine's own channels start with `qrgate:{`). */
-export const SESSION_ADAPTER_PREFIX = 'qrgate:socket.io';
+/** Channel prefix of qrgate's adapter messages: apart from the engine's own `qrgate:` keys and channels, and from another app's default `socket.io`. */
+export const SESSION_ADAPTER_PREFIX = 'qrgate-socket.io';
 
 /** Resolves when `connection` is ready (now or later); rejects if it ends first. */
 export function connectionReady(connection: RedisConnection): Promise<void> {

@@ -221,7 +221,7 @@ describe('redis engine specifics', () => {
     const ticket = aTicket().id;
     const stop = engine.events.onRing(() => {});
     await engine.events.subscribe(ticket);
-    const foreign = 'qrgate:socket.io#/session#';
+    const foreign = 'qrgate-socket.io#/session#';
     await pairs[0]!.subscriber.ssubscribe(foreign);
     const heard: string[] = [];
     const listen = (channel: string): void => void heard.push(channel);
