@@ -31,6 +31,8 @@ export class SessionPage {
       transports: ['websocket'],
       forceNew: true,
       reconnection: false,
+      // Its own timers stay real when a test fakes the clock (the in-process gateway harness).
+      useNativeTimers: true,
       auth: (how.auth ?? (how.token !== undefined ? { token: how.token } : {})) as Record<string, unknown>,
       ...(how.cookie !== undefined ? { extraHeaders: { cookie: how.cookie } } : {}),
     });
