@@ -92,8 +92,18 @@ export interface QrgateOptions {
   apiLatencyMs?: number;
 }
 
+/** WeChat's QR ticket of every live code, by scene, from the simulator (which is WeChat here and made them). */
+async function simQrTickets(simUrl: string): Promise<Record<string, string>> {
+  const res = await fetch(`${simUrl}/sim/api/codes`);
+  if (!res.ok) throw new Error(`the simulator did not list its codes: ${res.status}`);
+  const codes = (await res.json()) as Array<{ scene: string; qrTicket: string }>;
+  return Object.fromEntries(codes.map((c) => [c.scene, c.qrTicket]));
+}
+
 /** Start qrgate on a private Redis. On failure, whatever started is stopped before the error is thrown. */
-export async function startQrgate(options: QrgateOptions): Promise<System & { webhookUrls: string[]; token: string }> {
+export async function startQrgate(
+  options: QrgateOptions,
+): Promise<System & { webhookUrls: string[]; token: string; qrTickets(): Promise<Record<string, string>> }> {
   const stops: Array<() => Promise<unknown>> = [];
   const stop = track(async () => {
     for (const s of stops.reverse()) await s();
@@ -146,16 +156,19 @@ export async function startQrgate(options: QrgateOptions): Promise<System & { we
     stops.push(async () => pusher?.stop());
     pusher = await startWorker(benchScript('workers/scan-pusher.js'));
     let nextWebhook = 0;
+    const simUrl = sim!.url;
     return {
       kind: 'qrgate',
       gateways: gateways.map((g) => ({ url: g.url, pid: g.child.pid ?? -1 })),
       webhookUrls,
       token: SCALE_CREDENTIALS.WECHAT_TOKEN,
-      scan: (tickets, rate) =>
+      qrTickets: () => simQrTickets(simUrl),
+      scan: async (tickets, rate) =>
         pusher!.call<PushResult>('pace', {
           url: webhookUrls[nextWebhook++ % webhookUrls.length],
           token: SCALE_CREDENTIALS.WECHAT_TOKEN,
           tickets,
+          qrTickets: await simQrTickets(simUrl),
           rate,
         }),
       busMessages: () =>

@@ -21,6 +21,8 @@ export interface GatewayFromConfigOptions {
   issuer: string;
   /** Demo mode: the login page links to the phone simulator here. Default: no link. */
   simulatorUrl?: string;
+  /** Demo mode reachable from the network (the login page warns). */
+  demoExposed?: boolean;
   /** The configuration resolved for this role (`resolveGatewayRole`): credentials and confirmation, checked. */
   role: GatewayRole;
   /** The `/session` namespace's adapter across processes (libs/runtime `socketAdapter`); unset: in memory. */
@@ -75,6 +77,7 @@ export async function createGatewayFromConfig(
     settings: gatewaySettings(config, {
       ...(options.simulatorUrl !== undefined ? { simulatorUrl: options.simulatorUrl } : {}),
       ...(options.demo !== undefined && oidc !== null ? { demoRpUrl: options.demo.demoRpUrl } : {}),
+      ...(options.demoExposed === true ? { demoExposed: true } : {}),
     }),
     signer,
     logger,

@@ -33,9 +33,14 @@ export interface GatewaySettings {
   simulatorUrl?: string;
   /** Demo mode: link to the sample OpenID Connect relying party from the login page. */
   demoRpUrl?: string;
+  /** Demo mode reachable from the network: the login page says so in a banner. */
+  demoExposed?: boolean;
 }
 
-export function gatewaySettings(config: Config, extra: { simulatorUrl?: string; demoRpUrl?: string } = {}): GatewaySettings {
+export function gatewaySettings(
+  config: Config,
+  extra: { simulatorUrl?: string; demoRpUrl?: string; demoExposed?: boolean } = {},
+): GatewaySettings {
   return {
     ticketTtlSeconds: config.TICKET_TTL_SECONDS,
     allowedOrigins: config.ALLOWED_ORIGINS,
@@ -52,6 +57,7 @@ export function gatewaySettings(config: Config, extra: { simulatorUrl?: string; 
     sessionTtlSeconds: config.SESSION_TTL_SECONDS,
     ...(extra.simulatorUrl !== undefined ? { simulatorUrl: extra.simulatorUrl } : {}),
     ...(extra.demoRpUrl !== undefined ? { demoRpUrl: extra.demoRpUrl } : {}),
+    ...(extra.demoExposed === true ? { demoExposed: true } : {}),
   };
 }
 

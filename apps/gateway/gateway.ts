@@ -25,7 +25,13 @@ import { createTicketWatchers } from './ticket-watchers.js';
 import type Provider from 'oidc-provider';
 import type { OidcProviderOptions } from '../../libs/oidc/oidc-provider.js';
 import type { OidcSettings } from '../../libs/oidc/oidc-settings.js';
-import { interactionPath, mountOidcLoginStep, rememberInteraction } from './oidc-login-step.js';
+import {
+  createInteractionFinisher,
+  interactionPath,
+  mountOidcLoginStep,
+  rememberedUnionid,
+  rememberInteraction,
+} from './oidc-login-step.js';
 import { oidcProviderMiddleware } from './oidc-mount.js';
 import { perClient } from './client-group.js';
 import { createConnectionGuard } from './connection-guard.js';
@@ -87,6 +93,17 @@ const MAX_SOCKET_MESSAGE_BYTES = 16 * 1024;
 /** A connection that has not joined `/login` by then is closed (Socket.IO's default is 45 s). */
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * The provider's unionid lookup: the one an in-WeChat login's token response brought, else WeChat's
+ * `cgi-bin/user/info` (which knows followers only).
+ */
+function unionidForOidc(
+  remembered: (openid: string) => Promise<string | undefined>,
+  lookup: ((openid: string) => Promise<string | undefined>) | undefined,
+): (openid: string) => Promise<string | undefined> {
+  return async (openid) => (await remembered(openid)) ?? (await lookup?.(openid));
+}
+
 export function createGateway(deps: GatewayDeps): Gateway {
   const { engine, settings, logger, metrics } = deps;
   let draining = false;
@@ -140,7 +157,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           cookieKeys: oidc.settings.cookieKeys,
           interactionPath,
           rememberInteraction: rememberInteraction(engine),
-          ...(oidc.unionidOf !== undefined ? { unionidOf: oidc.unionidOf } : {}),
+          unionidOf: unionidForOidc(rememberedUnionid(engine), oidc.unionidOf),
           proxy: settings.behindProxy,
           lifetimes: { session: oidc.settings.sessionTtlSeconds },
         });
@@ -175,18 +192,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
     isDraining: () => draining,
     wechatLogin: deps.oauth !== undefined,
     extend: (router: Router) => {
-      if (deps.oauth !== undefined) {
-        mountWechatWebLogin(router, {
-          login,
-          signer: deps.signer,
-          sessions,
-          onSessionBegun,
-          settings,
-          logger,
-          oauth: deps.oauth,
-          ...(unionid ? { unionid } : {}),
-        });
-      }
+      const beginWechatLogin =
+        deps.oauth === undefined
+          ? undefined
+          : mountWechatWebLogin(router, {
+              login,
+              signer: deps.signer,
+              sessions,
+              onSessionBegun,
+              settings,
+              logger,
+              oauth: deps.oauth,
+              ...(unionid ? { unionid } : {}),
+              ...(provider !== undefined ? { interactions: createInteractionFinisher(provider, engine, deps.now) } : {}),
+            });
       mountSessionRoutes(router, {
         signer: deps.signer,
         sessions,
@@ -216,6 +235,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           logger,
           metrics,
           exchangeLimiter,
+          ...(beginWechatLogin !== undefined ? { beginWechatLogin } : {}),
           ...(deps.now ? { now: deps.now } : {}),
         });
       }

@@ -16,7 +16,7 @@ import { loginPageCsp, renderLoginPage } from './login-page.js';
 import type { SessionExchange } from './session-exchange.js';
 import type { SessionSigner } from './session-signer.js';
 import { setSessionCookie } from './session-cookie.js';
-import { isWechatBrowser, sameOriginPath } from './wechat-web-login.js';
+import { isWechatBrowser, sameOriginPath, wechatLoginHref } from './wechat-web-login.js';
 
 export interface HttpAppDeps {
   engine: Engine;
@@ -39,6 +39,10 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
   // Koa's proxy mode believes X-Forwarded-* from any peer: off. The client IP comes from `clientIp` (trusted by
   // address), the scheme from PUBLIC_URL.
   const app = new Koa();
+  // Errors are answered and logged by the error path; what is left (a response whose socket Node closed, e.g. a
+  // request past HTTP_REQUEST_TIMEOUT_SECONDS) is logged once, not printed to stderr by Koa's default printer.
+  app.silent = true;
+  app.on('error', (err: unknown) => deps.logger.warn({ err }, 'gateway response failed'));
   // Strict and case-sensitive: one spelling per route, so a proxy rule for a path means what it says.
   const router = new Router({ strict: true, sensitive: true });
 
@@ -60,10 +64,11 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
           acceptLanguage: ctx.get('accept-language'),
           ...(deps.settings.simulatorUrl !== undefined ? { simulatorUrl: deps.settings.simulatorUrl } : {}),
           ...(deps.settings.demoRpUrl !== undefined ? { demoRpUrl: deps.settings.demoRpUrl } : {}),
+          ...(deps.settings.demoExposed === true ? { demoExposed: true } : {}),
           ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
           // A phone cannot scan its own screen: inside WeChat the page offers the web authorization instead.
           ...(deps.wechatLogin === true && isWechatBrowser(ctx.get('user-agent'))
-            ? { wechatLogin: { redirect: sameOriginPath(ctx.query['redirect']) } }
+            ? { wechatLogin: { href: wechatLoginHref(sameOriginPath(ctx.query['redirect'])) } }
             : {}),
         }),
     });

@@ -212,8 +212,12 @@ class SocketSession implements TicketWatcher {
   deliver(ticket: Ticket): void {
     if (this.closed || ticket.id !== this.socket.data.ticketId || ticket.version <= this.seenVersion) return;
     this.seenVersion = ticket.version;
-    this.socket.emit('status', { ticket: ticket.id, status: wireStatus(ticket.status), version: ticket.version });
-    if (ticket.status === 'confirmed' && ticket.code !== undefined && ticket.openid !== undefined) {
+    // Confirmed, but the code's minute passed while the browser was away (offline, its gateway gone): a
+    // `login` would carry a code the exchange refuses, so the page is told `expired` and shows a new QR code.
+    const lapsed = ticket.status === 'confirmed' && (ticket.codeExpiresAt ?? 0) <= this.now();
+    const status = lapsed ? 'expired' : wireStatus(ticket.status);
+    this.socket.emit('status', { ticket: ticket.id, status, version: ticket.version });
+    if (!lapsed && ticket.status === 'confirmed' && ticket.code !== undefined && ticket.openid !== undefined) {
       this.socket.emit('login', { ticket: ticket.id, code: ticket.code, user: ticket.user ?? {}, version: ticket.version });
     }
     if (!isOpen(ticket.status)) {

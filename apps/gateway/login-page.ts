@@ -24,9 +24,18 @@ export interface LoginPageOptions {
    * interaction) and the page then continues where that answer says; `clientId` names the site asking.
    */
   oidc?: { exchangeUrl: string; clientId: string };
-  /** Inside WeChat: the one-tap button to `GET /auth/wechat` (keeping the page's same-origin `redirect`). */
-  wechatLogin?: { redirect: string | null };
+  /**
+   * Inside WeChat: the one-tap button instead of the QR code, linking to `href` (`GET /auth/wechat` with the
+   * page's same-origin `redirect`, or the OpenID Connect interaction's `…/wechat`).
+   */
+  wechatLogin?: { href: string };
+  /** Demo mode reachable from the network: a banner says anyone can log in. */
+  demoExposed?: boolean;
 }
+
+/** The banner of a demo other machines reach; the same words in both languages, it must not be missed. */
+export const DEMO_EXPOSED_WARNING =
+  'Warning: this is the qrgate demo and it is reachable from the network. Its WeChat simulator lets anyone log in as any user. 警告：演示模式可从网络访问，任何人都能以任意用户登录。';
 
 /**
  * The page's Content-Security-Policy. `'self'` scripts cover the client module; the nonce covers the page's
@@ -47,6 +56,7 @@ export function loginPageCsp(nonce: string): string {
 }
 
 const PAGE_CSS = `
+.demo-exposed{margin:0;padding:12px 16px;background:#b00020;color:#fff;font-weight:700;text-align:center}
 :root { color-scheme: light dark; --fg:#1d1d1f; --bg:#f2f3f5; --card:#fff; --muted:#5f5f64; --link:#067a3c; --focus:#0a64d6; }
 @media (prefers-color-scheme: dark) {
   :root { --fg:#f5f5f7; --bg:#111113; --card:#2c2c2e; --muted:#b4b4ba; --link:#3ddc84; --focus:#64a8ff; }
@@ -188,6 +198,8 @@ export function renderLoginPage(options: LoginPageOptions): string {
     ? `<p class="intro" id="oidc-client">${escapeHtml(t.oidcFor.replace('{client}', options.oidc.clientId))}</p>`
     : '';
   const exchange = options.oidc ? ` data-exchange="${escapeHtml(options.oidc.exchangeUrl)}"` : '';
+  const exposed =
+    options.demoExposed === true ? `<p class="demo-exposed" role="alert" id="demo-exposed">${escapeHtml(DEMO_EXPOSED_WARNING)}</p>` : '';
   return `<!doctype html>
 <html lang="${locale === 'zh' ? 'zh-CN' : 'en'}">
 <head>
@@ -202,6 +214,7 @@ export function renderLoginPage(options: LoginPageOptions): string {
 </head>
 <body data-state="connecting">
 <nav class="lang" aria-label="Language"><a id="lang-switch" href="?lang=${other}" data-lang="${other}" hreflang="${other === 'zh' ? 'zh-CN' : 'en'}" lang="${other === 'zh' ? 'zh-CN' : 'en'}">${escapeHtml(MESSAGES[locale].otherLanguage)}</a></nav>
+${exposed}
 <main>
   ${BRAND_SVG}
   <h1>${escapeHtml(t.title)}</h1>
@@ -241,8 +254,10 @@ function sessionsPanel(locale: Locale): string {
 function renderWechatLoginPage(options: LoginPageOptions, locale: Locale): string {
   const t = MESSAGES[locale];
   const nonce = escapeHtml(options.nonce);
-  const redirect = options.wechatLogin?.redirect ?? null;
-  const href = redirect === null ? '/auth/wechat' : `/auth/wechat?redirect=${encodeURIComponent(redirect)}`;
+  const href = options.wechatLogin?.href ?? '/auth/wechat';
+  const forClient = options.oidc
+    ? `<p class="intro" id="oidc-client">${escapeHtml(t.oidcFor.replace('{client}', options.oidc.clientId))}</p>`
+    : '';
   const label = locale === 'zh' ? '微信一键登录' : 'Sign in with WeChat';
   return `<!doctype html>
 <html lang="${locale === 'zh' ? 'zh-CN' : 'en'}">
@@ -261,6 +276,7 @@ function renderWechatLoginPage(options: LoginPageOptions, locale: Locale): strin
 <main>
   ${BRAND_SVG}
   <h1>${escapeHtml(t.title)}</h1>
+  ${forClient}
   <p><a id="wechat-login" class="wechat-login" href="${escapeHtml(href)}">${escapeHtml(label)}</a></p>
 </main>
 </body>

@@ -1,9 +1,8 @@
 /**
  * Runs one gateway process: Socket.IO + HTTP on PORT, on Redis (standalone or cluster).
  */
-import { createServer } from 'node:http';
 import { loadConfig, resolveGatewayRole } from '../../libs/config/index.js';
-import { exitOnStartupError, listen, onShutdownSignal, openRuntime, serveMetrics } from '../../libs/runtime/index.js';
+import { createHttpServer, exitOnStartupError, listen, onShutdownSignal, openRuntime, serveMetrics } from '../../libs/runtime/index.js';
 import { SESSION_NAMESPACE } from '../../libs/protocol/index.js';
 import { createGatewayFromConfig } from './index.js';
 
@@ -30,10 +29,11 @@ async function bootstrap(): Promise<void> {
     role,
   });
   if (signer.generated) logger.warn('SESSION_SIGNING_KEY is unset: using a generated key; sessions will not verify across gateways');
-  const server = createServer(gateway.app.callback());
+  const server = createHttpServer(gateway.app.callback(), { requestTimeoutSeconds: config.HTTP_REQUEST_TIMEOUT_SECONDS });
   gateway.attach(server);
-  await listen(server, config.HOST, config.PORT);
-  const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.METRICS_PORT);
+  const host = config.HOST ?? '0.0.0.0';
+  await listen(server, host, config.PORT);
+  const metricsServer = await serveMetrics(metrics.registry, host, config.METRICS_PORT, config.HTTP_REQUEST_TIMEOUT_SECONDS);
   logger.info(
     {
       port: config.PORT,

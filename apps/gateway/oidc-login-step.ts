@@ -7,6 +7,11 @@
  * Two bindings protect it: the provider's interaction cookie (only the browser that started this authorization
  * request can finish it) and the ticket's browser secret (only the browser that showed the QR code can redeem
  * its login code). An expired interaction gets a page that starts the same authorization request over.
+ *
+ * Inside WeChat's own browser (a phone cannot scan its own screen) the page offers the one-tap button instead,
+ * to `GET /oidc/interaction/:uid/wechat`: there the interaction cookie is checked, and the Official Account's
+ * web authorization (`wechat-web-login.ts`) begins; its callback finishes the interaction through
+ * `createInteractionFinisher`.
  */
 import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
@@ -25,10 +30,24 @@ import { ticketLogId } from '../../libs/ticket/index.js';
 import { GatewayError, orStoreUnavailable } from './gateway-error.js';
 import { clientIp, originAllowed, type GatewaySettings } from './gateway-settings.js';
 import { loginPageCsp, renderLoginPage } from './login-page.js';
+import { isWechatBrowser, type BeginWechatLogin, type InteractionFinisher } from './wechat-web-login.js';
 
 /** How long an expired interaction can still be started over. */
 const RESTART_TTL_MS = 24 * 3600 * 1000;
 const restartKey = (uid: string): string => `oidc:{restart:${uid}}`;
+/**
+ * How long a unionid from an in-WeChat login's token response is kept for userinfo: as long as a token granted
+ * at that login can reach userinfo (the provider's default refresh-token lifetime).
+ */
+const WECHAT_UNIONID_TTL_MS = 14 * 24 * 3600 * 1000;
+const unionidKey = (openid: string): string => `oidc:{unionid:${openid}}`;
+/** Which interaction an in-WeChat login's ticket was begun from. */
+const boundKey = (ticketId: string): string => `oidc:{wechat-login:${ticketId}}`;
+
+/** The unionid an in-WeChat login of `openid` brought (its token response), if one is remembered. */
+export function rememberedUnionid(engine: Engine): (openid: string) => Promise<string | undefined> {
+  return async (openid) => (await engine.kv.get(unionidKey(openid))) ?? undefined;
+}
 
 /** Path of the login page of interaction `uid`. */
 export const interactionPath = (uid: string): string => `${OIDC_MOUNT_PATH}/interaction/${encodeURIComponent(uid)}`;
@@ -42,7 +61,35 @@ export interface OidcLoginStepDeps {
   logger: Logger;
   metrics: Metrics;
   exchangeLimiter: RateLimiter;
+  /** Set when the in-WeChat login is on: a WeChat browser gets the one-tap button, begun here. */
+  beginWechatLogin?: BeginWechatLogin;
   now?: () => number;
+}
+
+/**
+ * The provider's side of an in-WeChat login: finish interaction `uid` with the user signed in (amr `wechat`).
+ * The browser proved it holds the interaction when the login began (`…/wechat` checks the provider's cookie,
+ * which is scoped to the interaction's path and so never reaches the callback); the provider's resume cookie
+ * is checked again when the browser follows the answer. Only an interaction still at its login step, with no
+ * result yet, is finished: once.
+ */
+export function createInteractionFinisher(provider: Provider, engine: Engine, now: () => number = Date.now): InteractionFinisher {
+  return {
+    pagePath: interactionPath,
+    async finish(uid, openid, unionid) {
+      const interaction = await provider.Interaction.find(uid);
+      if (interaction === undefined || interaction.result !== undefined || interaction.prompt.name !== 'login') return null;
+      interaction.result = { login: { accountId: openid, amr: amrFor('wechat') } };
+      const ttlSeconds = interaction.exp - Math.floor(now() / 1000);
+      if (ttlSeconds <= 0) return null;
+      // The userinfo endpoint's `unionid` claim (`rememberedUnionid`): WeChat said it here, not at user/info.
+      if (unionid !== undefined) await engine.kv.set(unionidKey(openid), unionid, WECHAT_UNIONID_TTL_MS);
+      await interaction.save(ttlSeconds);
+      return interaction.returnTo;
+    },
+    bind: (ticketId, uid, ttlMs) => engine.kv.set(boundKey(ticketId), uid, ttlMs),
+    boundTo: async (ticketId) => (await engine.kv.get(boundKey(ticketId))) ?? undefined,
+  };
 }
 
 /**
@@ -121,6 +168,7 @@ export function mountOidcLoginStep(router: Router, deps: OidcLoginStepDeps): voi
       return;
     }
     const nonce = randomBytes(16).toString('base64');
+    const inWechat = deps.beginWechatLogin !== undefined && isWechatBrowser(ctx.get('user-agent'));
     ctx.type = 'html';
     ctx.set('Content-Security-Policy', loginPageCsp(nonce));
     ctx.set('X-Content-Type-Options', 'nosniff');
@@ -132,7 +180,22 @@ export function mountOidcLoginStep(router: Router, deps: OidcLoginStepDeps): voi
       ...(typeof ctx.query.lang === 'string' ? { lang: ctx.query.lang } : {}),
       ...(settings.simulatorUrl !== undefined ? { simulatorUrl: settings.simulatorUrl } : {}),
       oidc: { exchangeUrl: `${interactionPath(uid)}/finish`, clientId: String(details.params.client_id) },
+      // A phone cannot scan its own screen: inside WeChat, the web authorization for this interaction.
+      ...(inWechat ? { wechatLogin: { href: `${interactionPath(uid)}/wechat` } } : {}),
     });
+  });
+
+  // The one-tap button's target: only the browser holding this interaction's cookie may begin its login.
+  router.get(`${OIDC_MOUNT_PATH}/interaction/:uid/wechat`, async (ctx) => {
+    const uid = ctx.params.uid!;
+    const begin = deps.beginWechatLogin;
+    const details = begin === undefined ? null : await currentInteraction(ctx, provider, uid);
+    if (begin === undefined || details === null) return renderExpired(ctx, engine, uid);
+    if (details.prompt.name !== 'login') {
+      ctx.redirect(interactionPath(uid));
+      return;
+    }
+    await begin(ctx, { interaction: uid });
   });
 
   router.post(`${OIDC_MOUNT_PATH}/interaction/:uid/finish`, async (ctx) => {

@@ -11,6 +11,8 @@ import { newSecret, newTicketId, type BrowserContext, type Ticket, type TicketQr
 
 /** The part of the WeChat client the gateway needs. */
 export interface QrCodeIssuer {
+  /** The Official Account whose codes these are; each ticket is bound to it. */
+  readonly appId: string;
   createQrCode(sceneStr: string, expireSeconds: number): Promise<{ ticket: string; url: string; imageUrl: string }>;
 }
 
@@ -42,7 +44,7 @@ export function createTicketIssuer(deps: { login: LoginService; wechat: QrCodeIs
       let qr: TicketQr;
       try {
         const issued = await deps.wechat.createQrCode(id, deps.ttlSeconds);
-        qr = { url: issued.url, wechatTicket: issued.ticket };
+        qr = { url: issued.url, wechatTicket: issued.ticket, appId: deps.wechat.appId };
       } catch (err) {
         deps.logger.error({ err }, 'could not create a WeChat QR code');
         return { ok: false, reason: 'wechat_unavailable' };

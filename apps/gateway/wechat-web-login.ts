@@ -8,6 +8,11 @@
  * through `libs/login` exactly as a scan in `scan` mode would (the person is on their own phone, so there is
  * nothing to confirm), then redeems it with the browser's secret and signs the browser in with the same
  * session cookie and the same `redirect` rule as the login page.
+ *
+ * Begun from an OpenID Connect interaction instead (`GET /oidc/interaction/:uid/wechat`, where the provider's
+ * interaction cookie proves this browser started it), the store records that interaction for the ticket and the callback
+ * finishes it with the user signed in (the browser goes on to the provider's resume URL and from there to the
+ * client), signing nothing in to the gateway's own session.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type Router from '@koa/router';
@@ -37,6 +42,37 @@ export function sameOriginPath(raw: unknown): string | null {
   return /^\/(?![/\\])/.test(raw) && !controlOrBackslash ? raw : null;
 }
 
+/** Where an in-WeChat login goes once done: the page's same-origin `redirect`, or an OpenID Connect interaction. */
+export type WechatLoginTarget = { redirect: string | null } | { interaction: string };
+
+/** The one-tap button's link on the gateway's own login page. */
+export const wechatLoginHref = (redirect: string | null): string =>
+  redirect === null ? WECHAT_LOGIN_ROUTE : `${WECHAT_LOGIN_ROUTE}?redirect=${encodeURIComponent(redirect)}`;
+
+/** The OpenID Connect provider's side of an in-WeChat login (`oidc-login-step.ts`). */
+export interface InteractionFinisher {
+  /** The login page of interaction `uid`: where a refusal's "back" link goes. */
+  pagePath(uid: string): string;
+  /**
+   * Finish interaction `uid` with `openid` signed in, once: the URL the browser continues to (the provider's
+   * resume URL), or null when the interaction is gone, already has a result, or is not at its login step.
+   * `unionid` is the one WeChat's token response carried, if any (a user who does not follow the account has
+   * none at `cgi-bin/user/info`).
+   */
+  finish(uid: string, openid: string, unionid: string | undefined): Promise<string | null>;
+  /**
+   * Record, in the store, that the login of ticket `ticketId` was begun from interaction `uid`, for `ttlMs`. The
+   * callback finishes only the interaction recorded here: the auth cookie is the browser's to rewrite, and must
+   * not choose which interaction a login finishes.
+   */
+  bind(ticketId: string, uid: string, ttlMs: number): Promise<void>;
+  /** The interaction the login of `ticketId` was begun from, if one was recorded. */
+  boundTo(ticketId: string): Promise<string | undefined>;
+}
+
+/** Start the web authorization for `target` in this response (the cookie and the redirect to WeChat). */
+export type BeginWechatLogin = (ctx: Context, target: WechatLoginTarget) => Promise<void>;
+
 export interface WechatWebLoginDeps {
   login: LoginService;
   signer: SessionSigner;
@@ -49,6 +85,8 @@ export interface WechatWebLoginDeps {
   oauth: { appId: string; appSecret: string; apiBase: string; oauthBase: string };
   /** The unionid when the token response has none (`unionid-lookup.ts`). */
   unionid?: UnionidLookup;
+  /** Set when the OpenID Connect provider is on: logins begun from its interactions finish there. */
+  interactions?: InteractionFinisher;
 }
 
 interface AuthCookie {
@@ -56,7 +94,12 @@ interface AuthCookie {
   secret: string;
   state: string;
   redirect: string | null;
+  /** The OpenID Connect interaction this login finishes, when it began there. */
+  interaction?: string;
 }
+
+/** An interaction id as oidc-provider makes them (nanoid), nothing else. */
+const INTERACTION_UID = /^[A-Za-z0-9_-]{1,64}$/;
 
 function readAuthCookie(ctx: Context): AuthCookie | null {
   const raw = ctx.cookies.get(AUTH_COOKIE);
@@ -64,7 +107,14 @@ function readAuthCookie(ctx: Context): AuthCookie | null {
   try {
     const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<AuthCookie>;
     if (typeof value.ticket !== 'string' || typeof value.secret !== 'string' || typeof value.state !== 'string') return null;
-    return { ticket: value.ticket, secret: value.secret, state: value.state, redirect: sameOriginPath(value.redirect) };
+    const interaction = typeof value.interaction === 'string' && INTERACTION_UID.test(value.interaction) ? value.interaction : undefined;
+    return {
+      ticket: value.ticket,
+      secret: value.secret,
+      state: value.state,
+      redirect: sameOriginPath(value.redirect),
+      ...(interaction !== undefined ? { interaction } : {}),
+    };
   } catch {
     return null;
   }
@@ -85,21 +135,27 @@ function refusalPage(ctx: Context, status: number, title: string, text: string, 
   ctx.status = status;
 }
 
-export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): void {
-  const { login, settings, logger } = deps;
+/** Register `GET /auth/wechat` and its callback; returns the start, for the OpenID Connect login step. */
+export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): BeginWechatLogin {
+  const { login, settings, logger, interactions } = deps;
   const secureOf = (ctx: Context): boolean => ctx.secure || (settings.publicUrl?.startsWith('https:') ?? false);
   const callbackUrl = (ctx: Context): string => `${(settings.publicUrl ?? ctx.origin).replace(/\/+$/, '')}${WECHAT_CALLBACK_ROUTE}`;
-  const backTo = (redirect: string | null): string => (redirect === null ? '/' : `/?redirect=${encodeURIComponent(redirect)}`);
+  const pageBack = (redirect: string | null): string => (redirect === null ? '/' : `/?redirect=${encodeURIComponent(redirect)}`);
+  // A refusal goes back to the page the login began on: the gateway's own, or the interaction's.
+  const backTo = (cookie: Pick<AuthCookie, 'redirect' | 'interaction'>): string =>
+    cookie.interaction !== undefined && interactions !== undefined ? interactions.pagePath(cookie.interaction) : pageBack(cookie.redirect);
 
-  router.get(WECHAT_LOGIN_ROUTE, async (ctx) => {
-    const redirect = sameOriginPath(ctx.query['redirect']);
+  const begin: BeginWechatLogin = async (ctx, target) => {
+    const redirect = 'redirect' in target ? target.redirect : null;
+    const interaction = 'interaction' in target ? target.interaction : undefined;
+    const back = backTo({ redirect, ...(interaction !== undefined ? { interaction } : {}) });
     const id = newTicketId();
     const secret = newSecret();
-    // No QR code: this ticket is finished by the web authorization, never scanned.
+    // No QR code: this ticket is finished by the web authorization, never scanned (a scan event needs a QR ticket).
     const issued = await login.issue({
       id,
       secret,
-      qr: { url: '', wechatTicket: '' },
+      qr: { url: '', wechatTicket: '', appId: deps.oauth.appId },
       browser: {
         userAgent: ctx.get('user-agent'),
         ip: clientIp(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], settings.trustProxy),
@@ -107,15 +163,10 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): v
       ttlSeconds: settings.ticketTtlSeconds,
     });
     if (!issued.ok)
-      return refusalPage(
-        ctx,
-        503,
-        '暂时无法登录',
-        'The sign-in service is unavailable right now; try again in a moment.',
-        backTo(redirect),
-      );
+      return refusalPage(ctx, 503, '暂时无法登录', 'The sign-in service is unavailable right now; try again in a moment.', back);
+    if (interaction !== undefined) await interactions?.bind(id, interaction, settings.ticketTtlSeconds * 1000);
     const state = newOauthState();
-    const cookie: AuthCookie = { ticket: id, secret, state, redirect };
+    const cookie: AuthCookie = { ticket: id, secret, state, redirect, ...(interaction !== undefined ? { interaction } : {}) };
     const secure = secureOf(ctx);
     if (secure) ctx.cookies.secure = true;
     ctx.cookies.set(AUTH_COOKIE, Buffer.from(JSON.stringify(cookie)).toString('base64url'), {
@@ -128,7 +179,9 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): v
     });
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(oauthAuthorizeUrl({ oauthBase: deps.oauth.oauthBase, appId: deps.oauth.appId, redirectUri: callbackUrl(ctx), state }));
-  });
+  };
+
+  router.get(WECHAT_LOGIN_ROUTE, (ctx) => begin(ctx, { redirect: sameOriginPath(ctx.query['redirect']) }));
 
   router.get(WECHAT_CALLBACK_ROUTE, async (ctx) => {
     const state = typeof ctx.query['state'] === 'string' ? ctx.query['state'] : '';
@@ -147,7 +200,7 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): v
         overwrite: true,
       });
     };
-    const back = backTo(cookie.redirect);
+    const back = backTo(cookie);
     const code = typeof ctx.query['code'] === 'string' ? ctx.query['code'] : '';
     if (code === '') {
       clear();
@@ -178,18 +231,42 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): v
         back,
       );
     }
-    const scanned = await login.scan({ ticketId: cookie.ticket, openid: exchanged.openid, mode: 'scan' });
+    const scanned = await login.scan({
+      ticketId: cookie.ticket,
+      openid: exchanged.openid,
+      mode: 'scan',
+      qrTicket: null,
+      appId: deps.oauth.appId,
+    });
     const finished = scanned.kind === 'confirmed' ? scanned.ticket.code : undefined;
     if (finished === undefined) {
       clear();
       return refusalPage(ctx, 410, '登录已过期', 'This sign-in expired or was already used; start again.', back);
     }
-    // Seam for the OpenID Connect provider: when this login belongs to one of its interactions, finish that
-    // interaction here instead of signing this browser in (after wip/oidc merges).
+    // The interaction recorded when this ticket's login began; a cookie naming another one was rewritten.
+    const interaction = cookie.interaction === undefined ? undefined : await interactions?.boundTo(cookie.ticket);
+    if (cookie.interaction !== undefined && interaction !== cookie.interaction) {
+      clear();
+      return refusalPage(ctx, 400, '登录链接无效', 'This sign-in does not belong to that login: start the sign-in again.', '/');
+    }
     const redeemed = await login.redeem({ code: finished, secret: cookie.secret });
-    if (!redeemed.ok) {
+    // `replayed` too: an interaction finishes once, and a second finish would have nothing to hand back.
+    if (!redeemed.ok || (interaction !== undefined && redeemed.replayed)) {
       clear();
       return refusalPage(ctx, 410, '登录已过期', 'This sign-in expired or was already used; start again.', back);
+    }
+    if (interaction !== undefined) {
+      // Begun from an OpenID Connect interaction: finish that one (its claims come from the provider's own
+      // account lookup), and sign nothing in to the gateway's own session.
+      const resume = interactions !== undefined ? await interactions.finish(interaction, redeemed.openid, exchanged.unionid) : null;
+      clear();
+      if (resume === null) {
+        return refusalPage(ctx, 410, '登录已过期', 'This sign-in expired or was already finished; start again.', back);
+      }
+      logger.info({ ticket: ticketLogId(cookie.ticket) }, 'oidc login finished (in-WeChat login)');
+      ctx.set('Cache-Control', 'no-store');
+      ctx.redirect(resume);
+      return;
     }
     const unionid = exchanged.unionid ?? (await deps.unionid?.(redeemed.openid));
     // Begun and finished on the gateway's own pages: the token is for the gateway's public origin.
@@ -207,4 +284,5 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): v
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(cookie.redirect ?? '/');
   });
+  return begin;
 }

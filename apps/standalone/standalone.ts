@@ -3,15 +3,15 @@
  * engine unless Redis is configured. Composes the apps through their exported factories only.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createGatewayFromConfig, type Gateway } from '../gateway/index.js';
 import { createWebhook, webhookSettings, type WebhookSettings } from '../webhook/index.js';
 import { SIM_DEMO_CREDENTIALS, createWechatSim, type WechatSim } from '../wechat-sim/index.js';
-import { engineChoice, resolveGatewayRole, type Config, type GatewayRole } from '../../libs/config/index.js';
+import { DEMO_HOST, engineChoice, isLoopbackHost, resolveGatewayRole, type Config, type GatewayRole } from '../../libs/config/index.js';
 import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { SESSION_NAMESPACE } from '../../libs/protocol/index.js';
-import { listen, localUrl as localUrlOf, openRuntime, serveMetrics } from '../../libs/runtime/index.js';
+import { createHttpServer, listen, localUrl as localUrlOf, openRuntime, serveMetrics } from '../../libs/runtime/index.js';
 import { OIDC_MOUNT_PATH } from '../../libs/oidc/oidc-settings.js';
 import type { DemoRp } from './demo-rp.js';
 
@@ -29,6 +29,8 @@ export interface Standalone {
   readonly gateway: Gateway;
   /** The simulator, in demo mode. */
   readonly sim: WechatSim | undefined;
+  /** Demo mode listening on an interface other machines reach (HOST set to a non-loopback address). */
+  readonly demoExposed: boolean;
   close(): Promise<void>;
 }
 
@@ -42,13 +44,19 @@ export async function startStandalone(config: Config, options: StandaloneOptions
 
   // Listening comes first (the simulator's URL needs the port); until everything is wired, say so.
   let route: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  const server = createServer((req, res) => {
-    if (route !== undefined) return route(req, res);
-    res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' });
-    res.end('starting');
-  });
-  const port = await listen(server, config.HOST, config.PORT);
-  const localUrl = localUrlOf(config.HOST, port);
+  const server = createHttpServer(
+    (req, res) => {
+      if (route !== undefined) return route(req, res);
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' });
+      res.end('starting');
+    },
+    { requestTimeoutSeconds: config.HTTP_REQUEST_TIMEOUT_SECONDS },
+  );
+  // The demo stays on this machine unless HOST says otherwise (its simulator's credentials are public).
+  const host = config.HOST ?? (demo ? DEMO_HOST : '0.0.0.0');
+  const port = await listen(server, host, config.PORT);
+  const localUrl = localUrlOf(host, port);
+  const demoExposed = demo && !isLoopbackHost(host);
   const url = config.PUBLIC_URL ?? localUrl;
 
   const configured: Config = demo
@@ -98,6 +106,7 @@ export async function startStandalone(config: Config, options: StandaloneOptions
         webhookUrl: `${localUrl}/wechat`,
         // The 网页授权域名 of the demo account: where the in-WeChat login's callback lives.
         authorizationDomains: [new URL(effective.PUBLIC_URL ?? localUrl).host],
+        exposed: demoExposed,
         logger,
       })
     : undefined;
@@ -116,7 +125,7 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     metrics,
     issuer: url,
     role: gatewayRole,
-    ...(demo ? { simulatorUrl: '/sim' } : {}),
+    ...(demo ? { simulatorUrl: '/sim', demoExposed } : {}),
     ...(demoRp !== undefined ? { demo: { oidcClients: [demoRp.client], demoRpUrl: `${DEMO_RP_PATH}/` } } : {}),
   });
 
@@ -141,8 +150,11 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     return void handleGateway(req, res);
   };
 
-  const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.METRICS_PORT);
+  const metricsServer = await serveMetrics(metrics.registry, host, config.METRICS_PORT, config.HTTP_REQUEST_TIMEOUT_SECONDS);
   logger.info({ url, engine: engine.kind, demo, metricsPort: metricsServer.port }, 'qrgate standalone listening');
+  if (demoExposed) {
+    logger.warn({ host }, 'DEMO MODE IS REACHABLE FROM THE NETWORK: anyone who reaches this port can log in as any simulated user');
+  }
   return {
     server,
     url,
@@ -151,6 +163,7 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     metricsUrl: metricsServer.url,
     gateway,
     sim,
+    demoExposed,
     async close() {
       await metricsServer.close();
       await gateway.close();

@@ -2,9 +2,8 @@
  * Runs one webhook process: WeChat's pushes on PORT, on Redis (standalone or cluster), so that any number of
  * webhook instances share dedupe marks and reach every gateway through the bus.
  */
-import { createServer } from 'node:http';
 import { engineChoice, loadConfig } from '../../libs/config/index.js';
-import { exitOnStartupError, listen, onShutdownSignal, openRuntime, serveMetrics } from '../../libs/runtime/index.js';
+import { createHttpServer, exitOnStartupError, listen, onShutdownSignal, openRuntime, serveMetrics } from '../../libs/runtime/index.js';
 import { createWebhook, REPLY_DEADLINE_MS, webhookSettings } from './index.js';
 
 /** Read the configuration, refuse to start without Redis or WeChat credentials, listen, and drain on SIGTERM. */
@@ -19,9 +18,12 @@ async function bootstrap(): Promise<void> {
     engine,
     close: closeEngine,
   } = openRuntime({ app: 'webhook', logLevel: config.LOG_LEVEL, engine: engineChoice(config) });
-  const server = createServer(createWebhook({ engine, config: settings, logger, metrics }).callback());
-  await listen(server, config.HOST, config.PORT);
-  const metricsServer = await serveMetrics(metrics.registry, config.HOST, config.METRICS_PORT);
+  const server = createHttpServer(createWebhook({ engine, config: settings, logger, metrics }).callback(), {
+    requestTimeoutSeconds: config.HTTP_REQUEST_TIMEOUT_SECONDS,
+  });
+  const host = config.HOST ?? '0.0.0.0';
+  await listen(server, host, config.PORT);
+  const metricsServer = await serveMetrics(metrics.registry, host, config.METRICS_PORT, config.HTTP_REQUEST_TIMEOUT_SECONDS);
   logger.info(
     {
       port: config.PORT,

@@ -5,12 +5,19 @@
  */
 import type { Next } from 'koa';
 import type { Engine } from '../../libs/engine/engine.js';
-import { httpError, isHttpError, readBytes, readText } from '../../libs/http/index.js';
+import { httpError, isHttpError, readBytes } from '../../libs/http/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { TIMED_OUT, withTimeout } from '../../libs/runtime/with-timeout.js';
 import { ticketLogId } from '../../libs/ticket/index.js';
 import { createWechatMiddleware, isWechatParseError, runWechat } from './koa-wechat.js';
-import { MAX_PUSH_BYTES, readPushQuery, verifyPush, type PushOutcome, type PushRejection } from './push-verification.js';
+import {
+  MAX_PUSH_BYTES,
+  readPushQuery,
+  verifyPush,
+  verifyRequestSignature,
+  type PushOutcome,
+  type PushRejection,
+} from './push-verification.js';
 import { stepOutput, type PushContext } from './push-state.js';
 import { checkReplay } from './replay-guard.js';
 import { answerSuccess } from './wechat-reply.js';
@@ -19,8 +26,8 @@ import type { WebhookSettings } from './webhook-settings.js';
 export type PushStep = (ctx: PushContext, next: Next) => Promise<void>;
 
 /** A refusal of the pure checks, as the HTTP error the error path answers. */
-export function refusal(rejection: PushRejection): Error {
-  return httpError(rejection.status, rejection.message, { outcome: rejection.outcome });
+export function refusal(rejection: PushRejection, extra: { headers?: Record<string, string> } = {}): Error {
+  return httpError(rejection.status, rejection.message, { outcome: rejection.outcome, ...extra });
 }
 
 /**
@@ -58,25 +65,31 @@ export function describePush(ctx: PushContext): { message: string; fields: Recor
 }
 
 /**
- * The signed query and the raw body, at most 64 KiB (WECHAT.md §10.4: the package itself reads without a
- * limit). The bytes are kept as they came, for a push forwarded to the account's own backend (`push-forward.ts`).
+ * The signed query, then the raw body, at most 64 KiB (WECHAT.md §10.4: the package itself reads without a
+ * limit). `signature` and the timestamp are checked before a byte of the body is read: a client without a
+ * fresh signed query string cannot hold the connection by trickling a body. The bytes are kept as they came,
+ * for a push forwarded to the account's own backend (`push-forward.ts`).
  */
-export const readPush: PushStep = async (ctx, next) => {
-  ctx.state.receivedAt = performance.now();
-  ctx.state.query = readPushQuery(ctx.query);
-  try {
-    const raw = await readBytes(ctx, { limit: MAX_PUSH_BYTES, refusal: { outcome: 'bad_body' } });
-    ctx.state.rawBody = raw;
-    // As `readText` decodes: UTF-8, a byte-order mark dropped, a broken sequence replaced.
-    ctx.state.body = new TextDecoder('utf-8').decode(raw);
-  } catch (error) {
-    if (isHttpError(error) && error.status === 413) {
-      throw httpError(413, `body exceeds ${MAX_PUSH_BYTES} bytes`, { outcome: 'too_large', headers: { Connection: 'close' } });
+export function readPush(settings: WebhookSettings, now: () => number): PushStep {
+  return async (ctx, next) => {
+    ctx.state.receivedAt = performance.now();
+    ctx.state.query = readPushQuery(ctx.query);
+    const unsigned = verifyRequestSignature(settings, ctx.state.query, now());
+    if (unsigned !== null) throw refusal(unsigned, { headers: { Connection: 'close' } });
+    try {
+      const raw = await readBytes(ctx, { limit: MAX_PUSH_BYTES, refusal: { outcome: 'bad_body' } });
+      ctx.state.rawBody = raw;
+      // As `readText` decodes: UTF-8, a byte-order mark dropped, a broken sequence replaced.
+      ctx.state.body = new TextDecoder('utf-8').decode(raw);
+    } catch (error) {
+      if (isHttpError(error) && error.status === 413) {
+        throw httpError(413, `body exceeds ${MAX_PUSH_BYTES} bytes`, { outcome: 'too_large', headers: { Connection: 'close' } });
+      }
+      throw error;
     }
-    throw error;
-  }
-  await next();
-};
+    await next();
+  };
+}
 
 /** Signature, freshness, XML shape, decryption and AppID (`push-verification.ts`, pure). */
 export function verifySignedPush(settings: WebhookSettings, now: () => number): PushStep {

@@ -37,6 +37,7 @@ export function answerScan(deps: ScanAnswerDeps): PushStep {
     kv,
     logger,
     confirmation: settings.confirmation,
+    appId: settings.appId,
     now,
     ...(links ? { confirmationLinks: links } : {}),
     ...(settings.replyTexts ? { replyTexts: settings.replyTexts } : {}),

@@ -40,6 +40,8 @@ export interface ScanEventDeps {
   kv: KeyValueStore;
   logger: Logger;
   confirmation: ConfirmationMode;
+  /** The AppID this webhook answers for: a scan may move only the tickets whose QR code it issued. */
+  appId: string;
   /** `tap` mode: signs the one-time link to the gateway's confirmation page. Unset: no link in the reply. */
   confirmationLinks?: ConfirmationLinkConfig;
   now: () => number;
@@ -100,6 +102,9 @@ export async function handleScanEvent(deps: ScanEventDeps, message: PushedMessag
     return { kind: 'ignored', reply: null };
   }
   if (scene === null) return { kind: 'ignored', reply: null };
+  // WeChat always sends the scanned code's `Ticket` (WECHAT.md §5): a QR event without one did not come from it.
+  const qrTicket = text(message, 'Ticket');
+  if (qrTicket === undefined || qrTicket === '') return unknownScene(deps.replyTexts ?? {});
   // Only our own ids name tickets; anything else (an integer scene, a foreign code) is unknown.
   const known = ticketIdSchema.safeParse(scene).success;
   // The ticket is read while the delivery's marks are claimed (one round trip for both, not two in a row);
@@ -107,9 +112,7 @@ export async function handleScanEvent(deps: ScanEventDeps, message: PushedMessag
   const current = known ? deps.login.read(scene) : undefined;
   current?.catch(() => undefined);
   const work = ({ waited }: DeliveryClaimed) =>
-    known
-      ? applyScan(deps, scene, openid, text(message, 'Ticket'), waited ? undefined : current)
-      : Promise.resolve(unknownScene(deps.replyTexts ?? {}));
+    known ? applyScan(deps, scene, openid, qrTicket, waited ? undefined : current) : Promise.resolve(unknownScene(deps.replyTexts ?? {}));
   const handled = await handleDelivery(deps.kv, dedupeKey(message), work, deps.marks);
   if (handled.fresh) return handled.value;
   const earlier = handled.value;
@@ -126,7 +129,7 @@ async function applyScan(
   deps: ScanEventDeps,
   scene: string,
   openid: string,
-  qrTicket: string | undefined,
+  qrTicket: string,
   current: Promise<Ticket | null> | undefined,
 ): Promise<ScanEventResult> {
   const texts = deps.replyTexts ?? {};
@@ -135,7 +138,8 @@ async function applyScan(
     ticketId: scene,
     openid,
     mode: deps.confirmation,
-    ...(qrTicket !== undefined ? { qrTicket } : {}),
+    qrTicket,
+    appId: deps.appId,
     ...(current !== undefined ? { current } : {}),
   });
   switch (outcome.kind) {

@@ -90,7 +90,7 @@ export function createWebhook(deps: WebhookDeps): Koa {
   router.post(
     WECHAT_PATH,
     recordPush(metrics),
-    readPush,
+    readPush(settings, now),
     verifySignedPush(settings, now),
     guardReplay(engine, settings),
     // WECHAT_FORWARD_URL: what is not a login scan goes to the account's own backend (`push-forward.ts`).

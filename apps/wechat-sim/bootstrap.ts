@@ -1,10 +1,10 @@
 /**
  * Run the simulator as its own process: read the configuration, serve the simulator, drain on SIGTERM.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { loadConfig } from '../../libs/config/index.js';
 import { createLogger } from '../../libs/observability/index.js';
-import { listen, localUrl, serveMetrics } from '../../libs/runtime/index.js';
+import { createHttpServer, listen, localUrl, serveMetrics } from '../../libs/runtime/index.js';
 import { createWechatSim, type WechatSim } from './wechat-sim.js';
 
 /** Credentials used when WECHAT_APPID/WECHAT_SECRET/WECHAT_TOKEN are unset; never valid at WeChat. */
@@ -62,10 +62,11 @@ export async function bootstrap(env: Record<string, string | undefined> = proces
     apiLatencyMs: apiLatencyMs(env),
     logger,
   });
-  const server = createServer(sim.app.callback());
+  const server = createHttpServer(sim.app.callback(), { requestTimeoutSeconds: config.HTTP_REQUEST_TIMEOUT_SECONDS });
   const port = env.PORT === undefined ? DEFAULT_PORT : config.PORT;
-  const url = localUrl(config.HOST, await listen(server, config.HOST, port));
-  const metricsServer = await serveMetrics(sim.registry, config.HOST, config.METRICS_PORT);
+  const host = config.HOST ?? '0.0.0.0';
+  const url = localUrl(host, await listen(server, host, port));
+  const metricsServer = await serveMetrics(sim.registry, host, config.METRICS_PORT, config.HTTP_REQUEST_TIMEOUT_SECONDS);
   logger.info(
     { url, phone: `${url}/sim`, webhook: config.WEBHOOK_URL ?? DEFAULT_WEBHOOK_URL, metricsPort: metricsServer.port },
     'WeChat simulator listening',

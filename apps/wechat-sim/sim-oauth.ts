@@ -20,6 +20,20 @@ import { DEMO_USERS, type SimUsers } from './sim-users.js';
 const AUTHORIZE_ORDER = ['appid', 'redirect_uri', 'response_type', 'scope', 'state'] as const;
 /** A code lives 5 minutes unused, and is used once. */
 export const OAUTH_CODE_TTL_MS = 5 * 60_000;
+/**
+ * Most authorization codes, and most access tokens, the simulator remembers: every pass through the authorize
+ * page makes a code, so past this the oldest is forgotten (an old code then answers 40029), keeping memory bounded.
+ */
+export const MAX_SIM_OAUTH_GRANTS = 10_000;
+
+/** Set `key` in `map`, forgetting the oldest entries (maps iterate in insertion order) past `max`. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.set(key, value);
+  for (const oldest of map.keys()) {
+    if (map.size <= max) break;
+    map.delete(oldest);
+  }
+}
 
 interface IssuedCode {
   openid: string;
@@ -37,6 +51,8 @@ export interface SimOauthOptions {
   /** The account's 网页授权域名: hosts (with port, for a local test) redirect_uri may point at. */
   authorizationDomains(): readonly string[];
   now?: () => number;
+  /** Most codes, and most access tokens, remembered at once. Default {@link MAX_SIM_OAUTH_GRANTS}. */
+  maxGrants?: number;
 }
 
 /** Who is signed in to the simulated WeChat app, and whether the next authorization is a snapshot page. */
@@ -68,6 +84,7 @@ export function createOauthRouter(options: SimOauthOptions): { router: Router; s
   const now = options.now ?? (() => Date.now());
   const codes = new Map<string, IssuedCode>();
   const tokens = new Map<string, IssuedCode>();
+  const maxGrants = options.maxGrants ?? MAX_SIM_OAUTH_GRANTS;
   const switches: SimOauthSwitches = { openid: DEMO_USERS[0]?.openid ?? 'oQgSim0Alice0000000000000001', snapshot: false };
   const router = new Router();
 
@@ -132,14 +149,19 @@ else document.body.innerHTML = '<h1 id="wechat-error">10004</h1><p>链接缺少 
       ? `oVirt${createHash('sha256').update(`virtual:${user.openid}`).digest('base64url').slice(0, 23)}`
       : user.openid;
     const code = randomBytes(16).toString('hex');
-    codes.set(code, {
-      openid,
-      ...(user.unionid !== undefined && !snapshot ? { unionid: user.unionid } : {}),
-      scope: checked.scope,
-      snapshot,
-      expiresAt: now() + OAUTH_CODE_TTL_MS,
-      used: false,
-    });
+    remember(
+      codes,
+      code,
+      {
+        openid,
+        ...(user.unionid !== undefined && !snapshot ? { unionid: user.unionid } : {}),
+        scope: checked.scope,
+        snapshot,
+        expiresAt: now() + OAUTH_CODE_TTL_MS,
+        used: false,
+      },
+      maxGrants,
+    );
     const target = new URL(checked.redirectUri);
     target.searchParams.set('code', code);
     target.searchParams.set('state', checked.state);
@@ -166,7 +188,7 @@ else document.body.innerHTML = '<h1 id="wechat-error">10004</h1><p>链接缺少 
     if (now() > issued.expiresAt) return wechatError(42003, 'code expired');
     issued.used = true;
     const accessToken = randomBytes(24).toString('base64url');
-    tokens.set(accessToken, issued);
+    remember(tokens, accessToken, issued, maxGrants);
     return {
       access_token: accessToken,
       expires_in: 7200,

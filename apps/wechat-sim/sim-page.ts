@@ -1,7 +1,18 @@
 /**
  * The simulator's phone: pick a fake user, see live QR codes, "scan" one and read the reply WeChat would
- * show, open its link as WeChat's in-app browser would. Plain HTML and inline script, no external assets.
+ * show, open its link as WeChat's in-app browser would, or open the site itself in WeChat (signed in to the
+ * simulated WeChat app as the picked user) to try the one-tap sign-in. Plain HTML and inline script, no
+ * external assets.
  */
+import { escapeHtml } from '../../libs/http/index.js';
+import { WECHAT_IN_APP_UA } from './sim-in-app-browser.js';
+
+export interface PhonePageOptions {
+  /** What "Open the site in WeChat" opens at first (the gateway's login page); the user may edit it. */
+  siteUrl: string;
+  /** The demo is reachable from the network: a banner says so. */
+  exposed?: boolean;
+}
 
 /**
  * The page's CSP: its own inline style and script (by nonce), calls to its own API, QR images from its own
@@ -21,8 +32,12 @@ export function phonePageCsp(nonce: string): string {
   ].join('; ');
 }
 
+/** The phone page's banner when the demo is reachable from the network. */
+export const SIM_EXPOSED_WARNING =
+  'Warning: this demo is reachable from the network. Anyone who opens this page can log in as any user. 警告：演示模式可从网络访问。';
+
 /** The page, with the fake users embedded; its inline `<style>` and `<script>` carry `nonce`. */
-export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: string }>, nonce: string): string {
+export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: string }>, nonce: string, options: PhonePageOptions): string {
   // `<` is escaped so that no user name can close the script element.
   const usersJson = JSON.stringify(users).replace(/</g, '\\u003c');
   return `<!doctype html>
@@ -34,6 +49,7 @@ export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: str
 <style nonce="${nonce}">
   :root { --green: #07c160; --bg: #ededed; --fg: #111; --muted: #666; }
   * { box-sizing: border-box; }
+  .demo-exposed { margin: 0; padding: 12px 16px; background: #b00020; color: #fff; font-weight: 700; text-align: center; }
   body { margin: 0; font: 16px/1.4 system-ui, -apple-system, "PingFang SC", sans-serif; background: var(--bg); color: var(--fg); }
   header { background: #f7f7f7; border-bottom: 1px solid #ddd; padding: 12px 16px; font-weight: 600; text-align: center; }
   main { max-width: 480px; margin: 0 auto; padding: 12px; }
@@ -60,9 +76,13 @@ export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: str
   .browser header { display: flex; gap: 8px; align-items: center; text-align: left; }
   .browser header span { flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-weight: 400; font-size: 14px; }
   .browser iframe { flex: 1; border: 0; width: 100%; }
+  .site input[type="url"] { flex: 1; min-width: 12em; font: inherit; padding: 8px; border: 1px solid #ddd; border-radius: 6px; }
+  .note { color: var(--muted); font-size: 14px; margin: 8px 0 0; }
+  .note input { width: 100%; font: 12px ui-monospace, monospace; margin-top: 4px; }
+  .error { color: #c0392b; font-size: 14px; margin: 8px 0 0; }
 </style>
 </head>
-<body>
+<body>${options.exposed === true ? `<p id="demo-exposed" class="demo-exposed" role="alert">${SIM_EXPOSED_WARNING}</p>` : ''}
 <header>WeChat · simulator</header>
 <main>
   <section aria-labelledby="who">
@@ -82,6 +102,18 @@ export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: str
   <section aria-labelledby="codes-title">
     <h2 id="codes-title">QR codes on screen</h2>
     <ul id="codes"><li class="empty">No live QR codes. Open the login page first.</li></ul>
+  </section>
+  <section aria-labelledby="site-title" class="site">
+    <h2 id="site-title">Open the site in WeChat</h2>
+    <p class="note">WeChat's in-app browser, signed in to WeChat as the user above: inside WeChat the site offers its one-tap sign-in instead of a QR code.</p>
+    <div class="row">
+      <input id="site-url" type="url" aria-label="Site address" value="${escapeHtml(options.siteUrl)}">
+      <label><input id="snapshot" type="checkbox"> snapshot page mode</label>
+    </div>
+    <div class="row"><button class="action" id="open-site" type="button">Open the site in WeChat</button></div>
+    <p class="error" id="site-error" role="alert"></p>
+    <p class="note" id="ua-note" hidden>This browser does not present WeChat's User-Agent, so the site will show its QR code. To try the one-tap sign-in, give this browser WeChat's User-Agent (Chrome DevTools: More tools, Network conditions, User agent) and reload this page:
+      <input id="wechat-ua" readonly aria-label="WeChat's User-Agent" value="${escapeHtml(WECHAT_IN_APP_UA)}"></p>
   </section>
   <section aria-labelledby="chat-title" aria-live="polite">
     <h2 id="chat-title">Official Account chat</h2>
@@ -189,6 +221,27 @@ export function renderPhonePage(users: ReadonlyArray<{ openid: string; name: str
       refreshUsers();
     }
   }
+  // Open the site as WeChat's in-app browser would: WeChat's user is the one picked (its web authorization
+  // signs that user in), and the site sees WeChat's User-Agent when this browser presents one.
+  if (!/MicroMessenger/i.test(navigator.userAgent)) $('ua-note').hidden = false;
+  const savedSite = localStorage.getItem('sim-site');
+  if (savedSite) $('site-url').value = savedSite;
+  $('open-site').onclick = async () => {
+    $('site-error').textContent = '';
+    let site;
+    try { site = new URL($('site-url').value); } catch { site = null; }
+    if (site === null || !/^https?:$/.test(site.protocol)) { $('site-error').textContent = 'Give the site as an http(s) address, such as ' + $('site-url').defaultValue; return; }
+    try {
+      await api('/sim/api/oauth', { openid: current, snapshot: $('snapshot').checked });
+    } catch (err) {
+      $('site-error').textContent = 'Could not sign in to WeChat: ' + err.message;
+      return;
+    }
+    localStorage.setItem('sim-site', site.href);
+    const opened = window.open(site.href, '_blank');
+    if (opened === null) location.assign(site.href);
+    else opened.opener = null;
+  };
   $('unfollow').onclick = async () => {
     try { await api('/sim/api/unfollow', { openid: current }); } catch (err) { $('chat').textContent = err.message; }
     refreshUsers();

@@ -9,6 +9,11 @@ const DEFAULT_EXPIRE_SECONDS = 60;
 const MAX_UINT32 = 4_294_967_295;
 /** WeChat caps permanent codes at 100,000 per account (§2.3). */
 const MAX_PERMANENT = 100_000;
+/**
+ * Most codes the simulator keeps at once (a temporary code may live 30 days): WeChat's own daily quota of
+ * codes per account. Past it the oldest code is forgotten, as if it had expired, so memory stays bounded.
+ */
+export const MAX_SIM_CODES = 100_000;
 
 export interface SimQrCode {
   /** Base64-like, always with `+`, `/` and `=` so that encoding bugs show. */
@@ -98,7 +103,7 @@ function newUrl(): string {
   return `http://weixin.qq.com/q/02${id}`;
 }
 
-export function createQrRegistry(now: () => number = Date.now): QrRegistry {
+export function createQrRegistry(now: () => number = Date.now, maxCodes: number = MAX_SIM_CODES): QrRegistry {
   const codes = new Map<string, SimQrCode>();
   const latestByScene = new Map<string, string>();
   let permanentCount = 0;
@@ -136,6 +141,13 @@ export function createQrRegistry(now: () => number = Date.now): QrRegistry {
       };
       codes.set(code.ticket, code);
       latestByScene.set(code.scene, code.ticket);
+      // Maps iterate in insertion order: the first entry is the oldest code.
+      while (codes.size > maxCodes) {
+        const [oldest, dropped] = codes.entries().next().value as [string, SimQrCode];
+        codes.delete(oldest);
+        if (latestByScene.get(dropped.scene) === oldest) latestByScene.delete(dropped.scene);
+        if (dropped.expiresAt === null) permanentCount -= 1;
+      }
       return code;
     },
     byTicket: (ticket) => live(codes.get(ticket)),

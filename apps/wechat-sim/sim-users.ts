@@ -51,6 +51,12 @@ export interface SimUsers {
   list(): SimUser[];
 }
 
+/**
+ * Most users the simulator remembers: any openid posted to `/sim/api/scan` becomes a user, so past this the
+ * least recently created one (never a demo user) is forgotten, keeping memory bounded.
+ */
+export const MAX_SIM_USERS = 10_000;
+
 export function createSimUsers(now: () => number = Date.now): SimUsers {
   // The demo users have the unionid they list (or none); any other openid one derived from it (simUnionidOf).
   const withUnionid = (user: SimUser): SimUser => {
@@ -64,6 +70,15 @@ export function createSimUsers(now: () => number = Date.now): SimUsers {
     if (user === undefined) {
       user = withUnionid({ openid, name: openid, following: false });
       users.set(openid, user);
+      if (users.size > MAX_SIM_USERS) {
+        const demo = new Set(DEMO_USERS.map((u) => u.openid));
+        for (const key of users.keys()) {
+          if (!demo.has(key) && key !== openid) {
+            users.delete(key);
+            break;
+          }
+        }
+      }
     }
     return user;
   }

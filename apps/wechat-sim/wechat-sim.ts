@@ -12,6 +12,7 @@ import type { Logger } from '../../libs/observability/index.js';
 import { createLogger, pathOnly } from '../../libs/observability/index.js';
 import { buildEventXml, readReply, signPush, type SignedPush } from '../../libs/wechat/index.js';
 import { deliverPush, type DeliveryResult } from './sim-push.js';
+import { simApiGuard } from './sim-api-guard.js';
 import { parseWith, readJson } from './sim-http.js';
 import { followLink, linkIn } from './sim-in-app-browser.js';
 import { phonePageCsp, renderPhonePage } from './sim-page.js';
@@ -47,6 +48,13 @@ export interface WechatSimOptions {
    * host of `webhookUrl` (one origin, as in the demo).
    */
   authorizationDomains?: readonly string[];
+  /**
+   * The site the phone page's "Open the site in WeChat" opens (the gateway's login page). Default: the first
+   * authorization domain, over the webhook's scheme (one origin, as in the demo). The page lets the user edit it.
+   */
+  siteUrl?: string;
+  /** The demo is reachable from the network: the phone page says so in a banner. */
+  exposed?: boolean;
   logger?: Logger;
 }
 
@@ -140,6 +148,9 @@ const faultsBody = z.object({
 /** The API endpoints the fault switch affects: WeChat's, not the QR image host or the phone. */
 const isApiPath = (path: string): boolean => path.startsWith('/cgi-bin/') && path !== '/cgi-bin/showqrcode';
 
+/** Most pushes to the webhook the simulator has on their way at once (each holds its scan request open). */
+export const MAX_PUSHES_IN_FLIGHT = 256;
+
 /** Create the simulator. It listens nowhere; serve `app.callback()`. */
 export function createWechatSim(options: WechatSimOptions): WechatSim {
   const originalId = options.originalId ?? 'gh_qrgatesim000';
@@ -177,6 +188,9 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
 
   /** Sign, deliver with WeChat's retries, and read the reply as the user's phone would. */
   async function push(xml: string, openid: string, encrypt: boolean): Promise<PushOutcome> {
+    // Each push may wait for three 5 s deliveries: bound how many the phone API keeps open at once.
+    if (pending.size >= MAX_PUSHES_IN_FLIGHT)
+      throw httpError(429, `too many pushes in flight (at most ${MAX_PUSHES_IN_FLIGHT}); retry shortly`);
     const signed: SignedPush = signPush(xml, {
       token: options.token,
       openid,
@@ -272,8 +286,14 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   // Readiness has nothing to ping: the simulator depends on nothing that could be down.
   mountProbes(phone, {});
 
+  const authorizationDomains = (): readonly string[] => options.authorizationDomains ?? [new URL(options.webhookUrl).host];
+  const siteUrl = (): string => options.siteUrl ?? `${new URL(options.webhookUrl).protocol}//${authorizationDomains()[0] ?? ''}/`;
+
   phone.get('/sim', (ctx) => {
-    sendPage(ctx, { csp: phonePageCsp, render: (nonce) => renderPhonePage(DEMO_USERS, nonce) });
+    sendPage(ctx, {
+      csp: phonePageCsp,
+      render: (nonce) => renderPhonePage(DEMO_USERS, nonce, { siteUrl: siteUrl(), exposed: options.exposed === true }),
+    });
   });
 
   phone.post('/sim/api/scan', async (ctx) => {
@@ -335,12 +355,16 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
     appId: options.appId,
     appSecret: options.appSecret,
     users,
-    authorizationDomains: () => options.authorizationDomains ?? [new URL(options.webhookUrl).host],
+    authorizationDomains,
   });
 
   const app = new Koa();
   // Without a logger (tests), nothing is logged, but errors are answered the same way.
   const log = logger ?? createLogger({ app: 'wechat-sim', level: 'silent' });
+  // As the gateway and webhook: a response whose socket Node closed (a request past HTTP_REQUEST_TIMEOUT_SECONDS)
+  // is logged once, not printed to stderr by Koa's default printer.
+  app.silent = true;
+  app.on('error', (err: unknown) => log.warn({ err }, 'simulator response failed'));
   app.use(requestLog({ logger: log }));
   app.use(securityHeaders());
   app.use(errorPath({ render: 'json', logger: log, logMessage: 'simulator error' }));
@@ -355,6 +379,7 @@ export function createWechatSim(options: WechatSimOptions): WechatSim {
   });
   app.use(platform.routes());
   app.use(platform.allowedMethods());
+  app.use(simApiGuard);
   app.use(phone.routes());
   app.use(phone.allowedMethods());
   app.use(oauth.router.routes());

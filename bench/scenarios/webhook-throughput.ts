@@ -29,8 +29,10 @@ export async function measureWebhook(tickets: number, inFlight: number): Promise
     const held = await pool.hold([qrgate.gateways[0]!.url], tickets, 16);
     const pusher = await startWorker(benchScript('workers/scan-pusher.js'));
     defer(() => pusher.stop());
+    // WeChat sends each code's QR ticket with the scan; the webhook refuses a scan without it.
+    const qrTickets = await qrgate.qrTickets();
     const flood = (url: string, list: string[]): Promise<PushResult> =>
-      pusher.call<PushResult>('flood', { url, token: qrgate.token, tickets: list, concurrency: inFlight });
+      pusher.call<PushResult>('flood', { url, token: qrgate.token, tickets: list, qrTickets, concurrency: inFlight });
     // Warm both sides with a tenth of the tickets, then measure on the rest.
     const warmCount = Math.ceil(held.tickets.length / 10);
     const warm = held.tickets.slice(0, warmCount);

@@ -17,6 +17,8 @@ interface PushArgs {
   /** The Token that signs pushes. */
   token: string;
   tickets: string[];
+  /** WeChat's QR ticket of each scene (the `Ticket` element WeChat always sends); the floor needs none. */
+  qrTickets?: Record<string, string>;
 }
 
 /** Answer of `pace` and `flood`. */
@@ -39,6 +41,7 @@ function signAll(args: PushArgs): Array<{ ticket: string; path: string; body: st
       createTime: Math.floor(Date.now() / 1000),
       event: 'SCAN',
       eventKey: ticket,
+      ...(args.qrTickets?.[ticket] !== undefined ? { ticket: args.qrTickets[ticket] } : {}),
     });
     const signed = signPush(xml, { token: args.token, openid });
     return { ticket, path: `${base.pathname}?${signed.query}`, body: signed.body };

@@ -13,6 +13,14 @@ export const EXCHANGE_ATTEMPTS = 5;
 /** Pause before the second request; doubled before each further one. */
 export const EXCHANGE_BACKOFF_MS = 500;
 
+/**
+ * How long one request may go unanswered before it counts as no answer (and is sent again). A request stuck
+ * behind a dying or overloaded gateway would otherwise hold the login until the load balancer gave up (60 s),
+ * past the 30 s in which the gateway answers a repeated exchange with the same session: with 5 attempts and
+ * the pauses above, the last one ends within 7.5 + 5 × 4 = 27.5 s of the first.
+ */
+export const EXCHANGE_ATTEMPT_TIMEOUT_MS = 4_000;
+
 /** Answers that mean "no gateway finished this request": the load balancer's own errors. */
 const PASSING_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
 

@@ -12,7 +12,8 @@ import { LOGIN_NAMESPACE } from '../protocol/events.js';
 import type { ClientToServerEvents, ErrorCode, LoginUser, RefreshAck, ServerToClientEvents } from '../protocol/events.js';
 import { SESSION_ROUTE, type ErrorResponse, type SessionResponse } from '../protocol/http.js';
 import { DEFAULT_MAX_AUTO_REFRESHES } from './auto-refresh.js';
-import { exchangeRetryable, exchangeRetryDelayMs } from './exchange-retry.js';
+import { EXCHANGE_ATTEMPT_TIMEOUT_MS, exchangeRetryable, exchangeRetryDelayMs } from './exchange-retry.js';
+import { RECONNECT_BACKOFF } from './reconnect.js';
 import { MESSAGES, pickLocale, type Locale, type Messages } from './messages.js';
 import {
   initialModel,
@@ -109,8 +110,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
     tryAllTransports: true,
     // Sends the load balancer's sticky cookie when the gateway is on another origin.
     withCredentials: true,
-    reconnectionDelay: 1000,
-    reconnectionDelayMax: 5000,
+    ...RECONNECT_BACKOFF,
     // Evaluated on every (re)connection: resume the ticket we hold, or ask for a new one.
     auth: (cb) => {
       const held = model.held;
@@ -216,6 +216,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
           credentials: 'include',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ code, secret }),
+          signal: AbortSignal.timeout(EXCHANGE_ATTEMPT_TIMEOUT_MS),
         });
       } catch (err) {
         failure = err;

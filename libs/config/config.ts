@@ -47,8 +47,13 @@ const schema = z.object({
    * the app can expose it; 0: any free port.
    */
   METRICS_PORT: int(0, 65535, 9464),
-  /** Interface to listen on. */
-  HOST: z.string().min(1).default('0.0.0.0'),
+  /**
+   * Seconds a client has to send a whole HTTP request (headers and body); past it Node answers 408 and closes
+   * the connection, so a trickling client cannot hold one (Socket.IO long-polling is not affected).
+   */
+  HTTP_REQUEST_TIMEOUT_SECONDS: int(1, 300, 15),
+  /** Interface to listen on (the metrics listener too). Unset: 0.0.0.0, except the demo (`npm start` without WECHAT_APPID): 127.0.0.1. */
+  HOST: optionalString,
   /** Redis URL (`redis://` or `rediss://`). Unset (and no cluster): the in-process memory engine. */
   REDIS_URL: optionalString.pipe(
     z

@@ -11,6 +11,7 @@ import {
   isRedeemReplay,
   newLoginCode,
   newTicket,
+  safeEqual,
   ticketIdOfCode,
   ticketLogId,
   transition,
@@ -47,8 +48,14 @@ export interface ScanInput {
   ticketId: string;
   openid: string;
   mode: ConfirmationMode;
-  /** WeChat's own ticket of the scanned QR code; when given it must be the ticket's (WECHAT.md §0.5). */
-  qrTicket?: string;
+  /**
+   * WeChat's own ticket of the scanned QR code (the event's `Ticket`, which WeChat always sends): it must be
+   * the ticket's (WECHAT.md §0.5). It never leaves the store, so a forged scan cannot name it. `null`: no QR
+   * code, a web authorization inside WeChat, which may finish only a ticket issued without one.
+   */
+  qrTicket: string | null;
+  /** The AppID that saw the scan (the webhook's, or the web authorization's): it must be the ticket's. */
+  appId: string;
   user?: LoginUser;
   /** A read of the ticket already under way (`LoginService.read`), e.g. started while delivery marks were claimed. */
   current?: Promise<Ticket | null>;
@@ -160,10 +167,14 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       const result = await engine.tickets.apply(
         input.ticketId,
         (ticket) => {
-          // The event's QR ticket must be the one we created for this scene (WECHAT.md §0.5): a mismatch means
-          // the scene was lifted into another code, so the ticket is left exactly as it is.
-          const qrTicket = input.qrTicket ?? '';
-          foreignQr = qrTicket !== '' && ticket.qr.wechatTicket !== '' && qrTicket !== ticket.qr.wechatTicket;
+          // The event's QR ticket must be the one we created for this scene (WECHAT.md §0.5), and the push must
+          // have reached the account that created it: a mismatch means the scene was lifted into another code,
+          // or another account's webhook (the demo's) shares this store, so the ticket is left exactly as it is.
+          const qrMatches =
+            input.qrTicket === null
+              ? ticket.qr.wechatTicket === ''
+              : input.qrTicket !== '' && safeEqual(input.qrTicket, ticket.qr.wechatTicket);
+          foreignQr = !qrMatches || input.appId !== ticket.qr.appId;
           if (foreignQr) return { ok: true, changed: false, ticket };
           const event: TicketEvent = {
             type: 'scan',

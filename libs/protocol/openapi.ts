@@ -130,11 +130,14 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         tags: ['gateway'],
         parameters: [queryParam('state', 'The state sent to WeChat'), queryParam('code', 'Absent when the user refused', false)],
         responses: {
-          '302': { description: 'Signed in (session cookie set): to the same-origin redirect, else /' },
+          '302': {
+            description:
+              "Signed in (session cookie set): to the same-origin redirect, else /; begun from an OpenID Connect interaction, to the provider's resume URL instead (no session cookie)",
+          },
           '200': html('The user refused the authorization (no code)'),
           '400': html('Wrong or missing state, or an invalid, used or expired code (40029, 40163, 42003)'),
           '403': html('A snapshot-mode (virtual) user'),
-          '410': html('The ticket expired or was finished'),
+          '410': html('The ticket, or the OpenID Connect interaction, expired or was finished'),
           '502': html('WeChat did not answer the code exchange'),
         },
       },
@@ -310,6 +313,24 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         },
       },
     },
+    '/oidc/interaction/{uid}/wechat': {
+      get: {
+        operationId: 'oidcWechatLoginStart',
+        summary:
+          "The OpenID Connect login step inside WeChat: the one-tap button's target, WeChat's web authorization for this interaction",
+        description:
+          "Needs the provider's interaction cookie. `GET /auth/wechat/callback` then finishes the interaction (amr `wechat`) instead of signing the browser in to the gateway.",
+        tags: ['gateway'],
+        parameters: [{ name: 'uid', in: 'path', required: true, description: 'The interaction id', schema: { type: 'string' } }],
+        responses: {
+          '302': {
+            description: 'To {WECHAT_OAUTH_BASE}/connect/oauth2/authorize…#wechat_redirect, or to the interaction past its login step',
+          },
+          '400': html('Expired or unknown interaction: Start over'),
+          '503': html('The store is unavailable'),
+        },
+      },
+    },
     '/oidc/interaction/{uid}/finish': {
       post: {
         operationId: 'oidcFinishLogin',
@@ -386,6 +407,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           },
           '400': text('Malformed XML or body'),
           '401': text('Bad signature, stale timestamp, replay, or plaintext when WECHAT_REQUIRE_ENCRYPTION'),
+          '408': text('The request did not arrive whole within HTTP_REQUEST_TIMEOUT_SECONDS (Node answers, then closes)'),
           '413': text('Body too large'),
         },
       },
@@ -652,5 +674,11 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
 };
 
 function simErrors(): Record<string, object> {
-  return { '4XX': { description: 'Invalid body, unknown user or code', ...json(ref('ErrorResponse')) } };
+  return {
+    '4XX': {
+      description:
+        'Invalid body, unknown user or code; 403 from another Origin (or Sec-Fetch-Site cross-site), 415 for a POST that is not application/json, 429 with too many pushes in flight',
+      ...json(ref('ErrorResponse')),
+    },
+  };
 }

@@ -6,6 +6,7 @@
 export { createEngine, type ConfiguredEngine, type CreateEngineOptions } from './create-engine.js';
 export { openRuntime, type Runtime } from './open-runtime.js';
 export { listen, localUrl } from './listen.js';
+export { createHttpServer, DEFAULT_REQUEST_TIMEOUT_SECONDS } from './http-server.js';
 export { exitOnStartupError, onShutdownSignal, type ShutdownLogger } from './lifecycle.js';
 export { TIMED_OUT, withTimeout } from './with-timeout.js';
 export { serveMetrics, type MetricsServer } from './metrics-server.js';

@@ -3,8 +3,9 @@
  * client tries (`/metrics/`, `/METRICS`, `/%6Detrics`) the public port has no metrics route, and no shipped
  * proxy routes the metrics port. Exactly `GET /metrics` answers here; anything else is a 404.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { createHttpServer, DEFAULT_REQUEST_TIMEOUT_SECONDS } from './http-server.js';
 import { listen, localUrl } from './listen.js';
 
 export interface MetricsServer {
@@ -16,18 +17,29 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Listen on `host:port` and serve `registry` at exactly `GET /metrics`. */
-export async function serveMetrics(registry: Registry, host: string, port: number): Promise<MetricsServer> {
-  const server = createServer((req, res) => {
-    if (req.method !== 'GET' || req.url !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }).end('not found');
-      return;
-    }
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType, 'x-content-type-options': 'nosniff' }).end(text),
-      () => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('metrics unavailable'),
-    );
-  });
+/**
+ * Listen on `host:port` and serve `registry` at exactly `GET /metrics`, with the same request timeout as the
+ * public port (HTTP_REQUEST_TIMEOUT_SECONDS; default {@link DEFAULT_REQUEST_TIMEOUT_SECONDS}).
+ */
+export async function serveMetrics(
+  registry: Registry,
+  host: string,
+  port: number,
+  requestTimeoutSeconds: number = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+): Promise<MetricsServer> {
+  const server = createHttpServer(
+    (req, res) => {
+      if (req.method !== 'GET' || req.url !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }).end('not found');
+        return;
+      }
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType, 'x-content-type-options': 'nosniff' }).end(text),
+        () => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('metrics unavailable'),
+      );
+    },
+    { requestTimeoutSeconds },
+  );
   const bound = await listen(server, host, port);
   return {
     server,

@@ -43,6 +43,11 @@ export interface TicketQr {
   url: string;
   /** WeChat's own ticket for the QR code (compared with the `Ticket` of scan events). */
   wechatTicket: string;
+  /**
+   * The Official Account (AppID) whose `qrcode/create` issued it: only that account's webhook may scan it, so
+   * a webhook with other credentials (the demo's, which are public) sharing the store cannot.
+   */
+  appId: string;
 }
 
 export interface Ticket {

@@ -54,6 +54,8 @@ export interface WechatUserInfo {
 }
 
 export interface WechatClient {
+  /** The Official Account this client speaks for; the QR codes it creates belong to it. */
+  readonly appId: string;
   /** A valid access token, from the shared cache or fetched once for the whole deployment. */
   getAccessToken(): Promise<string>;
   /** A temporary `QR_STR_SCENE` code whose scan events carry `sceneStr`. */
@@ -300,6 +302,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   }
 
   return {
+    appId: options.appId,
     getAccessToken,
 
     async createQrCode(sceneStr, expireSeconds) {

@@ -45,8 +45,8 @@ describe('login inside WeChat, in Chromium', () => {
       const jwks = (await (await fetch(`${app.url}/.well-known/jwks.json`)).json()) as { keys: [] };
       const { payload } = await jwtVerify(session?.value ?? '', createLocalJWKSet(jwks));
       expect(payload.sub).toBe(openid);
-      // The browser's half of the login is spent.
-      expect((await context.cookies(app.url)).some((c) => c.name === 'qrgate_wechat_auth')).toBe(false);
+      // The browser's half of the login is spent (its cookie lives at /auth/wechat, so ask for that path).
+      expect((await context.cookies(`${app.url}/auth/wechat/callback`)).some((c) => c.name === 'qrgate_wechat_auth')).toBe(false);
     } finally {
       await context.close();
     }

@@ -10,6 +10,7 @@ import { createLoginService, LOGIN_COUNT_TTL_MS } from '../../libs/login/index.j
 import { createLogger, createMetrics } from '../../libs/observability/index.js';
 import { loginCountKey, newLoginCode, retainUntil, transition } from '../../libs/ticket/index.js';
 import { aTicket, eventually } from '../support/engine-contract.js';
+import { APP_ID } from '../support/fixtures.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
 describe('redis engine specifics', () => {
@@ -106,6 +107,7 @@ describe('redis engine specifics', () => {
       kv: engine.kv,
       logger,
       confirmation: 'scan' as const,
+      appId: APP_ID,
       now: Date.now,
     };
     const scanOf = (ticket: ReturnType<typeof aTicket>, openid: string) => ({

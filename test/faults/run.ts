@@ -28,6 +28,7 @@ for (const scenario of SCENARIOS) {
     continue;
   }
   rows.push(result.tally);
+  if (result.tapRetries > 0) process.stdout.write(`  ${result.tapRetries} confirmation taps failed and were tapped again\n`);
   const { lost, duplicated, stuck, examples } = result.tally;
   if (lost + duplicated + stuck > 0) {
     bad = true;

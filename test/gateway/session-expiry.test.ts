@@ -38,7 +38,14 @@ describe('session expiry on /session', () => {
       logger: pino({ level: 'silent' }),
       now: h.now,
     });
-    const scanned = await login.scan({ ticketId: browser.ticket.ticket, openid: 'o_expiring', mode: 'scan' });
+    const stored = await login.read(browser.ticket.ticket);
+    const scanned = await login.scan({
+      ticketId: browser.ticket.ticket,
+      openid: 'o_expiring',
+      mode: 'scan',
+      qrTicket: stored?.qr.wechatTicket ?? '',
+      appId: stored?.qr.appId ?? '',
+    });
     expect(scanned.kind).toBe('confirmed');
     const { code } = await browser.waitFor('login');
     const { body } = await browser.exchange(code);

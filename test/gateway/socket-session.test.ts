@@ -5,7 +5,7 @@
  * once however many sockets watch the ticket. Time is the harness's fake clock: no test waits out a TTL.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { newLoginCode, transition } from '../../libs/ticket/index.js';
+import { LOGIN_CODE_TTL_SECONDS, newLoginCode, transition } from '../../libs/ticket/index.js';
 import { START, startGateway, type GatewayHarness } from '../support/gateway-harness.js';
 import type { LoginBrowser } from '../support/login-browser.js';
 
@@ -209,6 +209,19 @@ describe('resume with the last version received', () => {
 
     expect(await older.waitFor('login')).toEqual({ ticket, code, user: {}, version });
     expect(await withoutVersion.waitFor('login')).toEqual({ ticket, code, user: {}, version });
+  });
+
+  it('tells a browser that comes back after its code lapsed `expired`, not a login it cannot redeem', async () => {
+    const h = await start();
+    const { ticket, secret, version } = await confirmedThenDropped(h);
+    await h.advance(LOGIN_CODE_TTL_SECONDS * 1000);
+
+    const late = await h.open({ resume: { ticket, secret, version: version - 1 } });
+
+    expect(await late.waitFor('status')).toEqual({ ticket, status: 'expired', version });
+    const fresh = await late.refresh();
+    expect('error' in fresh).toBe(false);
+    expect(late.logins()).toEqual([]);
   });
 
   it('a claimed version beyond the stored one does not make the socket deaf to the changes to come', async () => {

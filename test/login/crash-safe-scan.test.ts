@@ -20,6 +20,7 @@ import { createLoginService } from '../../libs/login/index.js';
 import { createLogger, createMetrics } from '../../libs/observability/index.js';
 import { loginCountKey, newSecret, newTicket, newTicketId, type ConfirmationMode, type Ticket } from '../../libs/ticket/index.js';
 import { eventually } from '../support/engine-contract.js';
+import { APP_ID } from '../support/fixtures.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
 /** Short lease, so a dead worker's delivery is free again quickly (production: 3 s). */
@@ -66,6 +67,7 @@ function handler(engine: Engine, mode: ConfirmationMode): ScanEventDeps {
     kv: engine.kv,
     logger,
     confirmation: mode,
+    appId: APP_ID,
     now: Date.now,
     marks: { leaseMs: LEASE_MS, pollMs: 10 },
   };
@@ -133,7 +135,7 @@ for (const backend of backends) {
       const ticket = newTicket({
         id,
         secret: newSecret(),
-        qr: { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-${id}` },
+        qr: { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-${id}`, appId: APP_ID },
         browser: { userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0', ip: '203.0.113.7' },
         now: Date.now(),
         ttlSeconds: 120,

@@ -17,6 +17,10 @@ import {
   type Ticket,
 } from '../../libs/ticket/index.js';
 import { eventually } from '../support/engine-contract.js';
+import { APP_ID } from '../support/fixtures.js';
+
+/** What WeChat's push says about the scanned code: its QR ticket, delivered to the account that issued it. */
+const qrOf = (ticket: Ticket) => ({ qrTicket: ticket.qr.wechatTicket, appId: ticket.qr.appId });
 
 const logger = createLogger({ app: 'test', level: 'silent' });
 const BROWSER = { userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0', ip: '203.0.113.7' };
@@ -49,7 +53,7 @@ describe('login use cases over the memory engine', () => {
   async function issued(): Promise<{ ticket: Ticket; secret: string; rings: TicketChange[] }> {
     const id = newTicketId();
     const secret = newSecret();
-    const qr = { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-${id}` };
+    const qr = { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-${id}`, appId: APP_ID };
     const outcome = await login.issue({ id, secret, qr, browser: BROWSER, ttlSeconds: TTL_SECONDS });
     if (!outcome.ok) throw new Error('issue failed');
     const rings: TicketChange[] = [];
@@ -79,7 +83,7 @@ describe('login use cases over the memory engine', () => {
     const outcome = await failing.issue({
       id: newTicketId(),
       secret: newSecret(),
-      qr: { url: 'u', wechatTicket: 'w' },
+      qr: { url: 'u', wechatTicket: 'w', appId: APP_ID },
       browser: BROWSER,
       ttlSeconds: TTL_SECONDS,
     });
@@ -90,7 +94,7 @@ describe('login use cases over the memory engine', () => {
   it('scan mode: scan confirms, rings once, counts the login; the code redeems once with the secret', async () => {
     const { ticket, secret, rings } = await issued();
 
-    const scanned = await login.scan({ ticketId: ticket.id, openid: 'o_alice', mode: 'scan', qrTicket: ticket.qr.wechatTicket });
+    const scanned = await login.scan({ ticketId: ticket.id, openid: 'o_alice', mode: 'scan', ...qrOf(ticket) });
 
     expect(scanned).toMatchObject({ kind: 'confirmed', changed: true, told: true, loginCount: 1 });
     if (scanned.kind !== 'confirmed') throw new Error('not confirmed');
@@ -111,7 +115,13 @@ describe('login use cases over the memory engine', () => {
 
   it('a redeemed code: the same code and secret again within the grace replay that one redemption; anyone else, or later, is refused', async () => {
     const { ticket, secret } = await issued();
-    const scanned = await login.scan({ ticketId: ticket.id, openid: 'o_alice', mode: 'scan', qrTicket: ticket.qr.wechatTicket });
+    const scanned = await login.scan({
+      ticketId: ticket.id,
+      openid: 'o_alice',
+      mode: 'scan',
+      qrTicket: ticket.qr.wechatTicket,
+      appId: APP_ID,
+    });
     if (scanned.kind !== 'confirmed') throw new Error('not confirmed');
     const code = scanned.ticket.code!;
     const first = await login.redeem({ code, secret });
@@ -139,8 +149,8 @@ describe('login use cases over the memory engine', () => {
 
   it('a repeated scan by the same scanner changes nothing, rings again and counts nothing more', async () => {
     const { ticket, rings } = await issued();
-    await login.scan({ ticketId: ticket.id, openid: 'o_bob', mode: 'scan' });
-    const again = await login.scan({ ticketId: ticket.id, openid: 'o_bob', mode: 'scan' });
+    await login.scan({ ticketId: ticket.id, openid: 'o_bob', mode: 'scan', ...qrOf(ticket) });
+    const again = await login.scan({ ticketId: ticket.id, openid: 'o_bob', mode: 'scan', ...qrOf(ticket) });
 
     expect(again).toMatchObject({ kind: 'confirmed', changed: false, told: true });
     await eventually(() => rings.length === 2);
@@ -151,21 +161,39 @@ describe('login use cases over the memory engine', () => {
 
   it('another scanner is refused; an unknown or foreign-QR scene is unknown', async () => {
     const { ticket } = await issued();
-    expect(await login.scan({ ticketId: ticket.id, openid: 'o_x', mode: 'scan', qrTicket: 'gQ-someone-else' })).toEqual({
+    expect(await login.scan({ ticketId: ticket.id, openid: 'o_x', mode: 'scan', qrTicket: 'gQ-someone-else', appId: APP_ID })).toEqual({
       kind: 'unknown',
     });
     expect((await engine.tickets.get(ticket.id))?.version).toBe(1);
-    await login.scan({ ticketId: ticket.id, openid: 'o_first', mode: 'tap' });
-    expect(await login.scan({ ticketId: ticket.id, openid: 'o_second', mode: 'tap' })).toEqual({
+    await login.scan({ ticketId: ticket.id, openid: 'o_first', mode: 'tap', ...qrOf(ticket) });
+    expect(await login.scan({ ticketId: ticket.id, openid: 'o_second', mode: 'tap', ...qrOf(ticket) })).toEqual({
       kind: 'refused',
       reason: 'already_scanned',
     });
-    expect(await login.scan({ ticketId: newTicketId(), openid: 'o_x', mode: 'scan' })).toEqual({ kind: 'unknown' });
+    expect(await login.scan({ ticketId: newTicketId(), openid: 'o_x', mode: 'scan', qrTicket: 'gQ-none', appId: APP_ID })).toEqual({
+      kind: 'unknown',
+    });
+  });
+
+  it('a scan without the QR ticket, or received by another AppID (a demo sharing the store), is unknown and changes nothing', async () => {
+    const { ticket, rings } = await issued();
+    const before = await engine.tickets.get(ticket.id);
+    expect(await login.scan({ ticketId: ticket.id, openid: 'o_x', mode: 'scan', qrTicket: '', appId: APP_ID })).toEqual({
+      kind: 'unknown',
+    });
+    expect(
+      await login.scan({ ticketId: ticket.id, openid: 'o_x', mode: 'scan', qrTicket: ticket.qr.wechatTicket, appId: 'wxdemo0000000000' }),
+    ).toEqual({
+      kind: 'unknown',
+    });
+    expect(await engine.tickets.get(ticket.id)).toEqual(before);
+    expect(rings).toEqual([]);
+    expect(await counterValue(metrics, 'ticketsScanned')).toBe(0);
   });
 
   it('tap mode: scan, then confirm on the phone; the code is minted at the confirmation', async () => {
     const { ticket, secret, rings } = await issued();
-    const scanned = await login.scan({ ticketId: ticket.id, openid: 'o_carol', mode: 'tap' });
+    const scanned = await login.scan({ ticketId: ticket.id, openid: 'o_carol', mode: 'tap', ...qrOf(ticket) });
     expect(scanned).toMatchObject({ kind: 'scanned', changed: true, told: true });
     if (scanned.kind !== 'scanned') throw new Error('not scanned');
     expect(scanned.ticket.code).toBeUndefined();
@@ -191,7 +219,7 @@ describe('login use cases over the memory engine', () => {
 
   it('tap mode: "not me" cancels, rings, and leaves nothing to redeem', async () => {
     const { ticket, rings } = await issued();
-    await login.scan({ ticketId: ticket.id, openid: 'o_dave', mode: 'tap' });
+    await login.scan({ ticketId: ticket.id, openid: 'o_dave', mode: 'tap', ...qrOf(ticket) });
     const decided = await login.decide({ ticketId: ticket.id, openid: 'o_dave', action: 'cancel' });
     expect(decided).toMatchObject({ kind: 'cancelled', told: true });
     await eventually(() => rings.length === 2);
@@ -210,7 +238,7 @@ describe('login use cases over the memory engine', () => {
     await eventually(() => rings.length === 1);
     expect(rings).toEqual([{ ticket: ticket.id, version: 2 }]);
     expect(await counterValue(metrics, 'ticketsExpired')).toBe(1);
-    expect(await login.scan({ ticketId: ticket.id, openid: 'o_late', mode: 'scan' })).toEqual({ kind: 'unknown' });
+    expect(await login.scan({ ticketId: ticket.id, openid: 'o_late', mode: 'scan', ...qrOf(ticket) })).toEqual({ kind: 'unknown' });
     clock += 24 * 3600 * 1000;
     expect(await login.expire(ticket.id)).toEqual({ kind: 'gone' });
   });
@@ -227,12 +255,12 @@ describe('login use cases over the memory engine', () => {
     const service = createLoginService({ engine: flaky, metrics, logger, now: () => clock, ringBackoffMs: 1 });
     const { ticket, rings } = await issued();
 
-    const lost = await service.scan({ ticketId: ticket.id, openid: 'o_erin', mode: 'scan' });
+    const lost = await service.scan({ ticketId: ticket.id, openid: 'o_erin', mode: 'scan', ...qrOf(ticket) });
     expect(lost).toMatchObject({ kind: 'confirmed', changed: true, told: false });
     expect((await engine.tickets.get(ticket.id))?.status).toBe('confirmed');
 
     // The re-run (WeChat's re-send) rings again and is heard; the login is not counted twice.
-    const rerun = await service.scan({ ticketId: ticket.id, openid: 'o_erin', mode: 'scan' });
+    const rerun = await service.scan({ ticketId: ticket.id, openid: 'o_erin', mode: 'scan', ...qrOf(ticket) });
     expect(rerun).toMatchObject({ kind: 'confirmed', changed: false, told: true });
     await eventually(() => rings.length === 1);
     expect(rings).toEqual([{ ticket: ticket.id, version: 2 }]);
@@ -242,7 +270,7 @@ describe('login use cases over the memory engine', () => {
   it('the login counter counts per user and forgets a user who unfollows', async () => {
     for (let i = 0; i < 2; i++) {
       const { ticket } = await issued();
-      await login.scan({ ticketId: ticket.id, openid: 'o_frank', mode: 'scan' });
+      await login.scan({ ticketId: ticket.id, openid: 'o_frank', mode: 'scan', ...qrOf(ticket) });
     }
     expect(await engine.kv.get(loginCountKey('o_frank'))).toBe('2');
     await login.counter.forget('o_frank');

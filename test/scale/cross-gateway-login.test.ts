@@ -54,7 +54,7 @@ describe('cross-gateway login: 3 gateways, 2 webhooks, 1 Redis', () => {
 
     const pushes = await mapLimit(browsers, 25, (browser, i) => {
       const webhook = webhookUrls[Math.floor(Math.random() * WEBHOOKS)]!;
-      return pushScan(`${webhook}/wechat`, { scene: browser.ticket.ticket, openid: `o_cross_${i}` });
+      return pushScan(`${webhook}/wechat`, { scene: browser.ticket.ticket, openid: `o_cross_${i}`, simUrl: cluster!.sim.url });
     });
     expect(pushes.filter((p) => p.status !== 200)).toEqual([]);
 

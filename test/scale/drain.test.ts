@@ -100,7 +100,7 @@ describe('graceful drain of a gateway behind HAProxy', () => {
     for (const browser of pinned) expect(browser.events.filter((e) => e.type === 'ticket').length).toBeGreaterThanOrEqual(2);
 
     const pushes = await mapLimit(browsers, 20, (browser, i) =>
-      pushScan(`${lb}/wechat`, { scene: browser.ticket.ticket, openid: `o_drain_${i}` }),
+      pushScan(`${lb}/wechat`, { scene: browser.ticket.ticket, openid: `o_drain_${i}`, simUrl: cluster!.sim.url }),
     );
     expect(pushes.filter((p) => p.status !== 200)).toEqual([]);
     await Promise.all(browsers.map((browser) => browser.waitFor('login', undefined, 30_000)));
@@ -116,7 +116,11 @@ describe('graceful drain of a gateway behind HAProxy', () => {
     const browser = await LoginBrowser.open(haproxy!.url);
     browsers.push(browser);
     // HAProxy retries a refused push on the remaining webhook.
-    const pushed = await pushScan(`${haproxy!.url}/wechat`, { scene: browser.ticket.ticket, openid: 'o_drain_webhook' });
+    const pushed = await pushScan(`${haproxy!.url}/wechat`, {
+      scene: browser.ticket.ticket,
+      openid: 'o_drain_webhook',
+      simUrl: cluster!.sim.url,
+    });
     expect(pushed.status).toBe(200);
     await browser.waitFor('login');
     expect(staying!.child.exitCode).toBeNull();

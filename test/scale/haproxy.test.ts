@@ -70,7 +70,7 @@ describe('login through HAProxy: sticky polling and WebSocket-only browsers', ()
 
     // WeChat pushes to the public URL; HAProxy spreads them over the webhooks.
     const pushes = await mapLimit(browsers, 20, (browser, i) =>
-      pushScan(`${lb}/wechat`, { scene: browser.ticket.ticket, openid: `o_lb_${i}` }),
+      pushScan(`${lb}/wechat`, { scene: browser.ticket.ticket, openid: `o_lb_${i}`, simUrl: cluster!.sim.url }),
     );
     expect(pushes.filter((p) => p.status !== 200)).toEqual([]);
     expect((await scrapeMetricEach(webhookMetricsUrls, TICKETS_SCANNED)).every((n) => n > 0)).toBe(true);

@@ -88,7 +88,7 @@ describe('login through the nginx example', () => {
     );
     browsers.push(...opened);
     const pushes = await mapLimit(browsers, 20, (browser, i) =>
-      pushScan(`${url}/wechat`, { scene: browser.ticket.ticket, openid: `o_nginx_${i}` }),
+      pushScan(`${url}/wechat`, { scene: browser.ticket.ticket, openid: `o_nginx_${i}`, simUrl: cluster!.sim.url }),
     );
     expect(pushes.filter((p) => p.status !== 200)).toEqual([]);
     expect(await browsersWithoutExactlyOneLogin(browsers)).toEqual([]);

@@ -64,7 +64,11 @@ describe('cross-gateway login on a Redis Cluster: 3 gateways, 2 webhooks, 300 br
 
     // Each scan reaches a random webhook, as WeChat's pushes would behind a balancer.
     const pushes = await mapLimit(browsers, 20, (browser, i) =>
-      pushScan(`${webhookUrls[Math.floor(Math.random() * WEBHOOKS)]!}/wechat`, { scene: browser.ticket.ticket, openid: `o_cluster_${i}` }),
+      pushScan(`${webhookUrls[Math.floor(Math.random() * WEBHOOKS)]!}/wechat`, {
+        scene: browser.ticket.ticket,
+        openid: `o_cluster_${i}`,
+        simUrl: cluster!.sim.url,
+      }),
     );
     expect(pushes.filter((p) => p.status !== 200)).toEqual([]);
 

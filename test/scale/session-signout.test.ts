@@ -69,7 +69,7 @@ describe.each(stores)('signing a browser out across gateway processes on %s', (_
     const url = fleet!.gateways[gateway]!.url;
     const browser = await LoginBrowser.open(url, { extraHeaders: { 'user-agent': userAgent } });
     try {
-      const pushed = await pushScan(`${fleet!.webhooks[0]!.url}/wechat`, { scene: browser.ticket.ticket, openid });
+      const pushed = await pushScan(`${fleet!.webhooks[0]!.url}/wechat`, { scene: browser.ticket.ticket, openid, simUrl: fleet!.sim.url });
       expect(pushed.status).toBe(200);
       const { code } = await browser.waitFor('login');
       const exchanged = await browser.exchange(code);

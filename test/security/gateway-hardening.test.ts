@@ -13,7 +13,7 @@ import { ConnectError, LoginBrowser } from '../support/login-browser.js';
 import { followLink, linkIn, scan } from '../support/phone.js';
 import { startTestStandalone } from '../support/standalone.js';
 import { AES_KEY, PREVIOUS_AES_KEY } from '../support/fixtures.js';
-import { openBrowser, postPush, scanXml, signed, snapshot, expectStillPending, ticketsCreated } from './security-harness.js';
+import { openBrowser, postPush, scanOf, signed, snapshot, expectStillPending, ticketsCreated } from './security-harness.js';
 
 const running: Standalone[] = [];
 const browsers: LoginBrowser[] = [];
@@ -133,7 +133,7 @@ describe('webhook', () => {
   it('accepts a push encrypted with WECHAT_AES_KEY_PREVIOUS during a rotation and answers with that key', async () => {
     const app = await start({ WECHAT_AES_KEY: AES_KEY, WECHAT_AES_KEY_PREVIOUS: PREVIOUS_AES_KEY });
     const browser = track(await openBrowser(app));
-    const push = signed(scanXml(browser.ticket.ticket, 'o_rotation'), {
+    const push = signed(await scanOf(app, browser.ticket.ticket, 'o_rotation'), {
       aes: { encodingAesKey: PREVIOUS_AES_KEY, appId: DEMO_WECHAT.appId },
     });
 
@@ -148,7 +148,7 @@ describe('webhook', () => {
     const app = await start({ WECHAT_AES_KEY: AES_KEY, WECHAT_REQUIRE_ENCRYPTION: 'true' });
     const browser = track(await openBrowser(app));
     const before = await snapshot(app, browser);
-    const push = signed(scanXml(browser.ticket.ticket, 'o_plain'));
+    const push = signed(await scanOf(app, browser.ticket.ticket, 'o_plain'));
 
     const res = await postPush(app, push.query, push.body);
 
@@ -160,7 +160,7 @@ describe('webhook', () => {
   it('answers WeChat re-sending the very same request (same query string, same body) with the same reply, once', async () => {
     const app = await start({});
     const browser = track(await openBrowser(app));
-    const push = signed(scanXml(browser.ticket.ticket, 'o_retry'));
+    const push = signed(await scanOf(app, browser.ticket.ticket, 'o_retry'));
     const first = await postPush(app, push.query, push.body);
     expect(first.status).toBe(200);
     await browser.waitFor('status', (s) => s.status === 'scanned');

@@ -13,7 +13,7 @@ import { AES_KEY } from '../support/fixtures.js';
 import { logSink } from '../support/log-sink.js';
 import { LoginBrowser } from '../support/login-browser.js';
 import { followLink, linkIn, scan } from '../support/phone.js';
-import { postPush, scanXml, signed, tokenOf } from './security-harness.js';
+import { postPush, scanOf, signed, tokenOf } from './security-harness.js';
 
 describe('logged database errors', () => {
   it("keep the failed command's name but never its arguments (a ticket CAS carries the login code)", () => {
@@ -75,10 +75,10 @@ describe('structured logs of a full login', () => {
     // …a reuse without the secret is refused.
     expect((await browser.exchange(code, 'B'.repeat(43))).status).toBe(401);
     // Refusals an attacker provokes: a captured query string replayed with another body, a forged signature.
-    const captured = signed(scanXml(ticket, 'o_logged'));
+    const captured = signed(await scanOf(app, ticket, 'o_logged'));
     await postPush(app, captured.query, captured.body);
-    await postPush(app, captured.query, scanXml(ticket, 'o_mallory'));
-    const forged = signed(scanXml(ticket, 'o_mallory'), { token: 'not-the-token' });
+    await postPush(app, captured.query, await scanOf(app, ticket, 'o_mallory'));
+    const forged = signed(await scanOf(app, ticket, 'o_mallory'), { token: 'not-the-token' });
     await postPush(app, forged.query, forged.body);
     browser.close();
 

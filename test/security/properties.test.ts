@@ -321,7 +321,7 @@ describe('ticket state machine (libs/ticket)', () => {
         let ticket = newTicket({
           id: 'AAAAAAAAAAAAAAAAAAAAAA',
           secret: RIGHT_SECRET,
-          qr: { url: 'u', wechatTicket: 'w' },
+          qr: { url: 'u', wechatTicket: 'w', appId: APP_ID },
           browser: { userAgent: '', ip: '' },
           now: CREATED,
           ttlSeconds: TTL_SECONDS,

@@ -12,9 +12,29 @@ import { LoginBrowser, type BrowserOptions } from '../support/login-browser.js';
 /** The simulator's Official Account id: the `ToUserName` of its pushes. */
 export const OA_ID = 'gh_qrgatesim000';
 
-/** A SCAN push for `scene` from `openid`, as WeChat would build it. */
-export const scanXml = (scene: string, openid: string): string =>
-  buildEventXml({ toUserName: OA_ID, fromUserName: openid, createTime: Math.floor(Date.now() / 1000), event: 'SCAN', eventKey: scene });
+/**
+ * A SCAN push for `scene` from `openid`, as WeChat builds it: with the scanned code's `Ticket`, which WeChat
+ * always sends (WECHAT.md §5) and only it and the store know.
+ */
+export const scanXml = (scene: string, openid: string, qrTicket: string): string =>
+  buildEventXml({
+    toUserName: OA_ID,
+    fromUserName: openid,
+    createTime: Math.floor(Date.now() / 1000),
+    event: 'SCAN',
+    eventKey: scene,
+    ticket: qrTicket,
+  });
+
+/** WeChat's QR ticket of `scene` as the store holds it (WeChat knows it: it made the code); made up when absent. */
+export async function qrTicketOf(app: Standalone, scene: string): Promise<string> {
+  return (await app.engine.tickets.get(scene))?.qr.wechatTicket ?? 'gQ-no-such-code';
+}
+
+/** {@link scanXml} for a scene of `app`, with its real QR ticket: the push WeChat sends when it is scanned. */
+export async function scanOf(app: Standalone, scene: string, openid: string): Promise<string> {
+  return scanXml(scene, openid, await qrTicketOf(app, scene));
+}
 
 /** Sign (and with `aes`, encrypt) a push with the demo account's token, as WeChat does. */
 export const signed = (xml: string, options: Partial<PushSigningOptions> = {}) => signPush(xml, { token: DEMO_WECHAT.token, ...options });

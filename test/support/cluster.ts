@@ -112,16 +112,20 @@ export interface PushedScan {
 
 /**
  * Be WeChat's server: push a signed `SCAN` event for `scene` by `openid` to `webhookUrl` (the `/wechat` URL),
- * exactly as WeChat would after the user scanned the code (`qrTicket` is WeChat's QR ticket, when known).
+ * exactly as WeChat would after the user scanned the code: with the code's QR ticket (`Ticket`), which WeChat
+ * always sends and which the simulator at `simUrl` (WeChat's API here, it made the code) lists.
  */
-export async function pushScan(webhookUrl: string, input: { scene: string; openid: string; qrTicket?: string }): Promise<PushedScan> {
+export async function pushScan(webhookUrl: string, input: { scene: string; openid: string; simUrl: string }): Promise<PushedScan> {
+  const codes = (await (await fetch(`${input.simUrl}/sim/api/codes`)).json()) as Array<{ scene: string; qrTicket: string }>;
+  const qrTicket = codes.find((c) => c.scene === input.scene)?.qrTicket;
+  if (qrTicket === undefined) throw new Error(`the simulator made no code for scene ${input.scene}`);
   const xml = buildEventXml({
     toUserName: ORIGINAL_ID,
     fromUserName: input.openid,
     createTime: Math.floor(Date.now() / 1000),
     event: 'SCAN',
     eventKey: input.scene,
-    ...(input.qrTicket !== undefined ? { ticket: input.qrTicket } : {}),
+    ticket: qrTicket,
   });
   const signed = signPush(xml, { token: SCALE_CREDENTIALS.WECHAT_TOKEN, openid: input.openid });
   const res = await fetch(`${webhookUrl}?${signed.query}`, {

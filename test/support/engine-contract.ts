@@ -508,7 +508,7 @@ export function aTicket(options: { secret?: string; ttlSeconds?: number; now?: n
   return newTicket({
     id: newTicketId(),
     secret: options.secret ?? newSecret(),
-    qr: { url: 'http://weixin.qq.com/q/x', wechatTicket: 't' },
+    qr: { url: 'http://weixin.qq.com/q/x', wechatTicket: 't', appId: 'wx0123456789abcdef' },
     browser: { userAgent: 'ua', ip: '127.0.0.1' },
     now: options.now ?? Date.now(),
     ttlSeconds: options.ttlSeconds ?? 120,

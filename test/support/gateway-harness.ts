@@ -22,6 +22,7 @@ import {
 import { loadConfig } from '../../libs/config/index.js';
 import { createMemoryEngine, type Engine } from '../../libs/engine/index.js';
 import { createMetrics, type Metrics } from '../../libs/observability/index.js';
+import { APP_ID } from './fixtures.js';
 import { serve } from './http.js';
 import { logSink } from './log-sink.js';
 import { LoginBrowser, type BrowserOptions } from './login-browser.js';
@@ -39,6 +40,7 @@ export async function ioTurns(turns = 20): Promise<void> {
 
 /** WeChat's `qrcode/create` as the gateway sees it, under the test's control. */
 export class FakeWechat implements QrCodeIssuer {
+  readonly appId = APP_ID;
   readonly calls: Array<{ sceneStr: string; expireSeconds: number }> = [];
   private held: Array<() => void> | undefined;
   private failures = 0;

@@ -99,7 +99,16 @@ export async function startSessionGateways(
       const url = gateways[index]!.url;
       const browser = await LoginBrowser.open(url, { extraHeaders: { 'user-agent': userAgent } });
       browsers.push(browser);
-      const scanned = await login.scan({ ticketId: browser.ticket.ticket, openid, mode: 'scan' });
+      // As the webhook would: with the QR code's own WeChat ticket and the account that saw the scan.
+      const stored = await login.read(browser.ticket.ticket);
+      if (stored === null) throw new Error('the ticket is not in the store');
+      const scanned = await login.scan({
+        ticketId: stored.id,
+        openid,
+        mode: 'scan',
+        qrTicket: stored.qr.wechatTicket,
+        appId: stored.qr.appId,
+      });
       if (scanned.kind !== 'confirmed') throw new Error(`scan did not confirm: ${scanned.kind}`);
       const { code } = await browser.waitFor('login');
       const exchanged = await browser.exchange(code);

@@ -121,7 +121,7 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
       const ticket = newTicket({
         id,
         secret: newSecret(),
-        qr: { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-test-${id}` },
+        qr: { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-test-${id}`, appId: APP_ID },
         browser: { userAgent: options.userAgent ?? CHROME_ON_WINDOWS, ip: options.ip ?? BROWSER_IP },
         now: now(),
         ttlSeconds: options.ttlSeconds ?? 120,

@@ -69,6 +69,8 @@ describe('a failed scan', () => {
       createTime: Math.floor(Date.now() / 1000),
       event: 'SCAN',
       eventKey: ticketId,
+      // WeChat sends the scanned code's QR ticket; the store holds the same one.
+      ticket: (await app.engine.tickets.get(ticketId))!.qr.wechatTicket,
     });
     const signed = signPush(xml, { token: DEMO_WECHAT.token });
     const post = async () =>

@@ -123,7 +123,7 @@ describe('safe mode', () => {
     const signed = signPush(scanEvent(ticket, { openid: 'o_compat' }), { token: TOKEN, ...aes() });
     const body = signed.body.replace(
       '</xml>',
-      `<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[SCAN]]></Event><EventKey><![CDATA[${decoy.id}]]></EventKey></xml>`,
+      `<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[SCAN]]></Event><EventKey><![CDATA[${decoy.id}]]></EventKey><Ticket><![CDATA[${decoy.qr.wechatTicket}]]></Ticket></xml>`,
     );
 
     const res = await hook.post(signed.query, body);

@@ -119,7 +119,14 @@ describe('scan mode', () => {
   it('gives an unknown scene a polite reply and changes nothing', async () => {
     const ticket = await hook.createTicket();
     for (const eventKey of ['AAAAAAAAAAAAAAAAAAAAAA', '731904', 'not a ticket id at all']) {
-      const xml = buildEventXml({ toUserName: OA_ID, fromUserName: 'o_erin', createTime: 1718000000, event: 'SCAN', eventKey });
+      const xml = buildEventXml({
+        toUserName: OA_ID,
+        fromUserName: 'o_erin',
+        createTime: 1718000000,
+        event: 'SCAN',
+        eventKey,
+        ticket: 'gQ-no-such-code',
+      });
       const res = await hook.push(xml);
       expect(res.status).toBe(200);
       expect(readReply(res.body).content).toMatch(/过期或无法识别.*\n.*refresh the page/);

@@ -13,7 +13,7 @@ const WORKER = join(REPO_ROOT, 'dist/test/faults/support/browser-worker.js');
 export type Transport = 'websocket' | 'polling';
 
 /** Browsers that arrive together. */
-const OPEN_WAVE = 100;
+export const OPEN_WAVE = 100;
 
 /** Everything one browser saw, in order. */
 export interface BrowserRecord {

@@ -7,7 +7,8 @@
  * Spreading browsers over processes keeps each under its open-file limit at full size.
  */
 import { io, type Socket } from 'socket.io-client';
-import { exchangeRetryable, exchangeRetryDelayMs } from '../../../libs/client/exchange-retry.js';
+import { EXCHANGE_ATTEMPT_TIMEOUT_MS, exchangeRetryable, exchangeRetryDelayMs } from '../../../libs/client/exchange-retry.js';
+import { RECONNECT_BACKOFF } from '../../../libs/client/reconnect.js';
 import type { ClientToServerEvents, ServerToClientEvents, TicketPayload } from '../../../libs/protocol/index.js';
 
 /** Parent → worker. */
@@ -43,8 +44,8 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
     transports: transport === 'websocket' ? ['websocket'] : ['polling', 'websocket'],
     forceNew: true,
     reconnection: true,
-    reconnectionDelay: 100,
-    reconnectionDelayMax: 1_000,
+    // The login page's backoff: at full size a faster one makes a reconnection storm no real page would.
+    ...RECONNECT_BACKOFF,
     // Keeps HAProxy's sticky cookie, as a browser does, so the polling handshake and its upgrade stay together.
     withCredentials: transport === 'polling',
     auth: (cb) =>
@@ -117,6 +118,7 @@ async function redeem(url: string, code: string, secret: string): Promise<{ stat
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ code, secret }),
+        signal: AbortSignal.timeout(EXCHANGE_ATTEMPT_TIMEOUT_MS),
       });
       await res.arrayBuffer();
       outcome = { status: res.status };

@@ -6,6 +6,8 @@
  * rejection or an uncaught exception.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { HAPROXY_CONFIG, LOAD_FROM_ONE_ADDRESS, SCALE_CREDENTIALS } from '../../support/cluster.js';
 import {
   freePort,
@@ -88,6 +90,13 @@ export async function startFaultStack(options: StackOptions): Promise<FaultStack
     await haproxy?.stop('SIGTERM', 5_000);
     await Promise.all(slots.map((slot) => slot.current()?.stop('SIGTERM', 10_000)));
     await sim?.stop('SIGTERM', 5_000);
+    // To read a failed full-size run afterwards: every app's log and HAProxy's request log, one file per run.
+    const logDir = process.env['QRGATE_FAULTS_LOG_DIR'];
+    if (logDir !== undefined && logDir !== '') {
+      await mkdir(logDir, { recursive: true });
+      const all = [...finished, ...tagged('haproxy', haproxy?.output() ?? '')];
+      await writeFile(join(logDir, `stack-${new Date().toISOString().replace(/[:.]/g, '-')}.log`), `${all.join('\n')}\n`);
+    }
   };
   try {
     sim = track('sim', await startApp('wechat-sim', { ...SCALE_CREDENTIALS, WEBHOOK_URL: `${url}/wechat`, LOG_LEVEL: 'info' }));

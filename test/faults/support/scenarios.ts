@@ -5,12 +5,12 @@
  * dust to settle, counts, and stops everything it started, also when it fails.
  */
 import { mapLimit } from '../../support/cluster.js';
-import { startFleet, type BrowserRecord, type Fleet } from './browser-fleet.js';
+import { OPEN_WAVE, startFleet, type BrowserRecord, type Fleet } from './browser-fleet.js';
 import { startFaultStack, type FaultStack } from './fault-stack.js';
 import { readStatuses, startProber } from './probes.js';
 import { startFaultCluster, startRedisNode, waitFor, type FaultCluster } from './redis-nodes.js';
 import { tally, type Tally } from './tally.js';
-import { sendScan, type SendOptions } from './wechat-server.js';
+import { qrTicketLookup, sendScan, type SendOptions } from './wechat-server.js';
 
 /** How big a run is. */
 export interface Size {
@@ -36,6 +36,8 @@ export interface ScenarioResult {
   logTail: string;
   /** What the first bad browsers saw, compactly, to explain a failure. */
   badBrowsers: string[];
+  /** Confirmation taps (tap mode) the simulated user made again because the page did not answer 200. */
+  tapRetries: number;
 }
 
 interface ScanAllOptions extends SendOptions {
@@ -74,6 +76,8 @@ interface ScenarioSpec {
 }
 
 const SIGNED_IN = '扫码登录成功';
+/** Taps a user makes before giving up on a confirmation page that keeps failing. */
+const TAP_ATTEMPTS = 3;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResult> {
@@ -90,23 +94,35 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
     const browsers = await fleet.open(stack.url, size.browsers, 120_000);
     const scans = new Map<number, { ticket: string; toldSignedIn: boolean }>();
     const deliveries = new Map<number, string>();
+    let tapRetries = 0;
     let faultAt = Number.POSITIVE_INFINITY;
     const liveStack = stack;
     const liveFleet = fleet;
+    const qrTicketOf = qrTicketLookup(stack.sim.url);
     const scan = async (browser: BrowserRecord, options: SendOptions = {}): Promise<void> => {
       const ticket = browser.current!.ticket;
       scans.set(browser.id, { ticket, toldSignedIn: false });
       if (spec.confirmation === 'tap') {
         // The phone: WeChat pushes the scan (re-sending like WeChat), then the user opens the link and taps Confirm.
-        const res = await fetch(`${liveStack.sim.url}/sim/api/scan`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ scene: ticket, openid: `o_fault_${browser.id}`, tap: 'confirm' }),
-        });
-        await res.arrayBuffer();
-        return;
+        // A tap whose page did not answer 200 shows the user an error, and they scan and tap again (counted).
+        for (let attempt = 1; ; attempt++) {
+          const confirmed = await fetch(`${liveStack.sim.url}/sim/api/scan`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ scene: ticket, openid: `o_fault_${browser.id}`, tap: 'confirm' }),
+          }).then(
+            async (res) =>
+              ((await res.json().catch(() => ({}))) as { tapped?: { submitted?: { status?: number } | null } }).tapped?.submitted
+                ?.status === 200,
+            () => false,
+          );
+          if (confirmed || attempt === TAP_ATTEMPTS) return;
+          tapRetries += 1;
+          await sleep(1_000);
+        }
       }
-      const sent = await sendScan(`${liveStack.url}/wechat`, { scene: ticket, openid: `o_fault_${browser.id}` }, options);
+      const qrTicket = await qrTicketOf(ticket);
+      const sent = await sendScan(`${liveStack.url}/wechat`, { scene: ticket, openid: `o_fault_${browser.id}`, qrTicket }, options);
       scans.set(browser.id, { ticket, toldSignedIn: sent.reply?.includes(SIGNED_IN) === true });
       deliveries.set(browser.id, sent.deliveries.map((d) => d.status || (d.error ?? 'none')).join(','));
     };
@@ -153,12 +169,14 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
     ).catch(() => new Map<string, string>());
     const logs = stack.logs();
     const row = tally({ scenario: spec.name, browsers: fleet.browsers, scans, storeStatus, faultAt, refusedMs: refused });
-    const bad = [...row.examples.lost, ...row.examples.duplicated, ...row.examples.stuck].slice(0, 3);
+    // Two of each kind, so a run that both loses and strands logins explains both.
+    const bad = [...row.examples.lost.slice(0, 2), ...row.examples.duplicated.slice(0, 2), ...row.examples.stuck.slice(0, 2)];
     return {
       tally: row,
       badBrowsers: bad.map(
         (id) => `${describeBrowser(fleet!.browsers[id]!, scans.get(id), storeStatus, faultAt)}\n  deliveries: ${deliveries.get(id) ?? '-'}`,
       ),
+      tapRetries,
       crashLines: stack.crashLines(),
       logTail: logs
         .slice(-12)
@@ -190,7 +208,8 @@ function describeBrowser(
   const events = browser.events.map((e) => {
     const { id: _id, at, ev, ...rest } = e;
     const detail = Object.entries(rest)
-      .filter(([k]) => k !== 'secret' && k !== 'code')
+      // A login's code is a credential; a refusal's code is what the gateway said.
+      .filter(([k]) => k !== 'secret' && (k !== 'code' || ev === 'refused'))
       .map(([k, v]) => `${k}=${k === 'ticket' ? short(String(v)) : String(v)}`)
       .join(' ');
     return `${at - faultAt}ms ${ev} ${detail}`;
@@ -224,7 +243,7 @@ export function socketDrops(size: Size): Promise<ScenarioResult> {
   );
 }
 
-/** b. One gateway SIGKILLed and another SIGTERMed (drain) while browsers wait and scans arrive. */
+/** b. One gateway SIGKILLed and another SIGTERMed (drain) while browsers wait and scans arrive; both come back as a Deployment's would. */
 export function gatewayDeaths(size: Size): Promise<ScenarioResult> {
   return runScenario(
     {
@@ -236,7 +255,16 @@ export function gatewayDeaths(size: Size): Promise<ScenarioResult> {
         const first = run.scanAll(run.browsers.slice(0, half), { overMs: 3_000 });
         await sleep(1_000);
         run.fault();
-        await Promise.all([first, killed!.kill('SIGKILL'), drained!.kill('SIGTERM', 25_000)]);
+        // As a Deployment does: the killed container is restarted a moment later, and the drained pod, once
+        // gone, is replaced. Until then one gateway holds every browser.
+        await Promise.all([
+          first,
+          killed!.kill('SIGKILL').then(async () => {
+            await sleep(2_000);
+            await killed!.restart();
+          }),
+          drained!.kill('SIGTERM', 25_000).then(() => drained!.restart()),
+        ]);
         // The rest are scanned once the browsers found the surviving gateway.
         await run.scanAll(run.browsers.slice(half));
       },
@@ -343,13 +371,15 @@ export function wechatApiFaults(size: Size): Promise<ScenarioResult> {
       settleMs: 20_000,
       async body(run) {
         const arrivals = Math.max(4, Math.floor(run.browsers.length / 4));
+        // Browsers arrive in waves of OPEN_WAVE, each waiting for its codes; a slow API slows every wave.
+        const arrivalMs = 45_000 + Math.ceil(arrivals / OPEN_WAVE) * 10_000;
         run.fault();
         await run.stack.apiFaults({ apiDelayMs: 6_000 });
-        const slow = run.fleet.open(run.stack.url, arrivals, 45_000);
+        const slow = run.fleet.open(run.stack.url, arrivals, arrivalMs);
         const waiting = run.scanAll(run.browsers.slice(0, Math.floor(run.browsers.length / 2)));
         await sleep(7_000);
         await run.stack.apiFaults({ apiStatus: 500 });
-        const failing = run.fleet.open(run.stack.url, arrivals, 45_000);
+        const failing = run.fleet.open(run.stack.url, arrivals, arrivalMs);
         await sleep(3_000);
         await run.stack.apiFaults({});
         const late = [...(await slow), ...(await failing)];

@@ -35,10 +35,13 @@ export interface SendResult {
   reply: string | null;
 }
 
-/** Push the scan of `scene` by `openid` to `webhookUrl` (the `/wechat` URL) the way WeChat does. */
+/**
+ * Push the scan of `scene` by `openid` to `webhookUrl` (the `/wechat` URL) the way WeChat does, with the
+ * code's QR ticket (`qrTicket`, the `Ticket` element WeChat always sends).
+ */
 export async function sendScan(
   webhookUrl: string,
-  input: { scene: string; openid: string },
+  input: { scene: string; openid: string; qrTicket: string },
   options: SendOptions = {},
 ): Promise<SendResult> {
   const maxDeliveries = options.maxDeliveries ?? 3;
@@ -49,6 +52,7 @@ export async function sendScan(
     createTime: Math.floor(Date.now() / 1000),
     event: 'SCAN',
     eventKey: input.scene,
+    ticket: input.qrTicket,
   });
   // Signed once: every re-send carries the same timestamp, nonce and signature.
   const signed = signPush(xml, { token: SCALE_CREDENTIALS.WECHAT_TOKEN, openid: input.openid });
@@ -86,4 +90,30 @@ export async function sendScan(
     if (attempt + 1 < maxDeliveries && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
   return { deliveries, answered: false, reply: null };
+}
+
+/**
+ * WeChat's QR ticket of a scene, as the simulator at `simUrl` (WeChat's API here, it made the codes) lists them:
+ * read once per new scene (a miss reads the list again, one read at a time shared by every scan waiting on it).
+ */
+export function qrTicketLookup(simUrl: string): (scene: string) => Promise<string> {
+  const known = new Map<string, string>();
+  let reading: Promise<void> | undefined;
+  const read = async (): Promise<void> => {
+    const res = await fetch(`${simUrl}/sim/api/codes`);
+    if (!res.ok) throw new Error(`the simulator did not list its codes: ${res.status}`);
+    for (const code of (await res.json()) as Array<{ scene: string; qrTicket: string }>) known.set(code.scene, code.qrTicket);
+  };
+  return async (scene) => {
+    // Twice at most: a read already under way may have started before this scene's code was made.
+    for (let attempt = 0; attempt < 2 && !known.has(scene); attempt++) {
+      reading ??= read().finally(() => {
+        reading = undefined;
+      });
+      await reading;
+    }
+    const qrTicket = known.get(scene);
+    if (qrTicket === undefined) throw new Error(`the simulator made no code for scene ${scene}`);
+    return qrTicket;
+  };
 }
