@@ -61,12 +61,13 @@ export function requestView(view: LoginRequestView): string {
  * The page the link opens (`/confirm#t=<token>`): the token is in the fragment, which no browser sends and so no
  * proxy logs. Its one script moves the token out of the address bar and posts it (`action=open`); the answer is
  * the request page, and a cookie that binds the decision to this device. The form is marked so the simulator's
- * in-app browser, which runs no script, can do the same.
+ * in-app browser, which runs no script, can do the same. `action`: the form's target relative to the page
+ * (default the confirmation page itself), so a gateway published under a path prefix keeps it.
  */
-export function openerView(nonce: string): string {
+export function openerView(nonce: string, action: string = CONFIRMATION_PATH.slice(1)): string {
   return [
     '<h1>正在打开… <span lang="en">Opening…</span></h1>',
-    `<form method="post" action="${CONFIRMATION_PATH.slice(1)}" id="open" data-from-fragment="t">`,
+    `<form method="post" action="${action}" id="open" data-from-fragment="t">`,
     '<input type="hidden" name="t" value="">',
     '<input type="hidden" name="action" value="open">',
     '</form>',
@@ -146,4 +147,5 @@ button.confirm { background: var(--green); color: #fff; }
 button.cancel { background: rgba(127,127,127,.15); color: var(--fg); }
 button:focus-visible { outline: 3px solid #0a64d6; outline-offset: 2px; }
 .note { color: var(--muted); font-size: .9rem; }
+#phone-sessions { list-style: none; margin: 0; padding: 0; }
 `;

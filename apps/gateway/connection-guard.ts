@@ -5,7 +5,7 @@
  * ever sees. Here:
  * - the Origin is checked before an engine.io session exists (`allowRequest`), and so is the number of open
  *   connections from the client's address (IPv6: its /64) on this gateway;
- * - a connection asks for exactly one namespace, `/login`, once: `/`, any other namespace, or a second
+ * - a connection asks for exactly one namespace, `/login` or `/session`, once: `/`, any other namespace, or a second
  *   CONNECT gets a `connect_error` with a catalogue code, and the connection is closed;
  * - every open connection is counted (`qrgate_socket_connections_open`).
  * The CONNECT packet is read from engine.io's `data` event ahead of Socket.IO's own listener, so Socket.IO
@@ -23,8 +23,8 @@ export interface ConnectionGuardDeps {
   settings: GatewaySettings;
   metrics: Metrics;
   logger: Logger;
-  /** The one namespace a connection may join. */
-  namespace: string;
+  /** The namespaces a connection may join (one of them, once). */
+  namespaces: readonly string[];
 }
 
 export interface ConnectionGuard {
@@ -113,7 +113,7 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
         conn.on('data', (data) => {
           if (typeof data !== 'string' || !data.startsWith(CONNECT) || conn.readyState !== 'open') return;
           const nsp = namespaceOf(data);
-          if (nsp !== deps.namespace) return refuse(conn, nsp, 'NAMESPACE_NOT_FOUND');
+          if (!deps.namespaces.includes(nsp)) return refuse(conn, nsp, 'NAMESPACE_NOT_FOUND');
           // One socket per connection: a second CONNECT would be a second socket behind one counted connection.
           if (connected) return refuse(conn, nsp, 'INVALID_PAYLOAD');
           connected = true;

@@ -7,7 +7,7 @@ import type { Config, GatewayRole } from '../../libs/config/index.js';
 import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { createWechatClient } from '../../libs/wechat/index.js';
-import { createGateway, type Gateway } from './gateway.js';
+import { createGateway, type Gateway, type GatewayDeps } from './gateway.js';
 import { gatewaySettings } from './gateway-settings.js';
 import { createSessionSigner, type SessionSigner } from './session-signer.js';
 import type { OidcClient } from '../../libs/oidc/oidc-clients.js';
@@ -25,6 +25,8 @@ export interface GatewayFromConfigOptions {
   demoExposed?: boolean;
   /** The configuration resolved for this role (`resolveGatewayRole`): credentials and confirmation, checked. */
   role: GatewayRole;
+  /** The `/session` namespace's adapter across processes (libs/runtime `socketAdapter`); unset: in memory. */
+  sessionAdapter?: GatewayDeps['sessionAdapter'];
   /** Demo mode: a missing OIDC signing key is generated, and the login page links to the demo RP here. */
   demo?: { oidcClients: OidcClient[]; demoRpUrl: string };
 }
@@ -80,6 +82,7 @@ export async function createGatewayFromConfig(
     signer,
     logger,
     metrics,
+    ...(options.sessionAdapter !== undefined ? { sessionAdapter: options.sessionAdapter } : {}),
     ...(oidc !== null && createProvider !== undefined ? { oidc: { settings: oidc, createProvider, unionidOf } } : {}),
   });
   return { gateway, signer, oidc };

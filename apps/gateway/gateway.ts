@@ -5,16 +5,20 @@
 import type { Server as HttpServer } from 'node:http';
 import type Koa from 'koa';
 import type Router from '@koa/router';
-import { Server } from 'socket.io';
+import { Server, type Namespace, type ServerOptions } from 'socket.io';
 import type { Engine } from '../../libs/engine/index.js';
-import { createLoginService } from '../../libs/login/index.js';
+import { createLoginService, createPhoneLinks, createSessionBook, type SessionRecord } from '../../libs/login/index.js';
+import { mountPhoneSessionsPage } from './phone-sessions-page.js';
+import { watchOidcSessions } from './oidc-sessions.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
-import { LOGIN_NAMESPACE, type ClientToServerEvents, type ServerToClientEvents } from '../../libs/protocol/index.js';
+import { LOGIN_NAMESPACE, SESSION_NAMESPACE, type ClientToServerEvents, type ServerToClientEvents } from '../../libs/protocol/index.js';
 import type { GatewaySettings } from './gateway-settings.js';
 import { mountConfirmPage } from './confirm-page.js';
 import { createHttpApp } from './http-app.js';
 import { setUpLoginNamespace, type LoginNamespace } from './login-namespace.js';
 import { createSessionExchange } from './session-exchange.js';
+import { mountSessionRoutes } from './session-routes.js';
+import { setUpSessionNamespace, type SessionAnnouncer, type SessionNamespace } from './session-namespace.js';
 import type { SessionSigner } from './session-signer.js';
 import { createTicketIssuer, type QrCodeIssuer } from './ticket-issuer.js';
 import { createTicketWatchers } from './ticket-watchers.js';
@@ -47,6 +51,13 @@ export interface GatewayDeps {
   signer: SessionSigner;
   logger: Logger;
   metrics: Metrics;
+  /**
+   * The adapter of namespace `/session`, which carries `session_ended` / `session_started` to the pages on
+   * every gateway (libs/runtime `sessionAdapter`: the sharded Redis adapter on the engine's connections,
+   * created once they are ready). Unset: Socket.IO's in-memory adapter (one process, the memory engine).
+   * `/login` always stays on the in-memory adapter: its deliveries go through the engine's doorbell.
+   */
+  sessionAdapter?: (nsp: Namespace) => unknown;
   /** Extra HTTP routes (e.g. the browser client bundle). */
   extendRoutes?(router: Router): void;
   /** The OpenID Connect provider at `/oidc` (see libs/oidc `oidcSettings`). Absent: off. */
@@ -98,6 +109,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   let draining = false;
   let io: Server<ClientToServerEvents, ServerToClientEvents> | undefined;
   let nsp: LoginNamespace | undefined;
+  let sessionNsp: SessionNamespace | undefined;
 
   // Per client: an IPv4 address, or an IPv6 /64 (client-group.ts).
   const ticketLimiter = perClient(
@@ -111,14 +123,27 @@ export function createGateway(deps: GatewayDeps): Gateway {
   );
   const qrBudget = createQrBudget({ engine, dailyQuota: settings.wechatQrDailyQuota, metrics });
   const holders = createTicketHolders({ engine, onError: (err) => logger.warn({ err }, 'ticket lease renewal failed') });
-  const guard = createConnectionGuard({ settings, metrics, logger, namespace: LOGIN_NAMESPACE });
+  const guard = createConnectionGuard({ settings, metrics, logger, namespaces: [LOGIN_NAMESPACE, SESSION_NAMESPACE] });
   const { confirmation } = settings;
   // The use cases, shared by every route and socket of this gateway.
   const login = createLoginService({ engine, metrics, logger, ...(deps.now ? { now: deps.now } : {}) });
   const issuer = createTicketIssuer({ login, wechat: deps.wechat, logger, ttlSeconds: settings.ticketTtlSeconds });
   const watchers = createTicketWatchers({ engine, onError: (err) => logger.warn({ err }, 'ticket delivery failed') });
   const unionid = deps.userInfo ? createUnionidLookup({ source: deps.userInfo, logger }) : undefined;
-  const exchange = createSessionExchange({ login, signer: deps.signer, logger, ...(unionid ? { unionid } : {}) });
+  const sessions = createSessionBook({ kv: engine.kv, ...(deps.now ? { now: deps.now } : {}) });
+  // Set once Socket.IO is attached; until then there is no page to tell.
+  let announcer: SessionAnnouncer | undefined;
+  const onSessionBegun = (record: SessionRecord, replayed: boolean): void => {
+    if (!replayed) announcer?.started(record);
+  };
+  const exchange = createSessionExchange({
+    login,
+    signer: deps.signer,
+    sessions,
+    onSessionBegun,
+    logger,
+    ...(unionid ? { unionid } : {}),
+  });
 
   const oidc = deps.oidc;
   const provider =
@@ -137,6 +162,24 @@ export function createGateway(deps: GatewayDeps): Gateway {
           lifetimes: { session: oidc.settings.sessionTtlSeconds },
         });
   provider?.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc provider error'));
+  // Its sessions are qrgate sessions too: listed, ended from anywhere, and told to clients on the back channel.
+  const oidcSessions =
+    provider === undefined
+      ? undefined
+      : watchOidcSessions({
+          provider,
+          sessions,
+          settings,
+          logger,
+          onBegun: (record) => announcer?.started(record),
+          onEnded: (records) => announcer?.ended(records),
+          ...(deps.now ? { now: deps.now } : {}),
+        });
+  /** Every ending goes through here: push it to the pages, and end the provider sessions among them. */
+  const sessionsEnded = (records: readonly SessionRecord[]): void => {
+    announcer?.ended(records);
+    if (oidcSessions !== undefined && records.some((r) => r.method === 'oidc')) void oidcSessions.end(records);
+  };
 
   const app = createHttpApp({
     engine,
@@ -155,12 +198,22 @@ export function createGateway(deps: GatewayDeps): Gateway {
           : mountWechatWebLogin(router, {
               login,
               signer: deps.signer,
+              sessions,
+              onSessionBegun,
               settings,
               logger,
               oauth: deps.oauth,
               ...(unionid ? { unionid } : {}),
               ...(provider !== undefined ? { interactions: createInteractionFinisher(provider, engine, deps.now) } : {}),
             });
+      mountSessionRoutes(router, {
+        signer: deps.signer,
+        sessions,
+        settings,
+        onSessionsEnded: sessionsEnded,
+        ...(deps.now ? { now: deps.now } : {}),
+      });
+      mountPhoneSessionsPage(router, { links: createPhoneLinks(engine.kv), sessions, settings, onSessionsEnded: sessionsEnded });
       // `tap` mode: the page that accepts the links signed with SESSION_SECRET (the settings carry it).
       if (confirmation.mode === 'tap') {
         mountConfirmPage(router, {
@@ -206,6 +259,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
         cors: settings.allowedOrigins.length > 0 ? { origin: settings.allowedOrigins, credentials: true } : undefined,
       });
       guard.attach(io);
+      const sessionAdapter = deps.sessionAdapter;
+      if (sessionAdapter !== undefined) {
+        const inMemory = io.adapter() as new (nsp: Namespace) => unknown;
+        // Socket.IO constructs a namespace's adapter with \`new\`; a function returning an object is that object.
+        io.adapter(function perNamespace(nsp: Namespace) {
+          return nsp.name === SESSION_NAMESPACE ? sessionAdapter(nsp) : new inMemory(nsp);
+        } as unknown as NonNullable<ServerOptions['adapter']>);
+      }
+      sessionNsp = io.of(SESSION_NAMESPACE) as unknown as SessionNamespace;
+      announcer = setUpSessionNamespace(sessionNsp, {
+        signer: deps.signer,
+        sessions,
+        settings,
+        logger,
+        isDraining: () => draining,
+        ...(deps.now ? { now: deps.now } : {}),
+      });
       nsp = io.of(LOGIN_NAMESPACE) as LoginNamespace;
       setUpLoginNamespace(nsp, {
         engine,
@@ -228,8 +298,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (nsp === undefined) return { remaining: 0 };
       const sockets = [...nsp.sockets.values()];
       logger.info({ sockets: sockets.length, timeoutMs }, 'draining: asking sockets to reconnect elsewhere');
-      // Closing the transport (not the socket) makes the client reconnect by itself and resume its ticket.
+      // Closing the transport (not the socket) makes the client reconnect by itself and resume its ticket
+      // (a signed-in page, its session).
       for (const socket of sockets) socket.conn.close();
+      for (const socket of sessionNsp?.sockets.values() ?? []) socket.conn.close();
       const deadline = Date.now() + timeoutMs;
       while (nsp.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       return { remaining: nsp.sockets.size };

@@ -82,6 +82,13 @@ h1 { font-size: 1.35rem; margin: 0 0 6px; }
 .sim { margin: 20px 0 0; font-size: .9rem; }
 noscript p { color: var(--muted); }
 .qrgate { --qrgate-surface: var(--card); }
+#sessions { margin: 20px 0 0; text-align: left; }
+#sessions h2 { font-size: 1rem; margin: 0 0 8px; }
+#session-list { list-style: none; margin: 0 0 12px; padding: 0; }
+#session-list li { display: flex; justify-content: space-between; align-items: center; gap: 8px; padding: 6px 0; border-top: 1px solid color-mix(in srgb, var(--fg) 15%, transparent); font-size: .9rem; }
+#sessions button { white-space: nowrap; font: inherit; font-size: .9rem; padding: 6px 12px; border-radius: 999px; border: 1px solid var(--fg); background: var(--card); color: var(--fg); cursor: pointer; }
+#sessions button:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
+#session-notice { min-height: 1.5em; margin: 8px 0 0; font-size: .9rem; }
 @media (max-width: 360px) {
   body { padding: 52px 8px 16px; }
   main { padding: 20px 14px 18px; border-radius: 16px; }
@@ -97,7 +104,7 @@ const BRAND_SVG = `<svg class="brand" viewBox="0 0 48 48" aria-hidden="true" foc
  * switch, and after login go to `?redirect=` when it is a same-origin path (`/x`, never `//x` or `/\x`).
  */
 const BOOTSTRAP = `
-import { createQrLogin } from '${CLIENT_BUNDLE_ROUTE}';
+import { createQrLogin, listSessions, signOut, signOutEverywhere, watchSession } from '${CLIENT_BUNDLE_ROUTE}';
 const root = document.getElementById('qrgate-login');
 const params = new URLSearchParams(location.search);
 const raw = params.get('redirect');
@@ -107,6 +114,55 @@ const switched = new URL(location.href);
 switched.searchParams.set('lang', switcher.dataset.lang);
 switcher.href = switched.pathname + switched.search;
 const exchangeUrl = root.dataset.exchange;
+// Signed in on this page: the user's sessions, each with "sign out", kept live over /session (issue 12).
+const panel = document.getElementById('sessions');
+const list = document.getElementById('session-list');
+const notice = document.getElementById('session-notice');
+const everywhere = document.getElementById('sign-out-everywhere');
+const gateway = { url: location.origin };
+let watch;
+async function renderSessions() {
+  let sessions;
+  try { sessions = await listSessions(gateway); } catch { return; }
+  if (document.body.dataset.session === 'ended') return;
+  list.replaceChildren(...sessions.map((s) => {
+    const item = document.createElement('li');
+    item.dataset.sid = s.sid;
+    if (s.current) item.dataset.current = 'true';
+    const label = document.createElement('span');
+    label.textContent = s.browser + ' · ' + s.ip + (s.current ? ' (' + panel.dataset.thisDevice + ')' : '');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'session-sign-out';
+    button.textContent = panel.dataset.signOut;
+    button.setAttribute('aria-label', panel.dataset.signOut + ': ' + s.browser);
+    button.addEventListener('click', () => { signOut({ ...gateway, sid: s.sid }).then(renderSessions, renderSessions); });
+    item.append(label, button);
+    return item;
+  }));
+}
+function ended() {
+  watch?.close();
+  document.body.dataset.session = 'ended';
+  list.replaceChildren();
+  everywhere.hidden = true;
+  notice.textContent = panel.dataset.ended;
+}
+function showSessions() {
+  panel.hidden = false;
+  document.body.dataset.session = 'live';
+  renderSessions();
+  watch = watchSession({
+    ...gateway,
+    onSessionEnded: ended,
+    onRefused: (code) => { if (code === 'SESSION_ENDED' || code === 'SESSION_INVALID') ended(); },
+    onSessionStarted: (started) => {
+      notice.textContent = panel.dataset.started.replace('{browser}', started.browser);
+      renderSessions();
+    },
+  });
+}
+everywhere?.addEventListener('click', () => { signOutEverywhere(gateway).catch(() => {}); });
 createQrLogin({
   url: location.origin,
   container: root,
@@ -117,7 +173,7 @@ createQrLogin({
   onLogin(result) {
     // The OpenID Connect login step: back to the provider, which sends the browser on to the client.
     const next = exchangeUrl ? result.redirectTo : redirect;
-    if (next === null || next === undefined) return;
+    if (next === null || next === undefined) return exchangeUrl ? undefined : showSessions();
     const target = new URL(next, location.origin);
     if (target.origin === location.origin) location.assign(target.href);
   },
@@ -166,12 +222,32 @@ ${exposed}
   <p class="intro">${escapeHtml(t.intro)}</p>
   <div id="qrgate-login" data-locale="${locale}"${exchange}></div>
   <noscript><p>${escapeHtml(t.noscript)}</p></noscript>
+  ${options.oidc ? '' : sessionsPanel(locale)}
   ${sim}
   ${demoRp}
 </main>
 <script type="module" nonce="${nonce}">${BOOTSTRAP}</script>
 </body>
 </html>`;
+}
+
+/** The signed-in page's sessions panel, hidden until the page signs in; its texts ride in data attributes. */
+function sessionsPanel(locale: Locale): string {
+  const t = MESSAGES[locale];
+  const data = [
+    ['this-device', t.thisDevice],
+    ['sign-out', t.signOut],
+    ['ended', t.sessionEnded],
+    ['started', t.sessionStarted],
+  ]
+    .map(([name, value]) => ` data-${name}="${escapeHtml(value ?? '')}"`)
+    .join('');
+  return `<section id="sessions" hidden aria-labelledby="sessions-title"${data}>
+    <h2 id="sessions-title">${escapeHtml(t.sessionsTitle)}</h2>
+    <ul id="session-list"></ul>
+    <button type="button" id="sign-out-everywhere">${escapeHtml(t.signOutEverywhere)}</button>
+    <p id="session-notice" role="status"></p>
+  </section>`;
 }
 
 /** Inside WeChat: no QR code (a phone cannot scan its own screen) and no socket, one link to the web authorization. */

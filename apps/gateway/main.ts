@@ -3,6 +3,7 @@
  */
 import { loadConfig, resolveGatewayRole } from '../../libs/config/index.js';
 import { createHttpServer, exitOnStartupError, listen, onShutdownSignal, openRuntime, serveMetrics } from '../../libs/runtime/index.js';
+import { SESSION_NAMESPACE } from '../../libs/protocol/index.js';
 import { createGatewayFromConfig } from './index.js';
 
 async function bootstrap(): Promise<void> {
@@ -10,9 +11,18 @@ async function bootstrap(): Promise<void> {
   // One ConfigError naming every missing variable (Redis, WeChat credentials, tap mode's secret and URL),
   // before any connection is opened.
   const role = resolveGatewayRole(config);
-  const { logger, metrics, engine, close: closeEngine } = openRuntime({ app: 'gateway', logLevel: config.LOG_LEVEL, engine: role.engine });
+  const {
+    logger,
+    metrics,
+    engine,
+    socketAdapter,
+    close: closeEngine,
+  } = openRuntime({ app: 'gateway', logLevel: config.LOG_LEVEL, engine: role.engine });
+  // Waits for the engine's connections to be ready (an SSUBSCRIBE sent earlier could be lost).
+  const sessionAdapter = await socketAdapter(SESSION_NAMESPACE);
   const { gateway, signer, oidc } = await createGatewayFromConfig(config, {
     engine,
+    ...(sessionAdapter !== undefined ? { sessionAdapter } : {}),
     logger,
     metrics,
     issuer: config.PUBLIC_URL ?? 'qrgate',

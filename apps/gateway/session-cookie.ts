@@ -7,6 +7,15 @@ import { SESSION_COOKIE } from '../../libs/protocol/index.js';
 import type { GatewaySettings } from './gateway-settings.js';
 
 export function setSessionCookie(ctx: Context, token: string, settings: GatewaySettings): void {
+  writeSessionCookie(ctx, token, settings, settings.sessionTtlSeconds * 1000);
+}
+
+/** Forget the session cookie (its session ended). */
+export function clearSessionCookie(ctx: Context, settings: GatewaySettings): void {
+  writeSessionCookie(ctx, '', settings, 0);
+}
+
+function writeSessionCookie(ctx: Context, token: string, settings: GatewaySettings, maxAge: number): void {
   // Behind a TLS-terminating proxy the socket is plain HTTP; PUBLIC_URL says the browser sees https.
   const secure = ctx.secure || (settings.publicUrl?.startsWith('https:') ?? false);
   if (secure) ctx.cookies.secure = true;
@@ -15,7 +24,7 @@ export function setSessionCookie(ctx: Context, token: string, settings: GatewayS
     sameSite: 'lax',
     secure,
     path: '/',
-    maxAge: settings.sessionTtlSeconds * 1000,
+    maxAge,
     overwrite: true,
   });
 }

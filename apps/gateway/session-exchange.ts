@@ -4,10 +4,10 @@
  * id and issue time come from the consumption itself, so a replay of the same exchange (its answer was lost
  * to a dying gateway; libs/ticket/redeem-replay.ts) is signed as the same session, never a second one.
  */
-import type { LoginService } from '../../libs/login/index.js';
+import { sessionOfTicket, type LoginService, type SessionBook, type SessionRecord } from '../../libs/login/index.js';
 import type { Logger } from '../../libs/observability/index.js';
 import { sessionRequestSchema, type ErrorDetail, type SessionResponse } from '../../libs/protocol/index.js';
-import { sessionIdentityOf, ticketLogId, type TransitionRefusal } from '../../libs/ticket/index.js';
+import { ticketLogId, type TransitionRefusal } from '../../libs/ticket/index.js';
 import { GatewayError, orStoreUnavailable } from './gateway-error.js';
 import type { SessionSigner } from './session-signer.js';
 import type { UnionidLookup } from './unionid-lookup.js';
@@ -38,6 +38,10 @@ export interface SessionExchange {
 export function createSessionExchange(deps: {
   login: LoginService;
   signer: SessionSigner;
+  /** Where each session is recorded before its token is signed (so no token exists without a record). */
+  sessions: SessionBook;
+  /** Told of each session this exchange recorded (a replay tells again; the listener announces it). */
+  onSessionBegun?(record: SessionRecord, replayed: boolean): void;
   logger: Logger;
   /** The user's unionid, looked up once per login (`unionid-lookup.ts`). Unset: tokens carry no unionid. */
   unionid?: UnionidLookup;
@@ -54,13 +58,14 @@ export function createSessionExchange(deps: {
         throw GatewayError.of('INVALID_CODE', detail !== undefined ? { detail } : {});
       }
       deps.logger.info({ ticket: ticketLogId(redeemed.ticket.id), replayed: redeemed.replayed }, 'session issued');
+      const session = sessionOfTicket(redeemed.ticket, { sub: redeemed.openid, ttlSeconds: deps.signer.ttlSeconds });
+      const record = await orStoreUnavailable(() => deps.sessions.begin(session), 'session');
+      deps.onSessionBegun?.(record, redeemed.replayed);
       const unionid = await deps.unionid?.(redeemed.openid);
-      const token = await deps.signer.sign(
-        redeemed.openid,
-        from.audience,
-        unionid !== undefined ? { unionid } : {},
-        sessionIdentityOf(redeemed.ticket),
-      );
+      const token = await deps.signer.sign(redeemed.openid, from.audience, unionid !== undefined ? { unionid } : {}, {
+        id: session.sid,
+        issuedAt: session.issuedAt,
+      });
       return { openid: redeemed.openid, token };
     },
   };

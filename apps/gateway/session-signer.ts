@@ -4,15 +4,40 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { SessionIdentity } from '../../libs/ticket/index.js';
-import { SignJWT, exportJWK, generateKeyPair, importPKCS8, calculateJwkThumbprint, type JWK, type CryptoKey } from 'jose';
+import {
+  SignJWT,
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importPKCS8,
+  jwtVerify,
+  type CryptoKey,
+  type JWK,
+} from 'jose';
+
+/** What a token this signer issued says about its session, once its signature, issuer and expiry check out. */
+export interface VerifiedSession {
+  sub: string;
+  sid: string;
+  /** Epoch seconds. */
+  exp: number;
+}
 
 export interface SessionSigner {
   /**
    * A JWT for `sub`, for `audience` (the origin of the site the login was made for). With `identity`, the
    * session it names is fixed: signing again with the same identity gives the same claims (`jti`, `iat`,
    * `exp`), i.e. the same session, not a second one. Without it, a fresh session (random `jti`, issued now).
+   * The session's id is in claim `sid` (the same value as `jti`).
    */
   sign(subject: string, audience: string, claims?: Record<string, string>, identity?: SessionIdentity): Promise<string>;
+  /**
+   * The session a token names, when this signer (or another gateway sharing its key) issued it and it has
+   * not expired at `nowMs` (default now); null for anything else. Any audience: the gateway answers for every
+   * site's tokens.
+   */
+  verify(token: string, nowMs?: number): Promise<VerifiedSession | null>;
   /** Public keys as a JWK Set. */
   readonly jwks: { keys: JWK[] };
   /** True when the key was generated at start-up (dev only: every process would have its own). */
@@ -59,19 +84,34 @@ export async function createSessionSigner(options: SessionSignerOptions): Promis
   }
   const kid = await calculateJwkThumbprint(publicJwk);
   const jwk: JWK = { ...publicJwk, kid, alg, use: 'sig' };
+  const keySet = createLocalJWKSet({ keys: [jwk] });
   return {
     jwks: { keys: [jwk] },
     generated,
     ttlSeconds: options.ttlSeconds,
+    async verify(token, nowMs) {
+      try {
+        const { payload } = await jwtVerify(token, keySet, {
+          issuer: options.issuer,
+          algorithms: [alg],
+          ...(nowMs !== undefined ? { currentDate: new Date(nowMs) } : {}),
+        });
+        const { sub, sid, exp } = payload;
+        return typeof sub === 'string' && typeof sid === 'string' && typeof exp === 'number' ? { sub, sid, exp } : null;
+      } catch {
+        return null;
+      }
+    },
     sign: (subject, audience, claims = {}, identity) => {
       const issuedAt = identity?.issuedAt ?? Math.floor(Date.now() / 1000);
-      return new SignJWT(claims)
+      const jti = identity?.id ?? randomUUID();
+      return new SignJWT({ ...claims, sid: jti })
         .setProtectedHeader({ alg, kid, typ: 'JWT' })
         .setSubject(subject)
         .setIssuer(options.issuer)
         .setAudience(audience)
         .setIssuedAt(issuedAt)
-        .setJti(identity?.id ?? randomUUID())
+        .setJti(jti)
         .setExpirationTime(issuedAt + options.ttlSeconds)
         .sign(privateKey);
     },

@@ -18,7 +18,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { escapeHtml, sendPage } from '../../libs/http/index.js';
-import type { LoginService } from '../../libs/login/index.js';
+import { sessionOfTicket, type LoginService, type SessionBook, type SessionRecord } from '../../libs/login/index.js';
 import type { Logger } from '../../libs/observability/index.js';
 import { newSecret, newTicketId, ticketLogId } from '../../libs/ticket/index.js';
 import { INVALID_OAUTH_CODE_ERRCODES, OAUTH_STATE, exchangeOauthCode, newOauthState, oauthAuthorizeUrl } from '../../libs/wechat/index.js';
@@ -76,6 +76,9 @@ export type BeginWechatLogin = (ctx: Context, target: WechatLoginTarget) => Prom
 export interface WechatWebLoginDeps {
   login: LoginService;
   signer: SessionSigner;
+  /** Where the session is recorded (issue 12), and who is told it began. */
+  sessions: SessionBook;
+  onSessionBegun?(record: SessionRecord, replayed: boolean): void;
   settings: GatewaySettings;
   logger: Logger;
   /** The Official Account (WECHAT_APPID, WECHAT_SECRET), WeChat's API (WECHAT_API_BASE) and authorize host (WECHAT_OAUTH_BASE). */
@@ -268,7 +271,13 @@ export function mountWechatWebLogin(router: Router, deps: WechatWebLoginDeps): B
     const unionid = exchanged.unionid ?? (await deps.unionid?.(redeemed.openid));
     // Begun and finished on the gateway's own pages: the token is for the gateway's public origin.
     const audience = gatewayOrigin(settings, { protocol: ctx.protocol, host: ctx.host });
-    const token = await deps.signer.sign(redeemed.openid, audience, unionid !== undefined ? { unionid } : {});
+    const session = sessionOfTicket(redeemed.ticket, { sub: redeemed.openid, ttlSeconds: deps.signer.ttlSeconds, method: 'in_wechat' });
+    const record = await deps.sessions.begin(session);
+    deps.onSessionBegun?.(record, false);
+    const token = await deps.signer.sign(redeemed.openid, audience, unionid !== undefined ? { unionid } : {}, {
+      id: session.sid,
+      issuedAt: session.issuedAt,
+    });
     logger.info({ ticket: ticketLogId(cookie.ticket) }, 'session issued (in-WeChat login)');
     clear();
     setSessionCookie(ctx, token, settings);

@@ -10,6 +10,7 @@ import { SIM_DEMO_CREDENTIALS, createWechatSim, type WechatSim } from '../wechat
 import { DEMO_HOST, engineChoice, isLoopbackHost, resolveGatewayRole, type Config, type GatewayRole } from '../../libs/config/index.js';
 import type { Engine } from '../../libs/engine/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
+import { SESSION_NAMESPACE } from '../../libs/protocol/index.js';
 import { createHttpServer, listen, localUrl as localUrlOf, openRuntime, serveMetrics } from '../../libs/runtime/index.js';
 import { OIDC_MOUNT_PATH } from '../../libs/oidc/oidc-settings.js';
 import type { DemoRp } from './demo-rp.js';
@@ -88,6 +89,7 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     logger,
     metrics,
     engine,
+    socketAdapter,
     close: closeEngine,
   } = openRuntime({
     app: 'standalone',
@@ -114,8 +116,11 @@ export async function startStandalone(config: Config, options: StandaloneOptions
   const demoRpModule = demo ? await import('./demo-rp.js') : undefined;
   const DEMO_RP_PATH = demoRpModule?.DEMO_RP_PATH ?? '/demo-rp';
   const demoRp: DemoRp | undefined = demoRpModule?.createDemoRp(url, `${effective.PUBLIC_URL!.replace(/\/+$/, '')}${OIDC_MOUNT_PATH}`);
+  // On Redis, several standalone processes share sign-outs like gateways do (undefined on memory).
+  const sessionAdapter = await socketAdapter(SESSION_NAMESPACE);
   const { gateway } = await createGatewayFromConfig(effective, {
     engine,
+    ...(sessionAdapter !== undefined ? { sessionAdapter } : {}),
     logger,
     metrics,
     issuer: url,

@@ -41,6 +41,7 @@ export function answerScan(deps: ScanAnswerDeps): PushStep {
     now,
     ...(links ? { confirmationLinks: links } : {}),
     ...(settings.replyTexts ? { replyTexts: settings.replyTexts } : {}),
+    ...(settings.publicUrl !== undefined ? { publicUrl: settings.publicUrl } : {}),
     ...(deps.marks ? { marks: deps.marks } : {}),
   };
 

@@ -6,7 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { KeyValueStore } from '../../libs/engine/engine.js';
-import { handleDelivery, type DeliveryClaimed, type DeliveryMarkOptions, type LoginService } from '../../libs/login/index.js';
+import {
+  createPhoneLinks,
+  handleDelivery,
+  phoneLinkUrl,
+  type DeliveryClaimed,
+  type DeliveryMarkOptions,
+  type LoginService,
+} from '../../libs/login/index.js';
 import type { Logger } from '../../libs/observability/index.js';
 import { ticketIdSchema } from '../../libs/protocol/index.js';
 import type { ConfirmationLinkConfig } from '../../libs/config/index.js';
@@ -42,6 +49,8 @@ export interface ScanEventDeps {
   marks?: DeliveryMarkOptions;
   /** The account's own reply texts (REPLY_TEXTS_FILE). Default: the built-in ones. */
   replyTexts?: ReplyTexts;
+  /** PUBLIC_URL: the reply after a login links to the page of the user's signed-in browsers. Unset: no link. */
+  publicUrl?: string;
 }
 
 /** Thrown when the ticket changed but its doorbell never rang: the push must be answered so WeChat re-sends it. */
@@ -159,12 +168,33 @@ async function applyScan(
     };
   }
   const { loginCount } = outcome;
+  const sessionsUrl = await sessionsLinkOf(deps, openid);
   return {
     kind: 'ok',
     ticketId: scene,
     changed: true,
-    reply: loginReplyText({ browser: ticket.browser, at, ...(loginCount !== undefined ? { loginCount } : {}) }, texts),
+    reply: loginReplyText(
+      {
+        browser: ticket.browser,
+        at,
+        ...(loginCount !== undefined ? { loginCount } : {}),
+        ...(sessionsUrl !== undefined ? { sessionsUrl } : {}),
+      },
+      texts,
+    ),
   };
+}
+
+/** The link to the user's signed-in browsers (issue 12); none without PUBLIC_URL or when the store refuses it. */
+async function sessionsLinkOf(deps: ScanEventDeps, openid: string): Promise<string | undefined> {
+  if (deps.publicUrl === undefined) return undefined;
+  try {
+    return phoneLinkUrl(deps.publicUrl, await createPhoneLinks(deps.kv).issue(openid));
+  } catch (err) {
+    // The login stands; the reply just goes without its link.
+    deps.logger.warn({ err }, 'could not store the sessions link of a reply');
+    return undefined;
+  }
 }
 
 /** The signed one-time link for a scanned ticket, bound to its scanner and expiring with it. */

@@ -30,22 +30,31 @@ function attemptValues(attempt: LoginAttempt): Record<Exclude<Placeholder, 'coun
 
 const NOT_YOU = '如果这不是你本人的操作：请不要进行任何其他操作，并尽快联系网站撤销这次登录的会话。';
 
-/** `scan` mode: the browser is now logged in; `loginCount` is this WeChat user's Nth login (unset: not known). */
-export function loginReplyText(attempt: LoginAttempt & { loginCount?: number }, texts: ReplyTexts = {}): string {
+/**
+ * `scan` mode: the browser is now logged in; `loginCount` is this WeChat user's Nth login (unset: not known).
+ * `sessionsUrl`: the link to the page of the user's signed-in browsers, where they can sign this one out.
+ */
+export function loginReplyText(attempt: LoginAttempt & { loginCount?: number; sessionsUrl?: string }, texts: ReplyTexts = {}): string {
   if (texts.loggedIn !== undefined) {
     // An unknown count (the counter was unavailable) reads as "?", never as a literal placeholder.
-    return renderReply(texts.loggedIn, {
+    const text = renderReply(texts.loggedIn, {
       ...attemptValues(attempt),
       count: attempt.loginCount !== undefined ? String(attempt.loginCount) : '?',
     });
+    // The account's own words, with the way to sign the browser out on a line of its own.
+    return attempt.sessionsUrl !== undefined ? `${text}\n${attempt.sessionsUrl}` : text;
   }
   const { browser, os } = describeBrowser(attempt.browser.userAgent);
   return [
     '✅ 扫码登录成功',
     ...attemptLines(attempt),
     ...(attempt.loginCount !== undefined ? [`这是你第 ${attempt.loginCount} 次扫码登录。`] : []),
-    NOT_YOU,
-    `Signed in on ${browser} (${os}). Not you? Contact the site to revoke the session.`,
+    ...(attempt.sessionsUrl !== undefined
+      ? [
+          `如果这不是你本人的操作，请打开链接退出这个浏览器：${attempt.sessionsUrl}`,
+          `Signed in on ${browser} (${os}). Not you? Sign it out here: ${attempt.sessionsUrl}`,
+        ]
+      : [NOT_YOU, `Signed in on ${browser} (${os}). Not you? Contact the site to revoke the session.`]),
   ].join('\n');
 }
 

@@ -44,9 +44,10 @@ function fieldsOf(inner: string): URLSearchParams {
  * What WeChat's in-app browser and a tap do with the link in a reply, as a browser would: GET the page (the
  * fragment stays on the phone), do what its script does (post the fragment's `t` with the opener form), keep
  * the cookie that answer sets, then submit the request page's form with the button `action` (`confirm` or
- * `cancel`), from the page's own origin.
+ * `cancel` on the confirmation page; `end_all`, "sign out everywhere", on the signed-in browsers page the
+ * reply after a login links to), from the page's own origin.
  */
-export async function followLink(url: string, action: 'confirm' | 'cancel'): Promise<FollowedLink> {
+export async function followLink(url: string, action: 'confirm' | 'cancel' | 'end_all'): Promise<FollowedLink> {
   const headers: Record<string, string> = { 'user-agent': WECHAT_IN_APP_UA, 'accept-language': 'zh-CN,zh;q=0.9,en;q=0.8' };
   const link = new URL(url);
   const post = (target: string, fields: URLSearchParams) =>

@@ -14,6 +14,19 @@ export {
   type QrLoginState,
   type QrLoginStateName,
 } from './qr-login.js';
+export {
+  SessionApiError,
+  listSessions,
+  signOut,
+  signOutEverywhere,
+  watchSession,
+  type SessionClientOptions,
+  type SessionEndedPayload,
+  type SessionStartedPayload,
+  type SessionSummary,
+  type SessionWatch,
+  type SessionWatchOptions,
+} from './session-watch.js';
 export { AutoRefreshBudget, DEFAULT_MAX_AUTO_REFRESHES, type AutoRefreshDecision } from './auto-refresh.js';
 export { MESSAGES, pickLocale, type Locale, type Messages } from './messages.js';
 export type { ErrorCode, LoginUser } from '../protocol/events.js';

@@ -28,6 +28,16 @@ export interface Messages {
   /** The login step of an OpenID Connect sign-in: `{client}` is the client_id of the site asking. */
   oidcFor: string;
   noscript: string;
+  /** The signed-in page's list of the user's sessions (issue 12). */
+  sessionsTitle: string;
+  /** Marks the session of this page in the list. */
+  thisDevice: string;
+  signOut: string;
+  signOutEverywhere: string;
+  /** This page's session ended (signed out here or elsewhere). */
+  sessionEnded: string;
+  /** `{browser}` signed in to the same account elsewhere. */
+  sessionStarted: string;
   /** Name of the other language, for the switch. */
   otherLanguage: string;
 }
@@ -58,6 +68,12 @@ export const MESSAGES: Readonly<Record<Locale, Messages>> = {
     demoRp: 'See a sample site sign in through OpenID Connect',
     oidcFor: 'to continue to {client}',
     noscript: 'JavaScript is needed to show the QR code.',
+    sessionsTitle: 'Where you are signed in',
+    thisDevice: 'this browser',
+    signOut: 'Sign out',
+    signOutEverywhere: 'Sign out everywhere',
+    sessionEnded: 'You were signed out of this browser.',
+    sessionStarted: 'New sign-in: {browser}',
     otherLanguage: '中文',
   },
   zh: {
@@ -81,6 +97,12 @@ export const MESSAGES: Readonly<Record<Locale, Messages>> = {
     demoRp: '看一个示例网站如何通过 OpenID Connect 登录',
     oidcFor: '以继续访问 {client}',
     noscript: '需要启用 JavaScript 才能显示二维码。',
+    sessionsTitle: '已登录的设备',
+    thisDevice: '当前浏览器',
+    signOut: '退出',
+    signOutEverywhere: '退出所有设备',
+    sessionEnded: '此浏览器已退出登录。',
+    sessionStarted: '新的登录：{browser}',
     otherLanguage: 'English',
   },
 };

@@ -192,8 +192,9 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
   let closed = false;
 
   const onMessage = (channel: string, message: string): void => {
-    observer?.busMessageReceived?.();
     const id = channelPattern.exec(channel)?.[1];
+    // Only the doorbell's channels count: the subscriber may carry others (the `/session` adapter's).
+    if (id !== undefined) observer?.busMessageReceived?.();
     const change = decodeTicketChange(message);
     // Another writer's garbage (or a channel of another prefix) must not reach the listeners nor crash us.
     if (id === undefined || change === null || change.ticket !== id) return;

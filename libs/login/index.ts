@@ -25,3 +25,13 @@ export {
   type DeliveryResult,
 } from './delivery-marks.js';
 export { describeBrowser, displayIp, formatShanghaiTime, type BrowserDescription } from './requester.js';
+export {
+  createSessionBook,
+  sessionOfTicket,
+  type BeginSessionInput,
+  type SessionBook,
+  type SessionEndReason,
+  type SessionMethod,
+  type SessionRecord,
+} from './session-book.js';
+export { PHONE_LINK_TTL_MS, PHONE_SESSIONS_PATH, createPhoneLinks, phoneLinkUrl, type PhoneLinks } from './phone-link.js';

@@ -16,6 +16,13 @@ export interface OidcClient {
   /** `authorization_code`, optionally `refresh_token`. Default `["authorization_code"]`. */
   grant_types: Array<'authorization_code' | 'refresh_token'>;
   response_types: ['code'];
+  /**
+   * OpenID Back-Channel Logout 1.0: where the provider POSTs a `logout_token` when one of this client's
+   * sessions ends (signed out in qrgate, from the phone, or at the provider's logout). Absent: not told.
+   */
+  backchannel_logout_uri?: string;
+  /** Always true with a `backchannel_logout_uri`: ID and logout tokens carry `sid`, so the client knows which session ended. */
+  backchannel_logout_session_required?: boolean;
 }
 
 /** Thrown for an invalid client list; each line names the client (by id or position) and the field. */
@@ -45,6 +52,7 @@ const clientSchema = z
       .min(1)
       .refine((g) => g.includes('authorization_code'), 'must include authorization_code')
       .default(['authorization_code']),
+    backchannel_logout_uri: redirectUri.optional(),
   })
   .strict();
 
@@ -96,6 +104,9 @@ export function parseOidcClients(json: string, source = 'OIDC_CLIENTS'): OidcCli
       post_logout_redirect_uris: c.post_logout_redirect_uris,
       grant_types: [...new Set(c.grant_types)],
       response_types: ['code'],
+      ...(c.backchannel_logout_uri !== undefined
+        ? { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true }
+        : {}),
     });
   });
   if (issues.length > 0) throw new OidcClientsError(issues);

@@ -56,7 +56,20 @@ export interface OidcProviderOptions {
 /** Build the provider, a Koa application (mount it with `mountOidcProvider`-style prefix stripping). */
 export function createOidcProvider(options: OidcProviderOptions): Provider {
   const lifetimes = options.lifetimes;
+  // oidc-provider refuses to fetch special-use addresses (loopback, private ranges) as an SSRF guard. The
+  // back-channel logout URIs are the operator's own (OIDC_CLIENTS; there is no dynamic registration) and are
+  // often internal services, so requests to exactly those origins go out without the guard; any other fetch
+  // keeps it.
+  const backchannelOrigins = new Set(
+    options.clients.flatMap((c) => (c.backchannel_logout_uri !== undefined ? [new URL(c.backchannel_logout_uri).origin] : [])),
+  );
   const configuration: Configuration = {
+    fetch: (url, init) => {
+      const target = url instanceof Request ? url.url : url;
+      if (!backchannelOrigins.has(new URL(target).origin)) return globalThis.fetch(url, init);
+      const { dispatcher: _guard, ...unguarded } = init as RequestInit & { dispatcher?: unknown };
+      return globalThis.fetch(url, unguarded);
+    },
     adapter: engineOidcAdapter(options.kv),
     clients: options.clients.map((c) => ({ ...c })),
     jwks: { keys: options.signingKeys.map((k) => ({ ...k })) as NonNullable<Configuration['jwks']>['keys'] },
@@ -80,6 +93,8 @@ export function createOidcProvider(options: OidcProviderOptions): Provider {
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       introspection: { enabled: false },
+      // Clients with a `backchannel_logout_uri` are told when their session ends (`sid` in the logout token).
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {

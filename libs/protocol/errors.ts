@@ -23,12 +23,13 @@ export const ERRORS = {
     message: 'invalid payload',
     details: {
       auth: 'auth must be { ticket, secret }',
+      session_auth: 'auth must be { token } or nothing (the session cookie)',
       refresh: 'refresh takes no arguments',
       session: 'expected JSON { code, secret }',
     },
   },
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'origin not allowed' },
-  NAMESPACE_NOT_FOUND: { status: 404, message: 'unknown namespace: this gateway serves only /login' },
+  NAMESPACE_NOT_FOUND: { status: 404, message: 'unknown namespace: this gateway serves only /login and /session' },
   TICKET_IN_USE: { status: 409, message: 'this QR code is already open in too many places; reload the page' },
   RATE_LIMITED: {
     status: 429,
@@ -46,7 +47,10 @@ export const ERRORS = {
   STORE_UNAVAILABLE: {
     status: 503,
     message: 'could not store a new ticket; retry shortly',
-    details: { session: 'could not reach the login store to exchange this code; retry shortly' },
+    details: {
+      session: 'could not reach the login store to exchange this code; retry shortly',
+      sessions: 'could not reach the session store; retry shortly',
+    },
   },
   SHUTTING_DOWN: { status: 503, message: 'this gateway is shutting down; reconnect' },
   INVALID_CODE: {
@@ -58,6 +62,13 @@ export const ERRORS = {
       expired: 'code expired',
     },
   },
+  SESSION_INVALID: {
+    status: 401,
+    message: 'not a valid session token',
+    details: { missing: 'no session token: sign in first (cookie qrgate_session or Authorization: Bearer)' },
+  },
+  SESSION_ENDED: { status: 401, message: 'this session has ended: sign in again' },
+  SESSION_NOT_FOUND: { status: 404, message: 'unknown session' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<ErrorCode, ErrorMeaning>;
 

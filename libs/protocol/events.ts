@@ -3,8 +3,45 @@
  * embedding sites drive the product through exactly these strings.
  */
 
+import type { SessionEndReason } from './http.js';
+
 /** Socket.IO namespace of the login flow. */
 export const LOGIN_NAMESPACE = '/login';
+
+/**
+ * Socket.IO namespace of a signed-in page (issue 12): it connects with `auth: { token }` (or the session
+ * cookie) and hears about its user's sessions.
+ */
+export const SESSION_NAMESPACE = '/session';
+
+/** `session_ended`: this page's session ended; the gateway disconnects the socket right after. */
+export interface SessionEndedPayload {
+  sid: string;
+  reason: SessionEndReason;
+}
+
+/** `session_started`: the same user began another session elsewhere. */
+export interface SessionStartedPayload {
+  sid: string;
+  /** Browser and OS, e.g. `Chrome 120 on Windows 10`. */
+  browser: string;
+  ip: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+export interface SessionServerToClientEvents {
+  session_ended: (payload: SessionEndedPayload) => void;
+  session_started: (payload: SessionStartedPayload) => void;
+}
+
+/** The `/session` namespace takes no messages from the browser. */
+export type SessionClientToServerEvents = Record<string, never>;
+
+/** Handshake `auth` on `/session`: the session token (absent: the `qrgate_session` cookie is used). */
+export interface SessionHandshakeAuth {
+  token?: string;
+}
 
 /** Status the browser sees. `consumed` is internal and is shown to the browser as `confirmed`. */
 export type WireTicketStatus = 'pending' | 'scanned' | 'confirmed' | 'cancelled' | 'expired';
@@ -92,6 +129,9 @@ export const ERROR_CODES = [
   'STORE_UNAVAILABLE',
   'SHUTTING_DOWN',
   'INVALID_CODE',
+  'SESSION_INVALID',
+  'SESSION_ENDED',
+  'SESSION_NOT_FOUND',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

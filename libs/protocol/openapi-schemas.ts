@@ -23,6 +23,37 @@ export const OPENAPI_SCHEMAS: Record<string, object> = {
       },
     },
   },
+  SessionStatus: {
+    type: 'object',
+    required: ['sub', 'sid', 'expiresAt'],
+    properties: {
+      sub: { type: 'string' },
+      sid: { type: 'string', description: 'The session id: claim `sid` (and `jti`) of its token' },
+      expiresAt: { type: 'integer', description: 'Epoch ms' },
+    },
+  },
+  SessionList: {
+    type: 'object',
+    required: ['sessions'],
+    properties: {
+      sessions: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['sid', 'browser', 'ip', 'createdAt', 'method', 'current'],
+          properties: {
+            sid: { type: 'string' },
+            browser: { type: 'string', description: 'Browser and OS, e.g. `Chrome 120 on Windows 10`' },
+            ip: { type: 'string' },
+            createdAt: { type: 'integer', description: 'Epoch ms' },
+            method: { enum: ['scan', 'tap', 'in_wechat', 'oidc'] },
+            client: { type: 'string', description: 'The OpenID Connect client, for method `oidc`' },
+            current: { type: 'boolean' },
+          },
+        },
+      },
+    },
+  },
   ErrorResponse: {
     type: 'object',
     required: ['error'],

@@ -17,7 +17,7 @@ export const OPENAPI_APP_TAGS = ['gateway', 'webhook', 'wechat-sim'] as const;
 export type OpenApiAppTag = (typeof OPENAPI_APP_TAGS)[number];
 
 /** The methods the document uses (lower case, as OpenAPI path items spell them). */
-export type OpenApiMethod = 'get' | 'post' | 'options';
+export type OpenApiMethod = 'get' | 'post' | 'delete' | 'options';
 
 /** The slice of OpenAPI 3.1 this document uses: enough to walk operations and their tags. */
 export interface OpenApiOperation {
@@ -149,6 +149,18 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         tags: ['gateway'],
         responses: { '204': { description: 'Allowed methods and headers; CORS headers only for allowed origins' } },
       },
+      get: {
+        operationId: 'checkSession',
+        summary: 'Is this token still good? (`qrgate_session` cookie or `Authorization: Bearer <token>`)',
+        description:
+          'For pages and relying backends: 200 while the session is live; 401 once it was signed out or revoked (SESSION_ENDED), whether or not any push about it arrived, or for a token that is not one of ours or expired (SESSION_INVALID).',
+        tags: ['gateway'],
+        responses: {
+          '200': { description: 'The live session', ...json(ref('SessionStatus')) },
+          '401': { description: 'SESSION_INVALID or SESSION_ENDED', ...json(ref('ErrorResponse')) },
+          '503': { description: 'STORE_UNAVAILABLE (Retry-After)', ...json(ref('ErrorResponse')) },
+        },
+      },
       post: {
         operationId: 'exchangeCode',
         summary: 'Exchange a one-time login code for a session',
@@ -171,6 +183,44 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         },
       },
     },
+    '/api/sessions': {
+      get: {
+        operationId: 'listSessions',
+        summary: "The caller's live sessions (by the `qrgate_session` cookie or `Authorization: Bearer <token>`)",
+        tags: ['gateway'],
+        responses: {
+          '200': { description: 'Oldest first; `current` marks the session of this request', ...json(ref('SessionList')) },
+          '401': { description: 'SESSION_INVALID (no or bad token) or SESSION_ENDED', ...json(ref('ErrorResponse')) },
+          '503': { description: 'STORE_UNAVAILABLE (Retry-After)', ...json(ref('ErrorResponse')) },
+        },
+      },
+      delete: {
+        operationId: 'endAllSessions',
+        summary: 'Sign out everywhere: every live session of the caller ends (`session_ended` on each page)',
+        tags: ['gateway'],
+        responses: {
+          '204': { description: "Ended; the caller's own cookie is cleared" },
+          '401': { description: 'SESSION_INVALID or SESSION_ENDED', ...json(ref('ErrorResponse')) },
+          '403': { description: 'ORIGIN_NOT_ALLOWED', ...json(ref('ErrorResponse')) },
+          '503': { description: 'STORE_UNAVAILABLE (Retry-After)', ...json(ref('ErrorResponse')) },
+        },
+      },
+    },
+    '/api/sessions/{sid}': {
+      delete: {
+        operationId: 'endSession',
+        summary: "End one of the caller's sessions (`signed_out` when it is the caller's own, else `revoked`)",
+        tags: ['gateway'],
+        parameters: [{ name: 'sid', in: 'path', required: true, description: 'The session id (claim `sid`)', schema: { type: 'string' } }],
+        responses: {
+          '204': { description: 'Ended' },
+          '401': { description: 'SESSION_INVALID or SESSION_ENDED', ...json(ref('ErrorResponse')) },
+          '403': { description: 'ORIGIN_NOT_ALLOWED', ...json(ref('ErrorResponse')) },
+          '404': { description: "SESSION_NOT_FOUND: unknown, over already, or another user's (alike)", ...json(ref('ErrorResponse')) },
+          '503': { description: 'STORE_UNAVAILABLE (Retry-After)', ...json(ref('ErrorResponse')) },
+        },
+      },
+    },
     '/.well-known/jwks.json': {
       get: {
         operationId: 'jwks',
@@ -185,6 +235,36 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         summary: 'This document',
         tags: ['gateway'],
         responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } },
+      },
+    },
+    '/sessions/phone': {
+      get: {
+        operationId: 'phoneSessionsPage',
+        summary:
+          "The page of a WeChat user's signed-in browsers, opened from the link in the reply after a login (`/sessions/phone#t=<token>`): the token stays in the fragment, and the page's script posts it (`action=open`)",
+        tags: ['gateway'],
+        responses: { '200': html('The opener page (no token in it)') },
+      },
+      post: {
+        operationId: 'phoneSessionsAction',
+        summary: "List the link's user's signed-in browsers (`open`), sign one out (`end` with `sid`) or all of them (`end_all`)",
+        tags: ['gateway'],
+        requestBody: {
+          required: true,
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: {
+                type: 'object',
+                required: ['t', 'action'],
+                properties: { t: { type: 'string' }, action: { enum: ['open', 'end', 'end_all'] }, sid: { type: 'string' } },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': html('The list, with what was just done'),
+          '4XX': html('Cross-site, too large, malformed, or an expired link (410)'),
+        },
       },
     },
     '/confirm': {

@@ -15,6 +15,9 @@ export const handshakeAuthSchema = z
   })
   .strict();
 
+/** Handshake `auth` on `/session`: nothing (the cookie is used) or `{ token }`. */
+export const sessionAuthSchema = z.object({ token: z.string().min(1).max(4096).optional() }).strict();
+
 export const sessionRequestSchema = z
   .object({
     code: z.string().min(1).max(128),

@@ -10,6 +10,7 @@ import {
   createRedisEngine,
   type Engine,
   type EngineObserver,
+  type RedisConnection,
   type RedisErrorHandler,
 } from '../engine/index.js';
 
@@ -23,6 +24,8 @@ export interface CreateEngineOptions {
 /** An engine and the function that closes it together with any connections opened for it. */
 export interface ConfiguredEngine {
   engine: Engine;
+  /** The Redis engine's two connections (for the `/session` adapter, `session-adapter.ts`); none on memory. */
+  connections?: { client: RedisConnection; subscriber: RedisConnection };
   close(): Promise<void>;
 }
 
@@ -43,6 +46,7 @@ export function createEngine(choice: EngineChoice, options: CreateEngineOptions 
   });
   return {
     engine,
+    connections: { client: clients.client, subscriber: clients.subscriber },
     async close(): Promise<void> {
       // The engine first, so it can still SUNSUBSCRIBE over the connections it is about to lose.
       try {

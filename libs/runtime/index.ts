@@ -10,3 +10,4 @@ export { createHttpServer, DEFAULT_REQUEST_TIMEOUT_SECONDS } from './http-server
 export { exitOnStartupError, onShutdownSignal, type ShutdownLogger } from './lifecycle.js';
 export { TIMED_OUT, withTimeout } from './with-timeout.js';
 export { serveMetrics, type MetricsServer } from './metrics-server.js';
+export { SESSION_ADAPTER_PREFIX, connectionReady, createSessionAdapter, type SessionAdapter } from './session-adapter.js';

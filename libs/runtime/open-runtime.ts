@@ -6,11 +6,17 @@ import type { EngineChoice } from '../config/index.js';
 import type { Engine } from '../engine/index.js';
 import { createLogger, createMetrics, type Logger, type Metrics } from '../observability/index.js';
 import { createEngine } from './create-engine.js';
+import { createSessionAdapter, type SessionAdapter } from './session-adapter.js';
 
 export interface Runtime {
   logger: Logger;
   metrics: Metrics;
   engine: Engine;
+  /**
+   * The adapter that carries namespace `namespace`'s broadcasts to every process on the same Redis or Cluster
+   * (created once the connections are ready); undefined on the memory engine.
+   */
+  socketAdapter(namespace: string): Promise<SessionAdapter | undefined>;
   /** Close the engine and its connections. */
   close(): Promise<void>;
 }
@@ -18,9 +24,15 @@ export interface Runtime {
 export function openRuntime(options: { app: string; logLevel: string; engine: EngineChoice; logger?: Logger }): Runtime {
   const logger = options.logger ?? createLogger({ app: options.app, level: options.logLevel });
   const metrics = createMetrics();
-  const { engine, close } = createEngine(options.engine, {
+  const { engine, close, connections } = createEngine(options.engine, {
     observer: { busMessageReceived: () => metrics.busMessagesReceived.inc() },
     onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error'),
   });
-  return { logger, metrics, engine, close };
+  return {
+    logger,
+    metrics,
+    engine,
+    socketAdapter: async (namespace) => (connections === undefined ? undefined : createSessionAdapter(connections, namespace)),
+    close,
+  };
 }

@@ -219,6 +219,26 @@ describe('redis engine specifics', () => {
     await engine.events.unsubscribe(ticket);
   });
 
+  it("does not count messages of another channel its subscriber carries (the /session adapter's) as bus messages", async () => {
+    const ticket = aTicket().id;
+    const stop = engine.events.onRing(() => {});
+    await engine.events.subscribe(ticket);
+    const foreign = 'qrgate-socket.io#/session#';
+    await pairs[0]!.subscriber.ssubscribe(foreign);
+    const heard: string[] = [];
+    const listen = (channel: string): void => void heard.push(channel);
+    pairs[0]!.subscriber.on('smessage', listen);
+    const start = received;
+    await raw.spublish(foreign, 'adapter traffic');
+    await raw.spublish(`${prefix}:{${ticket}}:changes`, JSON.stringify({ ticket, version: 2 }));
+    await eventually(() => heard.length === 2);
+    expect(received - start).toBe(1);
+    pairs[0]!.subscriber.off('smessage', listen);
+    await pairs[0]!.subscriber.sunsubscribe(foreign);
+    stop();
+    await engine.events.unsubscribe(ticket);
+  });
+
   it('fails loudly on a stored ticket that is not a ticket', async () => {
     const ticket = aTicket();
     await raw.set(`${prefix}:{${ticket.id}}:ticket`, JSON.stringify({ id: 'someone-else' }), 'PX', 60_000);

@@ -54,10 +54,14 @@ async function handshake(h: GatewayHarness, headers: Record<string, string>): Pr
 }
 
 describe('namespaces', () => {
-  it.each(['/', '/admin', '/login2'])('refuses %s with NAMESPACE_NOT_FOUND and closes the connection', async (nsp) => {
+  it.each(['/', '/admin', '/login2', '/session2'])('refuses %s with NAMESPACE_NOT_FOUND and closes the connection', async (nsp) => {
     const h = await start();
     const refused = await refusedOn(h, nsp);
-    expect(refused).toEqual({ code: 'NAMESPACE_NOT_FOUND', message: 'unknown namespace: this gateway serves only /login', closed: true });
+    expect(refused).toEqual({
+      code: 'NAMESPACE_NOT_FOUND',
+      message: 'unknown namespace: this gateway serves only /login and /session',
+      closed: true,
+    });
     // Nothing changed: no ticket, no WeChat call, no socket, no connection left open.
     expect(h.wechat.calls).toHaveLength(0);
     expect(h.gateway.socketCount).toBe(0);
