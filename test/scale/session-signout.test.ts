@@ -99,6 +99,7 @@ describe.each(stores)('signing a browser out across gateway processes on %s', (_
       [sidOf(signedOut.token), false],
     ]);
 
+    const signOutAt = Date.now();
     const res = await fetch(`${fleet!.gateways[2]!.url}/api/sessions/${sidOf(signedOut.token)}`, {
       method: 'DELETE',
       headers: { authorization: `Bearer ${kept.token}` },
@@ -106,6 +107,10 @@ describe.each(stores)('signing a browser out across gateway processes on %s', (_
     expect(res.status).toBe(204);
     await signedOut.page.until(() => signedOut.page.ended.length > 0 && !signedOut.page.connected, 'session_ended on gateway 1', 30_000);
     expect(signedOut.page.ended).toEqual([{ sid: sidOf(signedOut.token), reason: 'revoked' }]);
+    // Reported, not asserted (issue 12 asks for a second; a shared machine's timing is no test).
+    process.stdout.write(
+      `session_ended reached the page on gateway 1 ${signedOut.page.endedAt[0]! - signOutAt} ms after the DELETE on gateway 2\n`,
+    );
     for (const gateway of [0, 1, 2]) {
       expect(await check(gateway, signedOut.token)).toBe(401);
       expect(await check(gateway, kept.token)).toBe(200);

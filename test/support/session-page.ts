@@ -14,11 +14,16 @@ import { ConnectError } from './login-browser.js';
 
 export class SessionPage {
   readonly ended: SessionEndedPayload[] = [];
+  /** When each `session_ended` arrived (epoch ms), to report how long a sign-out took to reach the page. */
+  readonly endedAt: number[] = [];
   readonly started: SessionStartedPayload[] = [];
   disconnectReason: string | undefined;
 
   private constructor(readonly socket: Socket<SessionServerToClientEvents, SessionClientToServerEvents>) {
-    socket.on('session_ended', (payload) => this.ended.push(payload));
+    socket.on('session_ended', (payload) => {
+      this.ended.push(payload);
+      this.endedAt.push(Date.now());
+    });
     socket.on('session_started', (payload) => this.started.push(payload));
     socket.on('disconnect', (reason) => {
       this.disconnectReason = reason;
