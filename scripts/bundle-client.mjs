@@ -16,6 +16,9 @@ const common = {
   platform: 'browser',
   target: 'es2020',
   sourcemap: true,
+  // The maps name the original files and lines but do not embed their text: the package and the served bundle
+  // would otherwise carry a copy of every bundled dependency's sources, comments and all.
+  sourcesContent: false,
   legalComments: 'linked',
   logLevel: 'warning',
 };
