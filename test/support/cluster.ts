@@ -151,12 +151,15 @@ export interface Haproxy {
  * these gateways (exactly three) and webhooks (exactly two), with fast health checks. Resolves once every
  * gateway answers `/readyz` through it.
  */
-export async function startHaproxy(backends: { gateways: NodeApp[]; webhooks: NodeApp[] }): Promise<Haproxy> {
+export async function startHaproxy(backends: {
+  gateways: Array<Pick<NodeApp, 'port'>>;
+  webhooks: Array<Pick<NodeApp, 'port'>>;
+}): Promise<Haproxy> {
   if (backends.gateways.length !== 3 || backends.webhooks.length !== 2) {
     throw new Error('deploy/haproxy/haproxy.cfg names three gateways and two webhooks');
   }
   const port = await freePort();
-  const address = (app: NodeApp): string => `127.0.0.1:${app.port}`;
+  const address = (app: Pick<NodeApp, 'port'>): string => `127.0.0.1:${app.port}`;
   const spawned = spawnTracked(requireTool('haproxy'), ['-db', '-f', HAPROXY_CONFIG], {
     PATH: process.env.PATH ?? '',
     QRGATE_BIND: `127.0.0.1:${port}`,
