@@ -40,6 +40,8 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
   /** The last version of `current` received, as the login page keeps it (libs/client/qr-login-state.ts). */
   let version: number | undefined;
   let refusals = 0;
+  /** The code was exchanged for a session: the page has nothing left to do on this socket. */
+  let signedIn = false;
   const socket: LoginSocket = io(`${url}/login`, {
     transports: transport === 'websocket' ? ['websocket'] : ['polling', 'websocket'],
     forceNew: true,
@@ -84,13 +86,21 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
     send({ id, at: now(), ev: 'login', ticket: payload.ticket, code: payload.code });
     heard(payload.ticket, payload.version);
     const secret = current?.ticket === payload.ticket ? current.secret : '';
-    void redeem(url, payload.code, secret).then((result) => send({ id, at: now(), ev: 'exchange', ticket: payload.ticket, ...result }));
+    void redeem(url, payload.code, secret).then((result) => {
+      send({ id, at: now(), ev: 'exchange', ticket: payload.ticket, ...result });
+      // Signed in: like the page (libs/client/qr-login-state.ts, `signed-in`), free the gateway's socket. A
+      // browser that stayed would be hung up and come back every 10 s, a load no real page makes.
+      if (result.status === 200) {
+        signedIn = true;
+        socket.disconnect();
+      }
+    });
   });
   socket.on('connect', () => send({ id, at: now(), ev: 'connected' }));
   socket.on('disconnect', (reason) => {
     send({ id, at: now(), ev: 'disconnected', reason });
     // The server closed the socket on purpose (not a drain): a page would connect again.
-    if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 200);
+    if (reason === 'io server disconnect' && !signedIn) setTimeout(() => socket.connect(), 200);
   });
   socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
     const code = err.data?.code;
