@@ -28,6 +28,8 @@ for (const scenario of SCENARIOS) {
     continue;
   }
   rows.push(result.tally);
+  const lag = Object.entries(result.worstLagMs).map(([label, ms]) => `${label} ${(ms / 1000).toFixed(1)} s`);
+  process.stdout.write(`  worst event-loop delay: ${lag.join(', ') || 'not read'}\n`);
   if (result.tapRetries > 0) process.stdout.write(`  ${result.tapRetries} confirmation taps failed and were tapped again\n`);
   const { lost, duplicated, stuck, examples } = result.tally;
   if (lost + duplicated + stuck > 0) {

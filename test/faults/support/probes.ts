@@ -77,3 +77,41 @@ export async function readStatuses(engineEnv: Record<string, string>, tickets: I
   }
   return statuses;
 }
+
+export interface LagSampler {
+  /** Stop sampling; the worst event-loop delay each app reported, ms, by label. */
+  stop(): Record<string, number>;
+}
+
+/**
+ * Every second, read each app's `nodejs_eventloop_lag_max_seconds` (prom-client resets it on each scrape, so
+ * it is the worst delay since the last read). Not a check: it says, next to a bad count, how busy the apps were.
+ */
+export function startLagSampler(apps: () => Array<{ label: string; metricsUrl: string | undefined }>): LagSampler {
+  const worst: Record<string, number> = {};
+  const sample = async (): Promise<void> => {
+    await Promise.all(
+      apps().map(async ({ label, metricsUrl }) => {
+        if (metricsUrl === undefined) return;
+        const text = await fetch(`${metricsUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })
+          .then((res) => res.text())
+          .catch(() => '');
+        const lag = Number(/^nodejs_eventloop_lag_max_seconds (\S+)/m.exec(text)?.[1] ?? Number.NaN) * 1000;
+        if (Number.isFinite(lag)) worst[label] = Math.max(worst[label] ?? 0, Math.round(lag));
+      }),
+    );
+  };
+  let running = true;
+  const loop = async (): Promise<void> => {
+    while (running) {
+      await Promise.all([sample(), new Promise((resolve) => setTimeout(resolve, 1_000))]);
+    }
+  };
+  void loop();
+  return {
+    stop() {
+      running = false;
+      return { ...worst };
+    },
+  };
+}

@@ -7,7 +7,7 @@
 import { mapLimit } from '../../support/cluster.js';
 import { OPEN_WAVE, startFleet, type BrowserRecord, type Fleet } from './browser-fleet.js';
 import { startFaultStack, type FaultStack } from './fault-stack.js';
-import { readStatuses, startProber } from './probes.js';
+import { readStatuses, startLagSampler, startProber } from './probes.js';
 import { startFaultCluster, startRedisNode, waitFor, type FaultCluster } from './redis-nodes.js';
 import { tally, type Tally } from './tally.js';
 import { qrTicketLookup, sendScan, type SendOptions } from './wechat-server.js';
@@ -38,6 +38,8 @@ export interface ScenarioResult {
   badBrowsers: string[];
   /** Confirmation taps (tap mode) the simulated user made again because the page did not answer 200. */
   tapRetries: number;
+  /** The worst event-loop delay each gateway and webhook reported during the scenario, ms, by label. */
+  worstLagMs: Record<string, number>;
 }
 
 interface ScanAllOptions extends SendOptions {
@@ -148,6 +150,10 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
       },
     };
     const prober = startProber(stack.url);
+    const lag = startLagSampler(() =>
+      [...liveStack.gateways, ...liveStack.webhooks].map((slot) => ({ label: slot.label, metricsUrl: slot.current()?.metricsUrl })),
+    );
+    let worstLagMs: Record<string, number> = {};
     let refused = 0;
     try {
       await spec.body(run, { ...(redis !== undefined ? { redis } : {}), ...(cluster !== undefined ? { cluster } : {}) });
@@ -162,6 +168,7 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
       await sleep(1_000);
     } finally {
       refused = await prober.stop();
+      worstLagMs = lag.stop();
     }
     const storeStatus = await readStatuses(
       engineEnv,
@@ -177,6 +184,7 @@ async function runScenario(spec: ScenarioSpec, size: Size): Promise<ScenarioResu
         (id) => `${describeBrowser(fleet!.browsers[id]!, scans.get(id), storeStatus, faultAt)}\n  deliveries: ${deliveries.get(id) ?? '-'}`,
       ),
       tapRetries,
+      worstLagMs,
       crashLines: stack.crashLines(),
       logTail: logs
         .slice(-12)
