@@ -115,8 +115,15 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
     auth: (cb) => {
       const held = model.held;
       if (held === undefined) return cb({});
-      // The version tells the gateway what this page already received, so a `login` is not delivered twice.
-      cb({ ticket: held.ticket, secret: held.secret, ...(held.version !== undefined ? { version: held.version } : {}) });
+      // The version tells the gateway what this page already received, so a `login` is not delivered twice;
+      // `replaces` names this page's previous socket, whose place (if its dead connection still holds one)
+      // the new socket takes.
+      cb({
+        ticket: held.ticket,
+        secret: held.secret,
+        ...(held.version !== undefined ? { version: held.version } : {}),
+        ...(held.socket !== undefined ? { replaces: held.socket } : {}),
+      });
     },
   });
 
@@ -187,8 +194,8 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
 
   const isVisible = (): boolean => typeof document === 'undefined' || document.visibilityState !== 'hidden';
 
-  socket.on('connect', () => dispatch({ type: 'connected' }));
-  socket.on('ticket', (payload) => dispatch({ type: 'ticket', payload }));
+  socket.on('connect', () => dispatch({ type: 'connected', socket: socket.id }));
+  socket.on('ticket', (payload) => dispatch({ type: 'ticket', payload, socket: socket.id }));
   socket.on('status', (payload) => dispatch({ type: 'status', payload, visible: isVisible() }));
   socket.on('login', (payload) => dispatch({ type: 'login', payload }));
   socket.on('disconnect', (reason) => {

@@ -187,6 +187,45 @@ describe('the login', () => {
     });
   });
 
+  it('remembers which socket holds its ticket, for the resume handshake to name the one it replaces', () => {
+    // A fresh ticket: the socket it came on holds it.
+    const first = fold([
+      { type: 'connected', socket: 's1' },
+      { type: 'ticket', payload: payload('t1'), socket: 's1' },
+    ]).model;
+    expect(first.held).toEqual({ ticket: 't1', secret: 'secret-of-t1', socket: 's1' });
+    // A resume that connected holds it as soon as it connected, even if it drops before its `ticket` event.
+    const dropped = fold([{ type: 'disconnected', reason: 'transport close' }], first).model;
+    const resumed = fold(
+      [
+        { type: 'connected', socket: 's2' },
+        { type: 'disconnected', reason: 'transport error' },
+      ],
+      dropped,
+    ).model;
+    expect(resumed.held).toEqual({ ticket: 't1', secret: 'secret-of-t1', socket: 's2' });
+    // A refused resume changes nothing: the next one names the same socket.
+    const refused: LoginEvent = { type: 'connect-error', code: 'TICKET_IN_USE', message: 'in use', active: false, visible: true };
+    expect(fold([refused], resumed).model.held?.socket).toBe('s2');
+    // A new ticket on the same socket is held by it; one asked for over a new connection starts afresh.
+    expect(
+      fold(
+        [
+          { type: 'refresh-clicked', connected: true },
+          { type: 'ticket', payload: payload('t2'), socket: 's2' },
+        ],
+        resumed,
+      ).model.held,
+    ).toEqual({
+      ticket: 't2',
+      secret: 'secret-of-t2',
+      socket: 's2',
+    });
+    const asked = fold([{ type: 'refresh-clicked', connected: false }], resumed).model;
+    expect(asked.held).toBeUndefined();
+    expect(fold([{ type: 'connected', socket: 's3' }], asked).model.held).toBeUndefined();
+  });
+
   it('ignores a login for a ticket it does not hold', () => {
     const { model, effects } = fold([...online, { type: 'login', payload: { ticket: 'other', code: 'x', user: {}, version: 2 } }]);
     expect(effects).toEqual([]);
