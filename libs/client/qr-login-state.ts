@@ -83,6 +83,11 @@ export interface LoginModel {
   readonly transientFailures: number;
   /** The next `retry-later` delay before jitter; doubles while the answer stays the same. */
   readonly retryDelayMs: number;
+  /**
+   * The gateway refused a resume that named its socket (`replaces`) as INVALID_PAYLOAD: one older than that
+   * field (during a rolling update), whose strict schema rejects it. Resumes leave it out from then on.
+   */
+  readonly replacesRefused?: boolean;
 }
 
 /** What happened, as the shell saw it (with the facts about the socket and the page a rule needs). */
@@ -264,6 +269,10 @@ function connectError(model: LoginModel, event: Extract<LoginEvent, { type: 'con
     const next: LoginModel = { ...model, connection: event.active ? 'offline' : 'idle' };
     return event.active ? unchanged(next) : retryLater(next);
   }
+  if (code === 'INVALID_PAYLOAD' && sendsReplaces(model)) {
+    // Only `replaces` can be new to a gateway in what this client sends: resume once more without it.
+    return { model: { ...model, replacesRefused: true, connection: 'offline' }, effects: [{ type: 'connect' }] };
+  }
   switch (code) {
     case 'TICKET_NOT_FOUND':
     case 'TICKET_SECRET_MISMATCH':
@@ -330,6 +339,13 @@ function heardVersion(held: NonNullable<LoginModel['held']>, version: number | u
   if (typeof version !== 'number' || version <= (held.version ?? 0)) return held;
   return { ...held, version };
 }
+
+/** The socket a resume of `model.held` names in `replaces`, if it names one. */
+export function replacedSocket(model: LoginModel): string | undefined {
+  return model.replacesRefused === true ? undefined : model.held?.socket;
+}
+
+const sendsReplaces = (model: LoginModel): boolean => replacedSocket(model) !== undefined;
 
 /** `held` as now held by the socket `id` (unchanged when the shell knows no id). */
 function heldBy(held: NonNullable<LoginModel['held']>, id: string | undefined): NonNullable<LoginModel['held']> {

@@ -18,6 +18,7 @@ import { MESSAGES, pickLocale, type Locale, type Messages } from './messages.js'
 import {
   initialModel,
   reduce,
+  replacedSocket,
   snapshotOf,
   type LoginEffect,
   type LoginEvent,
@@ -115,6 +116,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
     auth: (cb) => {
       const held = model.held;
       if (held === undefined) return cb({});
+      const replaces = replacedSocket(model);
       // The version tells the gateway what this page already received, so a `login` is not delivered twice;
       // `replaces` names this page's previous socket, whose place (if its dead connection still holds one)
       // the new socket takes.
@@ -122,7 +124,7 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
         ticket: held.ticket,
         secret: held.secret,
         ...(held.version !== undefined ? { version: held.version } : {}),
-        ...(held.socket !== undefined ? { replaces: held.socket } : {}),
+        ...(replaces !== undefined ? { replaces } : {}),
       });
     },
   });

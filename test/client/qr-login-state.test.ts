@@ -11,6 +11,7 @@ import {
   SHUTDOWN_RETRY_MS,
   initialModel,
   reduce,
+  replacedSocket,
   snapshotOf,
   type LoginEffect,
   type LoginEvent,
@@ -224,6 +225,31 @@ describe('the login', () => {
     const asked = fold([{ type: 'refresh-clicked', connected: false }], resumed).model;
     expect(asked.held).toBeUndefined();
     expect(fold([{ type: 'connected', socket: 's3' }], asked).model.held).toBeUndefined();
+  });
+
+  it('resumes without replaces once a gateway older than it refused the field (a rolling update)', () => {
+    const invalid: LoginEvent = {
+      type: 'connect-error',
+      code: 'INVALID_PAYLOAD',
+      message: 'invalid payload',
+      active: false,
+      visible: true,
+    };
+    const named = fold([
+      { type: 'connected', socket: 's1' },
+      { type: 'ticket', payload: payload('t1'), socket: 's1' },
+    ]).model;
+    expect(replacedSocket(named)).toBe('s1');
+    // Refused with `replaces`: the same ticket is resumed at once, without it, from then on.
+    const retried = fold([invalid], named);
+    expect(retried.effects).toEqual([{ type: 'connect' }]);
+    expect(retried.model.held).toEqual(named.held);
+    expect(replacedSocket(retried.model)).toBeUndefined();
+    expect(replacedSocket(fold([{ type: 'connected', socket: 's2' }], retried.model).model)).toBeUndefined();
+    // Refused without it: the ticket is gone, as before.
+    const lost = fold([invalid], retried.model);
+    expect(lost.model.held).toBeUndefined();
+    expect(lost.effects).toEqual([{ type: 'show', snapshot: expect.anything() }, { type: 'connect' }]);
   });
 
   it('ignores a login for a ticket it does not hold', () => {
