@@ -91,7 +91,7 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
       const ticket = await engine.tickets.get(parsed.data.ticket);
       if (ticket === null) throw GatewayError.of('TICKET_NOT_FOUND');
       if (!secretMatches(ticket, parsed.data.secret)) throw GatewayError.of('TICKET_SECRET_MISMATCH');
-      await holdTicket(socket, ticket.id);
+      await holdTicket(socket, ticket.id, parsed.data.replaces);
       socket.data = { ticketId: ticket.id, secret: parsed.data.secret, refreshes: 0 };
       if (parsed.data.version !== undefined) socket.data.resumedVersion = parsed.data.version;
       return;
@@ -102,9 +102,13 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
     socket.data = { ticketId: ticket.id, secret: payload.secret, refreshes: 0 };
   }
 
-  /** Take one of the ticket's fleet-wide places for this socket, given back when its connection closes. */
-  async function holdTicket(socket: LoginSocket, ticketId: string): Promise<void> {
-    if (!(await deps.holders.hold(ticketId, socket.id))) throw GatewayError.of('TICKET_IN_USE');
+  /**
+   * Take one of the ticket's fleet-wide places for this socket (the place of `replaces`, the browser's previous
+   * socket, if that one still has it), given back when its connection closes.
+   */
+  async function holdTicket(socket: LoginSocket, ticketId: string, replaces?: string): Promise<void> {
+    const options = { lost: () => disconnectPlaceless(socket, ticketId, logger), ...(replaces !== undefined ? { replaces } : {}) };
+    if (!(await deps.holders.hold(ticketId, socket.id, options))) throw GatewayError.of('TICKET_IN_USE');
     // The connection, not the socket: a socket refused later (or never connected) has no `disconnect`.
     socket.conn.once('close', () => {
       deps.holders.release(socket.data.ticketId ?? ticketId, socket.id).catch((err: unknown) => {
@@ -282,7 +286,9 @@ class SocketSession implements TicketWatcher {
     this.socket.data.ticketId = issued.ticket.id;
     this.seenVersion = 0;
     // A ticket nobody else has seen: its first place is always free.
-    await this.deps.holders.hold(issued.ticket.id, this.socket.id);
+    await this.deps.holders.hold(issued.ticket.id, this.socket.id, {
+      lost: () => disconnectPlaceless(this.socket, issued.ticket.id, this.deps.logger),
+    });
     await this.deps.holders.release(previous, this.socket.id);
     await watchers.watch(issued.ticket.id, this);
     await watchers.unwatch(previous, this);
@@ -350,6 +356,18 @@ class SocketSession implements TicketWatcher {
     this.final = true;
     this.scheduleHangUp();
   }
+}
+
+/**
+ * The socket no longer holds a place on its ticket: a newer socket of the same browser took it (naming this
+ * one in `replaces`), or its lease lapsed. It is a dead or superseded connection, so it goes; were its browser
+ * still there after all, it reconnects and resumes like after any server disconnect.
+ */
+function disconnectPlaceless(socket: LoginSocket, ticketId: string, logger: Logger): void {
+  logger.info({ ticket: ticketLogId(ticketId) }, 'socket lost its place on the ticket (replaced or lapsed): disconnecting it');
+  // Still in its handshake, a socket has nothing to disconnect but its connection.
+  if (socket.connected) socket.disconnect(true);
+  else socket.conn.close();
 }
 
 /** Who asked, from the handshake: shown to the scanner, and the key of the ticket quota. */

@@ -63,9 +63,11 @@ type Failure = { code: QrLoginErrorCode; message: string };
 export interface LoginModel {
   /**
    * The ticket this widget holds. `version`: the last version of it received (a `status` other than
-   * `confirmed`, or a `login`); handed back on resume so the gateway does not send a `login` twice.
+   * `confirmed`, or a `login`); handed back on resume so the gateway does not send a `login` twice. `socket`:
+   * the id of the last socket that held it, named on resume (`replaces`) so that socket's place, if its dead
+   * connection still has one, is the new socket's and the page is not refused `TICKET_IN_USE` by itself.
    */
-  readonly held?: { ticket: string; secret: string; version?: number };
+  readonly held?: { ticket: string; secret: string; version?: number; socket?: string };
   readonly qr?: QrCodeView;
   readonly ticketStatus?: WireTicketStatus;
   readonly phase: Phase;
@@ -81,12 +83,19 @@ export interface LoginModel {
   readonly transientFailures: number;
   /** The next `retry-later` delay before jitter; doubles while the answer stays the same. */
   readonly retryDelayMs: number;
+  /**
+   * The gateway refused a resume that named its socket (`replaces`) as INVALID_PAYLOAD: one older than that
+   * field (during a rolling update), whose strict schema rejects it. Resumes leave it out from then on.
+   */
+  readonly replacesRefused?: boolean;
 }
 
 /** What happened, as the shell saw it (with the facts about the socket and the page a rule needs). */
 export type LoginEvent =
-  | { type: 'connected' }
-  | { type: 'ticket'; payload: TicketPayload }
+  /** `socket`: the new socket's id; it holds the ticket the handshake resumed, if any. */
+  | { type: 'connected'; socket?: string }
+  /** `socket`: the id of the socket the ticket came on, which holds it now. */
+  | { type: 'ticket'; payload: TicketPayload; socket?: string }
   | { type: 'status'; payload: StatusPayload; visible: boolean }
   | { type: 'login'; payload: LoginPayload }
   | { type: 'disconnected'; reason: string }
@@ -160,16 +169,27 @@ const unchanged = (model: LoginModel): Reduced => ({ model, effects: [] });
 /** Apply one event. Never throws. */
 export function reduce(model: LoginModel, event: LoginEvent): Reduced {
   switch (event.type) {
-    case 'connected':
-      return unchanged({ ...model, connection: 'online', retryDelayMs: SHUTDOWN_RETRY_MS, transientFailures: 0 });
+    case 'connected': {
+      // The handshake resumed the held ticket (a `ticket` event only replaces it): this socket holds it now,
+      // even if the connection drops before that event arrives.
+      const held = model.held !== undefined ? heldBy(model.held, event.socket) : undefined;
+      return unchanged({
+        ...model,
+        ...(held ? { held } : {}),
+        connection: 'online',
+        retryDelayMs: SHUTDOWN_RETRY_MS,
+        transientFailures: 0,
+      });
+    }
 
     case 'ticket': {
       if (model.phase === 'signed-in' || model.phase === 'exchanging') return unchanged(model);
       const { payload } = event;
       const resumed = model.held?.ticket === payload.ticket;
+      const held = resumed && model.held !== undefined ? model.held : { ticket: payload.ticket, secret: payload.secret };
       return unchanged({
         ...model,
-        held: resumed && model.held !== undefined ? model.held : { ticket: payload.ticket, secret: payload.secret },
+        held: heldBy(held, event.socket),
         qr: { ticket: payload.ticket, qrUrl: payload.qrUrl, qrImage: payload.qrImage, expiresAt: payload.expiresAt },
         // A resumed ticket keeps its status until the `status` re-announcement that follows.
         ticketStatus: resumed ? model.ticketStatus : 'pending',
@@ -249,6 +269,10 @@ function connectError(model: LoginModel, event: Extract<LoginEvent, { type: 'con
     const next: LoginModel = { ...model, connection: event.active ? 'offline' : 'idle' };
     return event.active ? unchanged(next) : retryLater(next);
   }
+  if (code === 'INVALID_PAYLOAD' && sendsReplaces(model)) {
+    // Only `replaces` can be new to a gateway in what this client sends: resume once more without it.
+    return { model: { ...model, replacesRefused: true, connection: 'offline' }, effects: [{ type: 'connect' }] };
+  }
   switch (code) {
     case 'TICKET_NOT_FOUND':
     case 'TICKET_SECRET_MISMATCH':
@@ -264,8 +288,8 @@ function connectError(model: LoginModel, event: Extract<LoginEvent, { type: 'con
     case 'INTERNAL':
     case 'WECHAT_UNAVAILABLE':
     case 'STORE_UNAVAILABLE':
-    // The ticket's two places are taken, typically by this browser's own dead socket the gateway has not
-    // noticed yet: it lapses within a minute.
+    // The ticket's two places are taken by sockets other than the one this resume named (`replaces`): another
+    // tab or device with the secret, or dead sockets of ours older than the last one. They go within a minute.
     case 'TICKET_IN_USE':
       // Passing trouble behind the gateway (Redis failing over, WeChat busy): try again a few times with
       // backoff before asking the user. A resume costs nothing; a new ticket costs WeChat quota, hence the cap.
@@ -314,6 +338,18 @@ function fail(model: LoginModel, error: Failure): LoginModel {
 function heardVersion(held: NonNullable<LoginModel['held']>, version: number | undefined): NonNullable<LoginModel['held']> {
   if (typeof version !== 'number' || version <= (held.version ?? 0)) return held;
   return { ...held, version };
+}
+
+/** The socket a resume of `model.held` names in `replaces`, if it names one. */
+export function replacedSocket(model: LoginModel): string | undefined {
+  return model.replacesRefused === true ? undefined : model.held?.socket;
+}
+
+const sendsReplaces = (model: LoginModel): boolean => replacedSocket(model) !== undefined;
+
+/** `held` as now held by the socket `id` (unchanged when the shell knows no id). */
+function heldBy(held: NonNullable<LoginModel['held']>, id: string | undefined): NonNullable<LoginModel['held']> {
+  return id === undefined || id === held.socket ? held : { ...held, socket: id };
 }
 
 function withoutHeld(model: LoginModel): LoginModel {

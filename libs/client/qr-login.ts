@@ -18,6 +18,7 @@ import { MESSAGES, pickLocale, type Locale, type Messages } from './messages.js'
 import {
   initialModel,
   reduce,
+  replacedSocket,
   snapshotOf,
   type LoginEffect,
   type LoginEvent,
@@ -115,8 +116,16 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
     auth: (cb) => {
       const held = model.held;
       if (held === undefined) return cb({});
-      // The version tells the gateway what this page already received, so a `login` is not delivered twice.
-      cb({ ticket: held.ticket, secret: held.secret, ...(held.version !== undefined ? { version: held.version } : {}) });
+      const replaces = replacedSocket(model);
+      // The version tells the gateway what this page already received, so a `login` is not delivered twice;
+      // `replaces` names this page's previous socket, whose place (if its dead connection still holds one)
+      // the new socket takes.
+      cb({
+        ticket: held.ticket,
+        secret: held.secret,
+        ...(held.version !== undefined ? { version: held.version } : {}),
+        ...(replaces !== undefined ? { replaces } : {}),
+      });
     },
   });
 
@@ -187,8 +196,8 @@ export function createQrLogin(options: QrLoginOptions): QrLoginHandle {
 
   const isVisible = (): boolean => typeof document === 'undefined' || document.visibilityState !== 'hidden';
 
-  socket.on('connect', () => dispatch({ type: 'connected' }));
-  socket.on('ticket', (payload) => dispatch({ type: 'ticket', payload }));
+  socket.on('connect', () => dispatch({ type: 'connected', socket: socket.id }));
+  socket.on('ticket', (payload) => dispatch({ type: 'ticket', payload, socket: socket.id }));
   socket.on('status', (payload) => dispatch({ type: 'status', payload, visible: isVisible() }));
   socket.on('login', (payload) => dispatch({ type: 'login', payload }));
   socket.on('disconnect', (reason) => {

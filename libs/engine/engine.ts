@@ -21,7 +21,8 @@
  *   delivery marks of one key (`claimDelivery`, `settleDelivery`, `releaseDelivery`) live in one cluster slot,
  *   so each of those calls is one atomic round trip.
  * - `leases` bounds how many holders share one key fleet-wide (sockets on a ticket); a holder that stops
- *   renewing (its process died) lapses after its TTL, so the count heals by itself.
+ *   renewing (its process died) lapses after its TTL, so the count heals by itself. A place changes hands only
+ *   through `replace`, and `renew` never takes one, so a holder replaced stays out.
  * - `budgets` are token buckets every process draws from (the WeChat QR quota); a refusal takes nothing.
  */
 import type { Ticket, TransitionResult } from '../ticket/index.js';
@@ -127,6 +128,19 @@ export interface LeaseSet {
    * one. True when `holder` holds a place afterwards; false (and nothing changed) when the key is full.
    */
   acquire(key: string, holder: string, limit: number, ttlMs: number): Promise<boolean>;
+  /**
+   * Give `previous`'s place under `key` to `holder`, atomically, when `previous` holds a live one: the count
+   * does not change, so a full key admits a holder that names the one it replaces (a client reconnecting in
+   * place of its own dead connection). When `previous` holds no place (unknown, released, lapsed), exactly
+   * `acquire(key, holder, limit, ttlMs)`. True when `holder` holds a place afterwards.
+   */
+  replace(key: string, previous: string, holder: string, limit: number, ttlMs: number): Promise<boolean>;
+  /**
+   * Extend `holder`'s place under `key` to `ttlMs` from now, only if it still holds a live one. False (and
+   * nothing changed) when it holds none: released, given to another by `replace`, or lapsed. Never takes a
+   * place, so a holder that was replaced cannot take one back by renewing.
+   */
+  renew(key: string, holder: string, ttlMs: number): Promise<boolean>;
   /** Give `holder`'s place back (idempotent). */
   release(key: string, holder: string): Promise<void>;
 }

@@ -199,12 +199,27 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     for (const [holder, until] of holders) if (at >= until) holders.delete(holder);
     return holders;
   };
+  const acquire = (key: string, holder: string, limit: number, ttlMs: number, previous?: string): boolean => {
+    const holders = liveHolders(key);
+    // The place `previous` holds becomes `holder`'s: the count stays as it was, whatever the limit.
+    const replacing = previous !== undefined && previous !== holder && holders.has(previous);
+    if (!replacing && !holders.has(holder) && holders.size >= limit) return false;
+    if (replacing) holders.delete(previous);
+    holders.set(holder, now() + ttlMilliseconds(ttlMs));
+    leaseHolders.set(key, holders);
+    return true;
+  };
   const leases: LeaseSet = {
     async acquire(key, holder, limit, ttlMs) {
+      return acquire(key, holder, limit, ttlMs);
+    },
+    async replace(key, previous, holder, limit, ttlMs) {
+      return acquire(key, holder, limit, ttlMs, previous);
+    },
+    async renew(key, holder, ttlMs) {
       const holders = liveHolders(key);
-      if (!holders.has(holder) && holders.size >= limit) return false;
+      if (!holders.has(holder)) return false;
       holders.set(holder, now() + ttlMilliseconds(ttlMs));
-      leaseHolders.set(key, holders);
       return true;
     },
     async release(key, holder) {

@@ -116,15 +116,30 @@ return count
 `);
 
 /**
- * Hold or renew a lease: drop lapsed holders, then add (or re-score) ARGV[2] unless the set is full. One key.
- * ARGV: now (ms), holder, limit, ttl (ms). Returns 1 when held, 0 when full.
+ * Hold or renew a lease: drop lapsed holders, then add (or re-score) ARGV[2] unless the set is full; when
+ * ARGV[5] (a holder it replaces, or '') holds a place, that place becomes ARGV[2]'s whatever the count. One key.
+ * ARGV: now (ms), holder, limit, ttl (ms), replaced holder. Returns 1 when held, 0 when full.
  */
 const ACQUIRE_LEASE = script(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local replacing = ARGV[5] ~= '' and ARGV[5] ~= ARGV[2] and redis.call('ZSCORE', KEYS[1], ARGV[5])
 local held = redis.call('ZSCORE', KEYS[1], ARGV[2])
-if not held and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+if not replacing and not held and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+if replacing then redis.call('ZREM', KEYS[1], ARGV[5]) end
 redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[4]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`);
+
+/**
+ * Renew a lease only if it is still held: drop lapsed holders, then re-score ARGV[2] if present. One key.
+ * ARGV: now (ms), holder, ttl (ms). Returns 1 when renewed, 0 when the holder has no place.
+ */
+const RENEW_LEASE = script(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[1]) + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `);
 
@@ -390,14 +405,21 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     },
   };
 
+  const leaseSetKey = (key: string): string => `${prefix}:lease:${key}`;
+  const acquireLease = async (key: string, holder: string, limit: number, ttlMs: number, previous: string): Promise<boolean> => {
+    const ttl = String(ttlMilliseconds(ttlMs));
+    const held = await run(ACQUIRE_LEASE, [leaseSetKey(key)], [String(now()), holder, String(limit), ttl, previous]);
+    return Number(held) === 1;
+  };
   const leases: LeaseSet = {
-    async acquire(key, holder, limit, ttlMs) {
-      const ttl = String(ttlMilliseconds(ttlMs));
-      const held = await run(ACQUIRE_LEASE, [`${prefix}:lease:${key}`], [String(now()), holder, String(limit), ttl]);
-      return Number(held) === 1;
+    acquire: (key, holder, limit, ttlMs) => acquireLease(key, holder, limit, ttlMs, ''),
+    replace: (key, previous, holder, limit, ttlMs) => acquireLease(key, holder, limit, ttlMs, previous),
+    async renew(key, holder, ttlMs) {
+      const renewed = await run(RENEW_LEASE, [leaseSetKey(key)], [String(now()), holder, String(ttlMilliseconds(ttlMs))]);
+      return Number(renewed) === 1;
     },
     async release(key, holder) {
-      await client.zrem(`${prefix}:lease:${key}`, holder);
+      await client.zrem(leaseSetKey(key), holder);
     },
   };
 

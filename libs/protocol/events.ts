@@ -113,6 +113,13 @@ export interface HandshakeAuth {
    * only what is newer, so a `login` the browser already got is not sent twice; omitted, everything is.
    */
   version?: number;
+  /**
+   * The id of this browser's last socket on this ticket (its `socket.id` when it connected). If that socket
+   * still holds one of the ticket's two places (its connection died and the gateway has not noticed yet), the
+   * place is given to the new socket and the old one is disconnected, so a browser's own dead connections
+   * never lock it out with `TICKET_IN_USE`. A name that holds no place changes nothing.
+   */
+  replaces?: string;
 }
 
 /** Codes carried by `connect_error` (`err.data.code`), by acknowledgements and by HTTP error bodies. */

@@ -12,6 +12,11 @@ export const handshakeAuthSchema = z
     ticket: ticketIdSchema,
     secret: secretSchema,
     version: z.number().int('version must be an integer').min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    // A Socket.IO socket id (base64id: 20 characters); bounded, whatever a future id looks like.
+    replaces: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'replaces must be a socket id')
+      .optional(),
   })
   .strict();
 

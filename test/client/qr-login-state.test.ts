@@ -11,6 +11,7 @@ import {
   SHUTDOWN_RETRY_MS,
   initialModel,
   reduce,
+  replacedSocket,
   snapshotOf,
   type LoginEffect,
   type LoginEvent,
@@ -185,6 +186,70 @@ describe('the login', () => {
       ticket: 't2',
       secret: 'secret-of-t2',
     });
+  });
+
+  it('remembers which socket holds its ticket, for the resume handshake to name the one it replaces', () => {
+    // A fresh ticket: the socket it came on holds it.
+    const first = fold([
+      { type: 'connected', socket: 's1' },
+      { type: 'ticket', payload: payload('t1'), socket: 's1' },
+    ]).model;
+    expect(first.held).toEqual({ ticket: 't1', secret: 'secret-of-t1', socket: 's1' });
+    // A resume that connected holds it as soon as it connected, even if it drops before its `ticket` event.
+    const dropped = fold([{ type: 'disconnected', reason: 'transport close' }], first).model;
+    const resumed = fold(
+      [
+        { type: 'connected', socket: 's2' },
+        { type: 'disconnected', reason: 'transport error' },
+      ],
+      dropped,
+    ).model;
+    expect(resumed.held).toEqual({ ticket: 't1', secret: 'secret-of-t1', socket: 's2' });
+    // A refused resume changes nothing: the next one names the same socket.
+    const refused: LoginEvent = { type: 'connect-error', code: 'TICKET_IN_USE', message: 'in use', active: false, visible: true };
+    expect(fold([refused], resumed).model.held?.socket).toBe('s2');
+    // A new ticket on the same socket is held by it; one asked for over a new connection starts afresh.
+    expect(
+      fold(
+        [
+          { type: 'refresh-clicked', connected: true },
+          { type: 'ticket', payload: payload('t2'), socket: 's2' },
+        ],
+        resumed,
+      ).model.held,
+    ).toEqual({
+      ticket: 't2',
+      secret: 'secret-of-t2',
+      socket: 's2',
+    });
+    const asked = fold([{ type: 'refresh-clicked', connected: false }], resumed).model;
+    expect(asked.held).toBeUndefined();
+    expect(fold([{ type: 'connected', socket: 's3' }], asked).model.held).toBeUndefined();
+  });
+
+  it('resumes without replaces once a gateway older than it refused the field (a rolling update)', () => {
+    const invalid: LoginEvent = {
+      type: 'connect-error',
+      code: 'INVALID_PAYLOAD',
+      message: 'invalid payload',
+      active: false,
+      visible: true,
+    };
+    const named = fold([
+      { type: 'connected', socket: 's1' },
+      { type: 'ticket', payload: payload('t1'), socket: 's1' },
+    ]).model;
+    expect(replacedSocket(named)).toBe('s1');
+    // Refused with `replaces`: the same ticket is resumed at once, without it, from then on.
+    const retried = fold([invalid], named);
+    expect(retried.effects).toEqual([{ type: 'connect' }]);
+    expect(retried.model.held).toEqual(named.held);
+    expect(replacedSocket(retried.model)).toBeUndefined();
+    expect(replacedSocket(fold([{ type: 'connected', socket: 's2' }], retried.model).model)).toBeUndefined();
+    // Refused without it: the ticket is gone, as before.
+    const lost = fold([invalid], retried.model);
+    expect(lost.model.held).toBeUndefined();
+    expect(lost.effects).toEqual([{ type: 'show', snapshot: expect.anything() }, { type: 'connect' }]);
   });
 
   it('ignores a login for a ticket it does not hold', () => {

@@ -456,6 +456,48 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
         expect(await a.leases.acquire(`${key}-other`, 'gw-a:3', 2, 60_000)).toBe(true);
       });
 
+      it("gives a named holder's place to its replacement, atomically; a name that holds none changes nothing", async () => {
+        const key = `lease-${newTicketId()}`;
+        expect(await a.leases.acquire(key, 'gw-a:1', 2, 60_000)).toBe(true);
+        expect(await b.leases.acquire(key, 'gw-b:1', 2, 60_000)).toBe(true);
+        // Full, but naming a holder: its place changes hands, from either process, and the count stays two.
+        expect(await b.leases.replace(key, 'gw-a:1', 'gw-b:2', 2, 60_000)).toBe(true);
+        expect(await a.leases.acquire(key, 'gw-a:3', 2, 60_000)).toBe(false);
+        // The replaced holder is out: it cannot renew, nor replace its way back in by naming itself.
+        expect(await a.leases.renew(key, 'gw-a:1', 60_000)).toBe(false);
+        expect(await a.leases.replace(key, 'gw-a:1', 'gw-a:1', 2, 60_000)).toBe(false);
+        // A name that holds no place (unknown, or replaced already) is a plain acquire: refused while full…
+        expect(await a.leases.replace(key, 'nobody', 'gw-a:4', 2, 60_000)).toBe(false);
+        expect(await a.leases.replace(key, 'gw-a:1', 'gw-a:4', 2, 60_000)).toBe(false);
+        // …and admitted once a place is free, without touching the holders named.
+        await b.leases.release(key, 'gw-b:1');
+        expect(await a.leases.replace(key, 'nobody', 'gw-a:4', 2, 60_000)).toBe(true);
+        expect(await a.leases.renew(key, 'gw-b:2', 60_000)).toBe(true);
+        expect(await b.leases.renew(key, 'gw-a:4', 60_000)).toBe(true);
+        // A holder on another key is not this key's holder.
+        expect(await a.leases.acquire(`${key}-other`, 'gw-x:1', 1, 60_000)).toBe(true);
+        expect(await a.leases.replace(key, 'gw-x:1', 'gw-a:5', 2, 60_000)).toBe(false);
+        expect(await a.leases.renew(`${key}-other`, 'gw-x:1', 60_000)).toBe(true);
+      });
+
+      it('renews only a place still held: never one released, replaced or lapsed, and a refusal takes nothing', async () => {
+        const key = `lease-${newTicketId()}`;
+        expect(await a.leases.renew(key, 'never:1', 60_000)).toBe(false);
+        expect(await a.leases.acquire(key, 'short:1', 2, 100)).toBe(true);
+        // Renewed from the other process, it outlives its first lease.
+        expect(await b.leases.renew(key, 'short:1', 60_000)).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        expect(await a.leases.renew(key, 'short:1', 60_000)).toBe(true);
+        await a.leases.release(key, 'short:1');
+        expect(await a.leases.renew(key, 'short:1', 60_000)).toBe(false);
+        // Lapsed: gone for good, and the failed renewals took no place.
+        expect(await a.leases.acquire(key, 'dead:1', 1, 50)).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 120));
+        expect(await b.leases.renew(key, 'dead:1', 60_000)).toBe(false);
+        expect(await b.leases.acquire(key, 'live:1', 1, 60_000)).toBe(true);
+        expect(await a.leases.acquire(key, 'live:2', 1, 60_000)).toBe(false);
+      });
+
       it('heals by itself: a holder that stops renewing (a dead process) loses its place after the TTL', async () => {
         const key = `lease-${newTicketId()}`;
         expect(await a.leases.acquire(key, 'dead:1', 1, 50)).toBe(true);

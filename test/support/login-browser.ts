@@ -30,8 +30,11 @@ export interface BrowserOptions {
   /** Keep a load balancer's sticky cookie (Node's client needs this to send cookies). */
   withCredentials?: boolean;
   extraHeaders?: Record<string, string>;
-  /** Resume this ticket instead of asking for a new one (`version`: the last one received, see HandshakeAuth). */
-  resume?: { ticket: string; secret: string; version?: number };
+  /**
+   * Resume this ticket instead of asking for a new one (`version`: the last one received; `replaces`: the
+   * socket this one replaces; see HandshakeAuth).
+   */
+  resume?: { ticket: string; secret: string; version?: number; replaces?: string };
   /** Let Socket.IO reconnect by itself (and resume, since auth follows the current ticket). */
   reconnection?: boolean;
   /** Keep the client's own timers (heartbeat, connect timeout) on real time while a test fakes the timers. */

@@ -39,6 +39,8 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
   let current: TicketPayload | undefined;
   /** The last version of `current` received, as the login page keeps it (libs/client/qr-login-state.ts). */
   let version: number | undefined;
+  /** The id of the last socket that held `current`, named on resume (`replaces`) as the login page does. */
+  let holder: string | undefined;
   let refusals = 0;
   /** The code was exchanged for a session: the page has nothing left to do on this socket. */
   let signedIn = false;
@@ -51,7 +53,16 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
     // Keeps HAProxy's sticky cookie, as a browser does, so the polling handshake and its upgrade stay together.
     withCredentials: transport === 'polling',
     auth: (cb) =>
-      cb(current === undefined ? {} : { ticket: current.ticket, secret: current.secret, ...(version !== undefined ? { version } : {}) }),
+      cb(
+        current === undefined
+          ? {}
+          : {
+              ticket: current.ticket,
+              secret: current.secret,
+              ...(version !== undefined ? { version } : {}),
+              ...(holder !== undefined ? { replaces: holder } : {}),
+            },
+      ),
   });
   sockets.set(id, socket);
   const now = Date.now;
@@ -61,6 +72,7 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
   const adopt = (payload: TicketPayload): void => {
     if (payload.ticket !== current?.ticket) version = undefined;
     current = payload;
+    holder = socket.id;
     refusals = 0;
     send({ id, at: now(), ev: 'ticket', ticket: payload.ticket, secret: payload.secret });
   };
@@ -96,7 +108,11 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
       }
     });
   });
-  socket.on('connect', () => send({ id, at: now(), ev: 'connected' }));
+  socket.on('connect', () => {
+    // The handshake resumed `current` (if any): this socket holds it, even if it drops before `ticket`.
+    if (current !== undefined) holder = socket.id;
+    send({ id, at: now(), ev: 'connected' });
+  });
   socket.on('disconnect', (reason) => {
     send({ id, at: now(), ev: 'disconnected', reason });
     // The server closed the socket on purpose (not a drain): a page would connect again.
