@@ -2,7 +2,9 @@
  * `npm run test:faults`: every fault scenario at full size (over a thousand concurrent logins, browsers
  * spread over worker processes), one after the other, then the table. Exits 1 when any scenario lost,
  * doubled or stranded a login, or an app logged an unhandled rejection or uncaught exception.
- * QRGATE_FAULTS_BROWSERS overrides the number of browsers (e.g. to try it on a small machine).
+ * QRGATE_FAULTS_BROWSERS overrides the number of browsers (e.g. to try it on a small machine);
+ * QRGATE_FAULTS_ONLY=<name,...> runs only the scenarios whose names contain one of them; QRGATE_FAULTS_LOG_DIR
+ * keeps every app's log there; QRGATE_FAULTS_GATEWAY_NODE_OPTIONS is passed to the gateways as NODE_OPTIONS.
  */
 import { FULL, SCENARIOS, type ScenarioResult, type Size } from './support/scenarios.js';
 import { formatTable, type Tally } from './support/tally.js';

@@ -106,6 +106,9 @@ export async function startFaultStack(options: StackOptions): Promise<FaultStack
       SESSION_SIGNING_KEY: signingKey,
       SHUTDOWN_TIMEOUT_MS: '10000',
       ...options.gatewayEnv,
+      // A diagnostic switch for `npm run test:faults`, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where a
+      // gateway's time went during a fault (the profile is written when it exits).
+      ...(process.env.QRGATE_FAULTS_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.QRGATE_FAULTS_GATEWAY_NODE_OPTIONS } : {}),
     };
     const makeSlot = async (name: AppName, label: string, env: Record<string, string>): Promise<AppSlot> => {
       const port = await freePort();
