@@ -4,7 +4,11 @@
  * timeout, so without this a client could keep thousands of connections open that no namespace middleware
  * ever sees. Here:
  * - the Origin is checked before an engine.io session exists (`allowRequest`), and so is the number of open
- *   connections from the client's address (IPv6: its /64) on this gateway;
+ *   connections from the client's address (IPv6: its /64) on this gateway, and so is the number of connections
+ *   still on their way in (handshake done, no namespace joined yet): past `MAX_HANDSHAKES_IN_FLIGHT` a new one
+ *   is refused with `GATEWAY_BUSY`. A gateway taking a reconnection storm (its neighbours died) then finishes the
+ *   joins it started, and stays quick enough to answer its health checks, instead of starting more than it can
+ *   finish and timing every one of them out; the browsers refused retry with backoff, on this or another gateway;
  * - a connection asks for exactly one namespace, `/login` or `/session`, once: `/`, any other namespace, or a second
  *   CONNECT gets a `connect_error` with a catalogue code, and the connection is closed;
  * - every open connection is counted (`qrgate_socket_connections_open`).
@@ -54,7 +58,11 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
   const { settings, metrics, logger } = deps;
   /** Open connections per client group. */
   const perClient = new Map<string, number>();
+  /** For each connection not yet in a namespace: what ends its count as on its way in (called once). */
+  const joinedOrGone = new Map<EngineConnection, () => void>();
   let open = 0;
+  /** Connections with a session but no namespace joined yet. */
+  let joining = 0;
 
   const groupOf = (req: IncomingMessage): string =>
     clientGroup(clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], settings.trustProxy));
@@ -92,6 +100,11 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
         const words = GatewayError.of('RATE_LIMITED', { detail: 'connections' }).message;
         return callback(refusalMessage('RATE_LIMITED', words), false);
       }
+      if (joining >= settings.maxHandshakesInFlight) {
+        metrics.socketConnectionsBusy.inc();
+        logger.debug({ joining }, 'connection refused: too many on their way in');
+        return callback(refusalMessage('GATEWAY_BUSY', GatewayError.of('GATEWAY_BUSY').message), false);
+      }
       callback(null, true);
     },
     attach(io) {
@@ -103,7 +116,13 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
         open += 1;
         metrics.socketConnectionsOpen.inc();
         let connected = false;
+        joining += 1;
+        joinedOrGone.set(conn, () => {
+          joinedOrGone.delete(conn);
+          joining -= 1;
+        });
         conn.on('close', () => {
+          joinedOrGone.get(conn)?.();
           open -= 1;
           metrics.socketConnectionsOpen.dec();
           const left = (perClient.get(group) ?? 1) - 1;
@@ -121,6 +140,9 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
         // Requests racing through allowRequest together may overshoot the cap: the extra ones go at once.
         if (count > settings.maxConnectionsPerIp) conn.close();
       });
+      for (const name of deps.namespaces) {
+        io.of(name).on('connection', (socket) => joinedOrGone.get(socket.conn as unknown as EngineConnection)?.());
+      }
     },
   };
 }

@@ -24,6 +24,8 @@ export interface GatewaySettings {
   resumesPerMinute: number;
   /** Open connections per client address on this gateway. */
   maxConnectionsPerIp: number;
+  /** Connections on their way in (not yet in a namespace) this gateway takes at once. */
+  maxHandshakesInFlight: number;
   /** WeChat `qrcode/create` calls per day, fleet-wide. */
   wechatQrDailyQuota: number;
   /** `tap` carries the links' secret and public URL: a tap gateway cannot be built without them. */
@@ -52,6 +54,7 @@ export function gatewaySettings(
     exchangesPerMinute: config.RATE_LIMIT_EXCHANGES_PER_MINUTE,
     resumesPerMinute: config.RATE_LIMIT_RESUMES_PER_MINUTE,
     maxConnectionsPerIp: config.MAX_CONNECTIONS_PER_IP,
+    maxHandshakesInFlight: config.MAX_HANDSHAKES_IN_FLIGHT,
     wechatQrDailyQuota: config.WECHAT_QR_DAILY_QUOTA,
     confirmation: resolveConfirmation(config),
     sessionTtlSeconds: config.SESSION_TTL_SECONDS,

@@ -90,8 +90,12 @@ export interface Gateway {
 
 /** Largest message a browser may send: the protocol's messages are tiny. */
 const MAX_SOCKET_MESSAGE_BYTES = 16 * 1024;
-/** A connection that has not joined `/login` by then is closed (Socket.IO's default is 45 s). */
-const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * A connection that has not joined `/login` by then is closed (Socket.IO's default is 45 s). Not shorter: a gateway
+ * taking a reconnection storm (its neighbours died) can need tens of seconds to answer a polling join, and a join
+ * cut off half-way is work thrown away that the browser then asks for again.
+ */
+const CONNECT_TIMEOUT_MS = 30_000;
 
 /**
  * The provider's unionid lookup: the one an in-WeChat login's token response brought, else WeChat's

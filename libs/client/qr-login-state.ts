@@ -283,7 +283,9 @@ function connectError(model: LoginModel, event: Extract<LoginEvent, { type: 'con
       const expired: LoginModel = { ...lost, ticketStatus: 'expired', refreshing: false };
       return shownFirst(expired, onExpired(expired, event.visible, false));
     }
+    // A draining gateway, or one with too many connections on their way in: another attempt, later, gets through.
     case 'SHUTTING_DOWN':
+    case 'GATEWAY_BUSY':
       return retryLater({ ...model, connection: 'offline' });
     case 'INTERNAL':
     case 'WECHAT_UNAVAILABLE':

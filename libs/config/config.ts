@@ -146,6 +146,11 @@ const schema = z.object({
   /** Open Socket.IO connections allowed per client address (IPv6: per /64) on one gateway. */
   MAX_CONNECTIONS_PER_IP: int(1, 1_000_000, 50),
   /**
+   * Socket.IO connections one gateway lets be on their way in at once (handshake done, namespace not joined yet);
+   * more are refused with `GATEWAY_BUSY` before a session exists, and the browser retries with backoff.
+   */
+  MAX_HANDSHAKES_IN_FLIGHT: int(1, 100_000, 128),
+  /**
    * QR codes the WeChat account may create per day (`qrcode/create`), shared by every gateway through the
    * engine: spent evenly over the day, with a burst of 1% and a 5% reserve that is never spent.
    */

@@ -14,6 +14,7 @@ export interface Metrics {
   readonly scanToLogin: Histogram;
   readonly socketsConnected: Gauge;
   readonly socketConnectionsOpen: Gauge;
+  readonly socketConnectionsBusy: Counter;
   readonly wechatQrBudgetRemaining: Gauge;
   readonly wechatQrBudgetCapacity: Gauge;
   /** Where a scrape reads the fleet's QR budget from (the gateway installs it; elsewhere the gauges stay 0). */
@@ -52,6 +53,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     socketConnectionsOpen: new Gauge({
       name: 'qrgate_socket_connections_open',
       help: 'Engine.io connections open on this gateway, whatever namespace they asked for (or none yet).',
+      registers: [registry],
+    }),
+    socketConnectionsBusy: new Counter({
+      name: 'qrgate_socket_connections_busy_total',
+      help: 'New engine.io connections refused with GATEWAY_BUSY: MAX_HANDSHAKES_IN_FLIGHT were already on their way in.',
       registers: [registry],
     }),
     wechatQrBudgetRemaining: new Gauge({

@@ -53,6 +53,7 @@ export const ERRORS = {
     },
   },
   SHUTTING_DOWN: { status: 503, message: 'this gateway is shutting down; reconnect' },
+  GATEWAY_BUSY: { status: 503, message: 'this gateway is busy with other connections; retry shortly' },
   INVALID_CODE: {
     status: 401,
     message: 'unknown or expired code',

@@ -284,6 +284,20 @@ describe('refusals and cut connections', () => {
     expect(back.effects).toEqual([{ type: 'retry-later', delayMs: SHUTDOWN_RETRY_MS }]);
   });
 
+  it('retries a busy gateway (GATEWAY_BUSY) the same way, however many times, keeping its ticket', () => {
+    let model = fold(online).model;
+    const held = model.held;
+    const delays: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const reduced = fold([{ type: 'connect-error', code: 'GATEWAY_BUSY', message: 'busy', active: false, visible: true }], model);
+      model = reduced.model;
+      for (const e of reduced.effects) if (e.type === 'retry-later') delays.push(e.delayMs);
+    }
+    expect(delays).toEqual([500, 1000, 2000, 4000, 8000, MAX_RETRY_MS]);
+    expect(shown(model)).toBe('offline');
+    expect(model.held).toEqual(held);
+  });
+
   it('treats a lost ticket like an expiry: a new one over a new connection', () => {
     const { model, effects } = fold([
       ...online,

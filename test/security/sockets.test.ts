@@ -133,6 +133,31 @@ describe('before a session exists', () => {
     expect(h.wechat.calls).toHaveLength(0);
   });
 
+  it('refuses GATEWAY_BUSY while MAX_HANDSHAKES_IN_FLIGHT connections are on their way in, and takes new ones once they joined or left', async () => {
+    const h = await start({ MAX_HANDSHAKES_IN_FLIGHT: '2' });
+    const busy = { code: 4, message: 'GATEWAY_BUSY: this gateway is busy with other connections; retry shortly' };
+    // Two connections with a session and no namespace yet: the third is refused before a session exists.
+    const first = await bareConnection(h);
+    const second = await bareConnection(h);
+    const refused = await handshake(h, {});
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.body)).toEqual(busy);
+    expect(await openConnections(h)).toBe(2);
+    expect((await h.metrics.socketConnectionsBusy.get()).values[0]?.value).toBe(1);
+    // One joins /login (and gets its ticket): it is no longer on its way in, so one more may start.
+    first.conn.send('0/login,');
+    await h.logged('socket connected');
+    const third = await handshake(h, {});
+    expect(third.status).toBe(200);
+    // Now two are on their way in again (the second and that handshake): refused until one of them goes.
+    expect(JSON.parse((await handshake(h, {})).body)).toEqual(busy);
+    second.conn.close();
+    await second.closed;
+    await h.advance(100);
+    expect((await handshake(h, {})).status).toBe(200);
+    expect(h.wechat.calls).toHaveLength(1);
+  });
+
   it('caps open connections per address (an IPv6 client by its /64) at MAX_CONNECTIONS_PER_IP', async () => {
     const h = await start({ MAX_CONNECTIONS_PER_IP: '3', TRUST_PROXY: 'loopback' });
     for (const ip of ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2:ffff:ffff:ffff:ffff']) {
