@@ -6,6 +6,12 @@
  * less than 300 s remain, under a `setIfAbsent` lock so that one process in the whole deployment calls
  * WeChat while the others wait for the cache. A business call that fails with a token error drops the cached
  * token only if it is still the one that failed, refreshes once (normal mode) and retries once.
+ *
+ * Each process also keeps the token it last read from `kv` for a few seconds (`tokenReuseMs`), so a new login
+ * costs no store round trip for it. That copy is never the only truth: it is dropped the moment WeChat
+ * rejects it (the business call then re-reads `kv` and, if need be, refreshes), and it is never used inside
+ * the refresh margin, so it cannot outlive a token that normal-mode renewal retires (old and new both work
+ * for the last 5 minutes, §1.2).
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -78,6 +84,11 @@ export interface WechatClientOptions {
   showQrBase?: string;
   /** Per-request timeout, ms. Default 5000. */
   timeoutMs?: number;
+  /**
+   * How long this process reuses the token it last read from `kv` before reading `kv` again, ms. Default
+   * 5000; 0 reads `kv` on every call.
+   */
+  tokenReuseMs?: number;
 }
 
 /** Refresh a cached token when fewer than this many ms remain (§1.2: stable tokens renew 5 min early). */
@@ -115,6 +126,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   const showQrBase = (options.showQrBase ?? (apiBase === REAL_API_BASE ? 'https://mp.weixin.qq.com' : apiBase)).replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 5_000;
+  const tokenReuseMs = options.tokenReuseMs ?? 5_000;
   const lockTtlMs = Math.max(MIN_LOCK_TTL_MS, 2 * timeoutMs + 2 * BUSY_RETRY_DELAY_MS + 1_000);
   const { kv, logger, metrics } = options;
   const tokenKey = `wechat:token:${options.appId}`;
@@ -194,6 +206,13 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   const isFresh = (cached: CachedToken | null): cached is CachedToken =>
     cached !== null && cached.expiresAt - Date.now() > REFRESH_MARGIN_MS;
 
+  /** This process's copy of the shared token, and when it was read from (or written to) `kv`. */
+  let local: { cached: CachedToken; readAt: number } | null = null;
+  /** Keep a fresh token read from or written to `kv` as this process's copy. */
+  const remember = (cached: CachedToken | null): void => {
+    if (isFresh(cached)) local = { cached, readAt: Date.now() };
+  };
+
   async function fetchAndStore(): Promise<string> {
     const endpoint = '/cgi-bin/stable_token';
     try {
@@ -210,6 +229,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
       const { access_token: token, expires_in: expiresIn } = parse(tokenBody, body, endpoint);
       const expiresAt = Date.now() + expiresIn * 1000;
       await kv.set(tokenKey, JSON.stringify({ token, expiresAt } satisfies CachedToken), expiresIn * 1000);
+      remember({ token, expiresAt });
       logger?.info({ expiresIn }, 'fetched a WeChat access token');
       return token;
     } catch (err) {
@@ -240,6 +260,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
         try {
           // Someone may have stored a token between our cache read and taking the lock.
           const cached = await readCache();
+          remember(cached);
           if (isFresh(cached)) return cached.token;
           await kv.delete(failureKey);
           return await fetchAndStore();
@@ -254,6 +275,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
         }
         await sleep(POLL_INTERVAL_MS);
         const cached = await readCache();
+        remember(cached);
         if (isFresh(cached)) return cached.token;
         if ((await kv.get(lockKey)) === null) break;
       }
@@ -266,7 +288,9 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   }
 
   async function getAccessToken(): Promise<string> {
+    if (local !== null && Date.now() - local.readAt < tokenReuseMs && isFresh(local.cached)) return local.cached.token;
     const cached = await readCache();
+    remember(cached);
     if (isFresh(cached)) return cached.token;
     inFlight ??= refresh()
       .catch(async (err: unknown) => {
@@ -284,6 +308,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
 
   /** Drop the cached token, but only if it is the one that just failed (another caller may have refreshed). */
   async function dropToken(failed: string): Promise<void> {
+    if (local?.cached.token === failed) local = null;
     const cached = await readCache();
     if (cached?.token === failed) await kv.delete(tokenKey);
   }
