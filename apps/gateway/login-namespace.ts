@@ -17,12 +17,18 @@ import type { TicketHolders } from './ticket-holders.js';
 
 /**
  * What a socket keeps for the whole life of its QR code: its ticket's id and how often it refreshed. The
- * secret only until the `ticket` event carries it; the browser context is read from the handshake (which
- * Socket.IO keeps anyway) when a refresh needs it. Never a ticket or its image.
+ * secret (and a ticket it just issued) only until the `ticket` event carries it; the browser context is read
+ * from the handshake (which Socket.IO keeps anyway) when a refresh needs it. Never a ticket or its image
+ * after that.
  */
 interface SocketData {
   ticketId: string;
   secret: string | undefined;
+  /**
+   * The ticket this connection just issued, as stored, until the `ticket` event announces it; with the
+   * bus's resync count from before it was stored (`TicketWatchers.resyncs`).
+   */
+  issued?: { ticket: Ticket; resyncs: number } | undefined;
   /** On resume: the last version of the ticket the browser says it received (handshake `auth.version`). */
   resumedVersion?: number;
   refreshes: number;
@@ -97,9 +103,10 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
       return;
     }
     await consumeTicketQuota(browser.ip);
+    const resyncs = deps.watchers.resyncs;
     const { ticket, payload } = await issueOrExplain(browser);
     await holdTicket(socket, ticket.id);
-    socket.data = { ticketId: ticket.id, secret: payload.secret, refreshes: 0 };
+    socket.data = { ticketId: ticket.id, secret: payload.secret, issued: { ticket, resyncs }, refreshes: 0 };
   }
 
   /** Take one of the ticket's fleet-wide places for this socket, given back when its connection closes. */
@@ -190,7 +197,15 @@ class SocketSession implements TicketWatcher {
     const { ticketId } = this.socket.data;
     // Subscribe before reading, so a change between the read and the subscription cannot be missed.
     await this.deps.watchers.watch(ticketId, this);
-    const ticket = await this.deps.engine.tickets.get(ticketId);
+    // A ticket this connection has just issued needs no read: nobody can have changed it yet. Its QR code and
+    // secret reach nobody before the `ticket` event below, so no scan or resume can touch it, and it expires
+    // only after its TTL. What was stored is what the store holds, unless the store lost it (Redis restarted):
+    // a loss after the subscription is caught by the bus's resync, one before it shows as a resync since
+    // the ticket was stored, and then it is read.
+    const { issued } = this.socket.data;
+    this.socket.data.issued = undefined;
+    const ticket =
+      issued !== undefined && issued.resyncs === this.deps.watchers.resyncs ? issued.ticket : await this.deps.engine.tickets.get(ticketId);
     if (this.closed || ticketId !== this.socket.data.ticketId) return;
     const { secret } = this.socket.data;
     // Sent once: nothing after this needs it, so the socket stops holding it.
