@@ -18,6 +18,7 @@ import { z } from 'zod';
 import type { KeyValueStore } from '../engine/engine.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { createHttpTransport, fetchTransport, type HttpAnswer, type HttpCall } from './wechat-http.js';
 
 /** errcode used for transport failures (network error, timeout, non-JSON answer); WeChat never sends it. */
 export const WECHAT_TRANSPORT_ERROR = -2;
@@ -76,7 +77,10 @@ export interface WechatClientOptions {
   appSecret: string;
   /** Shared store for the token cache and its lock. */
   kv: KeyValueStore;
-  /** Default: the global `fetch`. */
+  /**
+   * Send requests through this `fetch` instead (e.g. to route them in a test). Default: none, requests go
+   * over `node:http(s)` keep-alive connections (`wechat-http.ts`).
+   */
   fetch?: typeof fetch;
   metrics?: Metrics;
   logger?: Logger;
@@ -124,7 +128,7 @@ type CachedToken = z.infer<typeof cachedToken>;
 export function createWechatClient(options: WechatClientOptions): WechatClient {
   const apiBase = options.apiBase.replace(/\/+$/, '');
   const showQrBase = (options.showQrBase ?? (apiBase === REAL_API_BASE ? 'https://mp.weixin.qq.com' : apiBase)).replace(/\/+$/, '');
-  const doFetch = options.fetch ?? fetch;
+  const transport = options.fetch === undefined ? createHttpTransport() : fetchTransport(options.fetch);
   const timeoutMs = options.timeoutMs ?? 5_000;
   const tokenReuseMs = options.tokenReuseMs ?? 5_000;
   const lockTtlMs = Math.max(MIN_LOCK_TTL_MS, 2 * timeoutMs + 2 * BUSY_RETRY_DELAY_MS + 1_000);
@@ -135,19 +139,17 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   let inFlight: Promise<string> | null = null;
 
   /** One HTTP call, counted and turned into a WechatApiError when WeChat (or the network) says no. */
-  async function callOnce(endpoint: string, url: string, init: RequestInit): Promise<unknown> {
+  async function callOnce(endpoint: string, url: string, init: Omit<HttpCall, 'signal'>): Promise<unknown> {
     let result = 'ok';
     try {
-      let response: Response;
-      let text: string;
+      let response: HttpAnswer;
       // An explicit timer rather than AbortSignal.timeout: the timer holds the controller strongly, so the
       // deadline fires even if nothing else references the signal (a weakly held timeout signal can be
       // collected and never fire, nodejs/node#57736).
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), timeoutMs);
       try {
-        response = await doFetch(url, { ...init, signal: controller.signal });
-        text = await response.text();
+        response = await transport(url, { ...init, signal: controller.signal });
       } catch (err) {
         // The URL is left out on purpose: it carries the access token.
         const detail = controller.signal.aborted ? `no answer within ${timeoutMs} ms` : `network error: ${causeOf(err)}`;
@@ -157,7 +159,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
       }
       let body: unknown;
       try {
-        body = JSON.parse(text);
+        body = JSON.parse(response.text);
       } catch {
         throw new WechatApiError(WECHAT_TRANSPORT_ERROR, `HTTP ${response.status} with a non-JSON body`, endpoint);
       }
@@ -176,7 +178,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   }
 
   /** `callOnce`, retried once after a short pause when WeChat says it is busy (-1). */
-  async function call(endpoint: string, url: string, init: RequestInit): Promise<unknown> {
+  async function call(endpoint: string, url: string, init: Omit<HttpCall, 'signal'>): Promise<unknown> {
     try {
       return await callOnce(endpoint, url, init);
     } catch (err) {
@@ -314,7 +316,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   }
 
   /** A business call with the token; on a token error: drop, refresh once in normal mode, retry once. */
-  async function withToken(endpoint: string, buildUrl: (token: string) => string, init: RequestInit): Promise<unknown> {
+  async function withToken(endpoint: string, buildUrl: (token: string) => string, init: Omit<HttpCall, 'signal'>): Promise<unknown> {
     const token = await getAccessToken();
     try {
       return await call(endpoint, buildUrl(token), init);
