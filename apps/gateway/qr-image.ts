@@ -43,15 +43,20 @@ export function qrImageUrl(url: string): string {
       }
       const start = col;
       while (col < size && data[row * size + col] !== 0) col++;
-      path += end < 0 ? `M${start + MARGIN} ${row + MARGIN + 0.5}` : `m${start - end} 0`;
+      // Commas, not spaces, between a move's numbers: the path then has nothing a URL must escape.
+      path += end < 0 ? `M${start + MARGIN},${row + MARGIN + 0.5}` : `m${start - end},0`;
       path += `h${col - start}`;
       end = col;
     }
   }
   const extent = size + 2 * MARGIN;
-  const svg =
+  const head =
     `<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 ${extent} ${extent}' shape-rendering='crispEdges'>` +
-    `<rect width='${extent}' height='${extent}' fill='white'/><path stroke='black' d='${path}'/></svg>`;
-  // Only these characters of the SVG are not allowed as they are in a URL.
-  return `data:image/svg+xml,${svg.replace(/[<>\s#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}`;
+    `<rect width='${extent}' height='${extent}' fill='white'/><path stroke='black' d='`;
+  // Only the fixed markup is escaped: escaping the whole SVG, path included, cost more than drawing it.
+  return `data:image/svg+xml,${urlSafe(head)}${path}${urlSafe("'/></svg>")}`;
 }
+
+/** `text` with the characters a URL does not allow as they are (`<`, `>`, whitespace, `#`) percent-encoded. */
+const urlSafe = (text: string): string =>
+  text.replace(/[<>\s#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);

@@ -17,6 +17,8 @@ const SCALE = 4;
 /** Fill the SVG's path (one horizontal run per `h`, one module high) into an RGBA raster, white elsewhere. */
 function rasterise(dataUrl: string): { pixels: Uint8ClampedArray; width: number } {
   expect(dataUrl.startsWith('data:image/svg+xml,')).toBe(true);
+  // A valid URL: nothing a URL must escape is left as it is.
+  expect(dataUrl).not.toMatch(/[<>\s#]/);
   const svg = decodeURIComponent(dataUrl.slice('data:image/svg+xml,'.length));
   const extent = Number(/viewBox='0 0 (\d+) \1'/.exec(svg)?.[1]);
   const path = /<path stroke='black' d='([^']*)'\/>/.exec(svg)?.[1];
@@ -26,7 +28,7 @@ function rasterise(dataUrl: string): { pixels: Uint8ClampedArray; width: number 
   const pixels = new Uint8ClampedArray(width * width * 4).fill(255);
   let x = 0;
   let y = 0;
-  for (const [, command, a, b] of (path ?? '').matchAll(/([Mmh])(-?[\d.]+)(?: (-?[\d.]+))?/g)) {
+  for (const [, command, a, b] of (path ?? '').matchAll(/([Mmh])(-?[\d.]+)(?:,(-?[\d.]+))?/g)) {
     if (command === 'M') [x, y] = [Number(a), Number(b)];
     else if (command === 'm') [x, y] = [x + Number(a), y + Number(b)];
     else {
