@@ -46,10 +46,9 @@ export interface LoginNamespaceDeps {
   settings: GatewaySettings;
   logger: Logger;
   metrics: Metrics;
-  ticketLimiter: RateLimiter;
   /** Resumes per client. */
   resumeLimiter: RateLimiter;
-  /** The fleet's WeChat QR quota: every new ticket spends one. */
+  /** The fleet's WeChat QR quota, with the new tickets per client: every new ticket spends one. */
   qrBudget: QrBudget;
   /** The fleet-wide places on each ticket (at most two sockets). */
   holders: TicketHolders;
@@ -121,9 +120,8 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
   }
 
   async function consumeTicketQuota(ip: string): Promise<void> {
-    const verdict = await deps.ticketLimiter.take(ip);
-    if (!verdict.ok) throw GatewayError.of('RATE_LIMITED', { detail: 'tickets' });
-    if (!(await deps.qrBudget.take())) throw GatewayError.of('RATE_LIMITED', { detail: 'qr_quota' });
+    const refusal = await deps.qrBudget.take(ip);
+    if (refusal !== null) throw GatewayError.of('RATE_LIMITED', { detail: refusal });
   }
 
   async function issueOrExplain(browser: BrowserContext) {
@@ -284,9 +282,8 @@ class SocketSession implements TicketWatcher {
     }
     this.socket.data.refreshes += 1;
     const browser = browserOf(this.socket, settings);
-    const verdict = await this.deps.ticketLimiter.take(browser.ip);
-    if (!verdict.ok) return ackError('RATE_LIMITED', 'tickets');
-    if (!(await this.deps.qrBudget.take())) return ackError('RATE_LIMITED', 'qr_quota');
+    const refusal = await this.deps.qrBudget.take(browser.ip);
+    if (refusal !== null) return ackError('RATE_LIMITED', refusal);
     const issued = await issuer.issue(browser);
     if (!issued.ok) return ackError(issueRefusalCode(issued.reason));
     // The browser left while WeChat answered: nobody will watch the new ticket, let it expire unseen.
