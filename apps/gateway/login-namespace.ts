@@ -132,11 +132,14 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
 
   nsp.on('connection', (socket: LoginSocket) => {
     metrics.socketsConnected.inc();
-    logger.info({ ticket: ticketLogId(socket.data.ticketId), transport: socket.conn.transport.name }, 'socket connected');
+    // Every connection passes here: the ticket's log id (a SHA-256) is computed only for a line that is written.
+    if (logger.isLevelEnabled('info')) {
+      logger.info({ ticket: ticketLogId(socket.data.ticketId), transport: socket.conn.transport.name }, 'socket connected');
+    }
     const session = new SocketSession(socket, deps, now);
     socket.on('disconnect', (reason) => {
       metrics.socketsConnected.dec();
-      logger.debug({ ticket: ticketLogId(socket.data.ticketId), reason }, 'socket disconnected');
+      if (logger.isLevelEnabled('debug')) logger.debug({ ticket: ticketLogId(socket.data.ticketId), reason }, 'socket disconnected');
       session.close();
     });
     // Types prove nothing about the wire: `refresh` carries only its acknowledgement. Without one there is no
