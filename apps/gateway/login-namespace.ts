@@ -111,12 +111,20 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
   /** Take one of the ticket's fleet-wide places for this socket, given back when its connection closes. */
   async function holdTicket(socket: LoginSocket, ticketId: string): Promise<void> {
     if (!(await deps.holders.hold(ticketId, socket.id))) throw GatewayError.of('TICKET_IN_USE');
-    // The connection, not the socket: a socket refused later (or never connected) has no `disconnect`.
-    socket.conn.once('close', () => {
+    const release = (): void => {
       deps.holders.release(socket.data.ticketId ?? ticketId, socket.id).catch((err: unknown) => {
         logger.warn({ err }, 'ticket lease release failed');
       });
-    });
+    };
+    // The browser left while the ticket was being issued or its place taken: its `close` has been and gone,
+    // so give the place back now (else this gateway would renew it for as long as it runs). Socket.IO then
+    // drops the socket itself ("next called after client was closed").
+    if (socket.conn.readyState === 'closed') {
+      release();
+      return;
+    }
+    // The connection, not the socket: a socket refused later (or never connected) has no `disconnect`.
+    socket.conn.once('close', release);
   }
 
   async function consumeTicketQuota(ip: string): Promise<void> {
