@@ -163,8 +163,9 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
       } catch {
         throw new WechatApiError(WECHAT_TRANSPORT_ERROR, `HTTP ${response.status} with a non-JSON body`, endpoint);
       }
-      const error = errorBody.safeParse(body);
-      if (error.success && error.data.errcode !== 0) {
+      // Most answers (a QR code, a token) carry no errcode at all: only those that do are parsed as an error.
+      const error = typeof body === 'object' && body !== null && 'errcode' in body ? errorBody.safeParse(body) : undefined;
+      if (error?.success === true && error.data.errcode !== 0) {
         throw new WechatApiError(error.data.errcode, error.data.errmsg ?? '', endpoint);
       }
       return body;
