@@ -7,7 +7,7 @@ import type { Engine, RateLimiter } from '../../libs/engine/index.js';
 import type { LoginService } from '../../libs/login/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { handshakeAuthSchema, type ClientToServerEvents, type RefreshAck, type ServerToClientEvents } from '../../libs/protocol/index.js';
-import { isOpen, secretMatches, ticketLogId, wireStatus, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
+import { isOpen, newTicketId, secretMatches, ticketLogId, wireStatus, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
 import { ticketPayload, type IssueRefusal, type TicketIssuer } from './ticket-issuer.js';
 import type { TicketWatcher, TicketWatchers } from './ticket-watchers.js';
 import { clientIp, originAllowed, requestSite, type GatewaySettings } from './gateway-settings.js';
@@ -103,8 +103,10 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
     }
     await consumeTicketQuota(browser.ip);
     const resyncs = deps.watchers.resyncs;
-    const { ticket, payload } = await issueOrExplain(browser);
-    await holdTicket(socket, ticket.id);
+    // A ticket nobody has seen yet has its first place free: it is taken while WeChat makes the code, not after.
+    // (Should the issue fail, the refusal closes the connection, and its close gives the place back.)
+    const id = newTicketId();
+    const [{ ticket, payload }] = await Promise.all([issueOrExplain(browser, id), holdTicket(socket, id)]);
     socket.data = { ticketId: ticket.id, secret: payload.secret, issued: { ticket, resyncs }, refreshes: 0 };
   }
 
@@ -132,8 +134,8 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
     if (refusal !== null) throw GatewayError.of('RATE_LIMITED', { detail: refusal });
   }
 
-  async function issueOrExplain(browser: BrowserContext) {
-    const issued = await issuer.issue(browser);
+  async function issueOrExplain(browser: BrowserContext, id: string) {
+    const issued = await issuer.issue(browser, id);
     if (!issued.ok) throw GatewayError.of(issueRefusalCode(issued.reason));
     return issued;
   }
