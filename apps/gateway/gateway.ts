@@ -116,16 +116,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
   let sessionNsp: SessionNamespace | undefined;
 
   // Per client: an IPv4 address, or an IPv6 /64 (client-group.ts).
-  const ticketLimiter = perClient(
-    engine.createRateLimiter({ keyPrefix: 'rl:tickets', points: settings.ticketsPerMinute, durationSeconds: 60 }),
-  );
   const exchangeLimiter = perClient(
     engine.createRateLimiter({ keyPrefix: 'rl:exchange', points: settings.exchangesPerMinute, durationSeconds: 60 }),
   );
   const resumeLimiter = perClient(
     engine.createRateLimiter({ keyPrefix: 'rl:resumes', points: settings.resumesPerMinute, durationSeconds: 60 }),
   );
-  const qrBudget = createQrBudget({ engine, dailyQuota: settings.wechatQrDailyQuota, metrics });
+  // New tickets per client are counted with the QR quota, in one step (qr-budget.ts).
+  const qrBudget = createQrBudget({
+    engine,
+    dailyQuota: settings.wechatQrDailyQuota,
+    ticketsPerMinute: settings.ticketsPerMinute,
+    metrics,
+  });
   const holders = createTicketHolders({ engine, onError: (err) => logger.warn({ err }, 'ticket lease renewal failed') });
   const guard = createConnectionGuard({ settings, metrics, logger, namespaces: [LOGIN_NAMESPACE, SESSION_NAMESPACE] });
   const { confirmation } = settings;
@@ -289,7 +292,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
         settings,
         logger,
         metrics,
-        ticketLimiter,
         resumeLimiter,
         qrBudget,
         holders,

@@ -7,7 +7,7 @@ import type { Engine, RateLimiter } from '../../libs/engine/index.js';
 import type { LoginService } from '../../libs/login/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { handshakeAuthSchema, type ClientToServerEvents, type RefreshAck, type ServerToClientEvents } from '../../libs/protocol/index.js';
-import { isOpen, secretMatches, ticketLogId, wireStatus, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
+import { isOpen, newTicketId, secretMatches, ticketLogId, wireStatus, type BrowserContext, type Ticket } from '../../libs/ticket/index.js';
 import { ticketPayload, type IssueRefusal, type TicketIssuer } from './ticket-issuer.js';
 import type { TicketWatcher, TicketWatchers } from './ticket-watchers.js';
 import { clientIp, originAllowed, requestSite, type GatewaySettings } from './gateway-settings.js';
@@ -17,12 +17,18 @@ import type { TicketHolders } from './ticket-holders.js';
 
 /**
  * What a socket keeps for the whole life of its QR code: its ticket's id and how often it refreshed. The
- * secret only until the `ticket` event carries it; the browser context is read from the handshake (which
- * Socket.IO keeps anyway) when a refresh needs it. Never a ticket or its image.
+ * secret (and a ticket it just issued) only until the `ticket` event carries it; the browser context is read
+ * from the handshake (which Socket.IO keeps anyway) when a refresh needs it. Never a ticket or its image
+ * after that.
  */
 interface SocketData {
   ticketId: string;
   secret: string | undefined;
+  /**
+   * The ticket this connection just issued, as stored, until the `ticket` event announces it; with the
+   * bus's resync count from before it was stored (`TicketWatchers.resyncs`).
+   */
+  issued?: { ticket: Ticket; resyncs: number } | undefined;
   /** On resume: the last version of the ticket the browser says it received (handshake `auth.version`). */
   resumedVersion?: number;
   refreshes: number;
@@ -40,10 +46,9 @@ export interface LoginNamespaceDeps {
   settings: GatewaySettings;
   logger: Logger;
   metrics: Metrics;
-  ticketLimiter: RateLimiter;
   /** Resumes per client. */
   resumeLimiter: RateLimiter;
-  /** The fleet's WeChat QR quota: every new ticket spends one. */
+  /** The fleet's WeChat QR quota, with the new tickets per client: every new ticket spends one. */
   qrBudget: QrBudget;
   /** The fleet-wide places on each ticket (at most two sockets). */
   holders: TicketHolders;
@@ -97,9 +102,12 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
       return;
     }
     await consumeTicketQuota(browser.ip);
-    const { ticket, payload } = await issueOrExplain(browser);
-    await holdTicket(socket, ticket.id);
-    socket.data = { ticketId: ticket.id, secret: payload.secret, refreshes: 0 };
+    const resyncs = deps.watchers.resyncs;
+    // A ticket nobody has seen yet has its first place free: it is taken while WeChat makes the code, not after.
+    // (Should the issue fail, the refusal closes the connection, and its close gives the place back.)
+    const id = newTicketId();
+    const [{ ticket, payload }] = await Promise.all([issueOrExplain(browser, id), holdTicket(socket, id)]);
+    socket.data = { ticketId: ticket.id, secret: payload.secret, issued: { ticket, resyncs }, refreshes: 0 };
   }
 
   /**
@@ -109,33 +117,43 @@ export function setUpLoginNamespace(nsp: LoginNamespace, deps: LoginNamespaceDep
   async function holdTicket(socket: LoginSocket, ticketId: string, replaces?: string): Promise<void> {
     const options = { lost: () => disconnectPlaceless(socket, ticketId, logger), ...(replaces !== undefined ? { replaces } : {}) };
     if (!(await deps.holders.hold(ticketId, socket.id, options))) throw GatewayError.of('TICKET_IN_USE');
-    // The connection, not the socket: a socket refused later (or never connected) has no `disconnect`.
-    socket.conn.once('close', () => {
+    const release = (): void => {
       deps.holders.release(socket.data.ticketId ?? ticketId, socket.id).catch((err: unknown) => {
         logger.warn({ err }, 'ticket lease release failed');
       });
-    });
+    };
+    // The browser left while the ticket was being issued or its place taken: its `close` has been and gone,
+    // so give the place back now (else this gateway would renew it for as long as it runs). Socket.IO then
+    // drops the socket itself ("next called after client was closed").
+    if (socket.conn.readyState === 'closed') {
+      release();
+      return;
+    }
+    // The connection, not the socket: a socket refused later (or never connected) has no `disconnect`.
+    socket.conn.once('close', release);
   }
 
   async function consumeTicketQuota(ip: string): Promise<void> {
-    const verdict = await deps.ticketLimiter.take(ip);
-    if (!verdict.ok) throw GatewayError.of('RATE_LIMITED', { detail: 'tickets' });
-    if (!(await deps.qrBudget.take())) throw GatewayError.of('RATE_LIMITED', { detail: 'qr_quota' });
+    const refusal = await deps.qrBudget.take(ip);
+    if (refusal !== null) throw GatewayError.of('RATE_LIMITED', { detail: refusal });
   }
 
-  async function issueOrExplain(browser: BrowserContext) {
-    const issued = await issuer.issue(browser);
+  async function issueOrExplain(browser: BrowserContext, id: string) {
+    const issued = await issuer.issue(browser, id);
     if (!issued.ok) throw GatewayError.of(issueRefusalCode(issued.reason));
     return issued;
   }
 
   nsp.on('connection', (socket: LoginSocket) => {
     metrics.socketsConnected.inc();
-    logger.info({ ticket: ticketLogId(socket.data.ticketId), transport: socket.conn.transport.name }, 'socket connected');
+    // Every connection passes here: the ticket's log id (a SHA-256) is computed only for a line that is written.
+    if (logger.isLevelEnabled('info')) {
+      logger.info({ ticket: ticketLogId(socket.data.ticketId), transport: socket.conn.transport.name }, 'socket connected');
+    }
     const session = new SocketSession(socket, deps, now);
     socket.on('disconnect', (reason) => {
       metrics.socketsConnected.dec();
-      logger.debug({ ticket: ticketLogId(socket.data.ticketId), reason }, 'socket disconnected');
+      if (logger.isLevelEnabled('debug')) logger.debug({ ticket: ticketLogId(socket.data.ticketId), reason }, 'socket disconnected');
       session.close();
     });
     // Types prove nothing about the wire: `refresh` carries only its acknowledgement. Without one there is no
@@ -194,7 +212,15 @@ class SocketSession implements TicketWatcher {
     const { ticketId } = this.socket.data;
     // Subscribe before reading, so a change between the read and the subscription cannot be missed.
     await this.deps.watchers.watch(ticketId, this);
-    const ticket = await this.deps.engine.tickets.get(ticketId);
+    // A ticket this connection has just issued needs no read: nobody can have changed it yet. Its QR code and
+    // secret reach nobody before the `ticket` event below, so no scan or resume can touch it, and it expires
+    // only after its TTL. What was stored is what the store holds, unless the store lost it (Redis restarted):
+    // a loss after the subscription is caught by the bus's resync, one before it shows as a resync since
+    // the ticket was stored, and then it is read.
+    const { issued } = this.socket.data;
+    this.socket.data.issued = undefined;
+    const ticket =
+      issued !== undefined && issued.resyncs === this.deps.watchers.resyncs ? issued.ticket : await this.deps.engine.tickets.get(ticketId);
     if (this.closed || ticketId !== this.socket.data.ticketId) return;
     const { secret } = this.socket.data;
     // Sent once: nothing after this needs it, so the socket stops holding it.
@@ -273,9 +299,8 @@ class SocketSession implements TicketWatcher {
     }
     this.socket.data.refreshes += 1;
     const browser = browserOf(this.socket, settings);
-    const verdict = await this.deps.ticketLimiter.take(browser.ip);
-    if (!verdict.ok) return ackError('RATE_LIMITED', 'tickets');
-    if (!(await this.deps.qrBudget.take())) return ackError('RATE_LIMITED', 'qr_quota');
+    const refusal = await this.deps.qrBudget.take(browser.ip);
+    if (refusal !== null) return ackError('RATE_LIMITED', refusal);
     const issued = await issuer.issue(browser);
     if (!issued.ok) return ackError(issueRefusalCode(issued.reason));
     // The browser left while WeChat answered: nobody will watch the new ticket, let it expire unseen.

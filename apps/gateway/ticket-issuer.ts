@@ -20,8 +20,14 @@ export interface QrCodeIssuer {
 export type IssueRefusal = 'wechat_unavailable' | 'store_unavailable';
 
 export interface TicketIssuer {
-  /** Create a pending ticket for a browser; returns what the browser is sent, or why it could not be made. */
-  issue(browser: BrowserContext): Promise<{ ok: true; ticket: Ticket; payload: TicketPayload } | { ok: false; reason: IssueRefusal }>;
+  /**
+   * Create a pending ticket for a browser, under `id` (default: a fresh one); returns what the browser is
+   * sent, or why it could not be made.
+   */
+  issue(
+    browser: BrowserContext,
+    id?: string,
+  ): Promise<{ ok: true; ticket: Ticket; payload: TicketPayload } | { ok: false; reason: IssueRefusal }>;
 }
 
 /**
@@ -38,8 +44,7 @@ export const ticketPayload = (ticket: Pick<Ticket, 'id' | 'qr' | 'expiresAt'>, s
 
 export function createTicketIssuer(deps: { login: LoginService; wechat: QrCodeIssuer; logger: Logger; ttlSeconds: number }): TicketIssuer {
   return {
-    async issue(browser) {
-      const id = newTicketId();
+    async issue(browser, id = newTicketId()) {
       const secret = newSecret();
       let qr: TicketQr;
       try {

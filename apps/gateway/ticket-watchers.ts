@@ -26,12 +26,18 @@ export interface TicketWatchers {
   unwatch(ticketId: string, watcher: TicketWatcher): Promise<void>;
   /** Number of tickets this process is subscribed to. */
   readonly size: number;
+  /**
+   * How many times the bus has resynced (reconnected, and every watched ticket was read again). A ticket
+   * known from before a resync, and watched only after it, may have been lost meanwhile unseen.
+   */
+  readonly resyncs: number;
   /** Stop listening for bus reconnects. */
   close(): void;
 }
 
 export function createTicketWatchers(deps: { engine: Engine; onError(err: unknown): void }): TicketWatchers {
   const entries = new Map<string, Entry>();
+  let resyncs = 0;
 
   // The bus only rings; the store says what happened (and a missed ring is made good on reconnect). A ticket
   // the store no longer has can never log in: its watchers are told at once, not left on a dead QR code.
@@ -50,12 +56,16 @@ export function createTicketWatchers(deps: { engine: Engine; onError(err: unknow
   });
   // The bus was reconnected: anything rung meanwhile is lost, so read every watched ticket once.
   const stopResync = deps.engine.events.onResync(() => {
+    resyncs += 1;
     for (const ticketId of entries.keys()) onChange(ticketId).catch(deps.onError);
   });
 
   return {
     get size() {
       return entries.size;
+    },
+    get resyncs() {
+      return resyncs;
     },
     async watch(ticketId, watcher) {
       let entry = entries.get(ticketId);

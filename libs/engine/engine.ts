@@ -23,7 +23,9 @@
  * - `leases` bounds how many holders share one key fleet-wide (sockets on a ticket); a holder that stops
  *   renewing (its process died) lapses after its TTL, so the count heals by itself. A place changes hands only
  *   through `replace`, and `renew` never takes one, so a holder replaced stays out.
- * - `budgets` are token buckets every process draws from (the WeChat QR quota); a refusal takes nothing.
+ * - `budgets` are token buckets every process draws from (the WeChat QR quota); a refusal takes nothing. A
+ *   draw may first count the attempt against a per-client window (`AttemptLimit`) in the same atomic step,
+ *   one round trip on Redis: over the limit, nothing is drawn.
  */
 import type { Ticket, TransitionResult } from '../ticket/index.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -151,17 +153,33 @@ export interface BudgetOptions {
   refillPerSecond: number;
 }
 
+/**
+ * A fixed window of `points` attempts per `key` (e.g. a client's address): the first attempt opens a window
+ * of `windowMs`, and attempts beyond `points` in it are refused.
+ */
+export interface AttemptLimit {
+  key: string;
+  points: number;
+  windowMs: number;
+}
+
 /** What a draw from a budget found. */
 export interface BudgetVerdict {
   /** True when the token was taken. */
   ok: boolean;
   /** Whole tokens left after this call. */
   remaining: number;
+  /** True when the attempt was over its `AttemptLimit`: nothing was drawn. */
+  limited?: boolean;
 }
 
 export interface Budgets {
-  /** Take one token from `key`'s bucket if a whole one is there; a refusal takes nothing. */
-  take(key: string, options: BudgetOptions): Promise<BudgetVerdict>;
+  /**
+   * Take one token from `key`'s bucket if a whole one is there; a refusal takes nothing. With `attempt`, the
+   * attempt is counted against that limit first (whatever the outcome), and over the limit nothing is drawn.
+   * `key` must not contain `{` (on Redis Cluster the attempt counters share its slot).
+   */
+  take(key: string, options: BudgetOptions, attempt?: AttemptLimit): Promise<BudgetVerdict>;
   /** Whole tokens in `key`'s bucket now, taking nothing. */
   peek(key: string, options: BudgetOptions): Promise<number>;
 }

@@ -2,6 +2,7 @@
 export type {
   ApplyOptions,
   ApplyResult,
+  AttemptLimit,
   BudgetOptions,
   Budgets,
   BudgetVerdict,

@@ -8,6 +8,7 @@ import { retainUntil, type Ticket, type TransitionResult } from '../ticket/index
 import type {
   ApplyOptions,
   ApplyResult,
+  AttemptLimit,
   BudgetOptions,
   Budgets,
   DeliveryClaim,
@@ -56,6 +57,8 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const sets = new Map<string, Expiring<Set<string>>>();
   /** Per key, each holder's lease end (epoch ms); lapsed holders go when the key is touched or swept. */
   const leaseHolders = new Map<string, Map<string, number>>();
+  /** Attempts counted under each budget's `AttemptLimit` keys, in their current window. */
+  const attempts = new Map<string, Expiring<number>>();
 
   const live = <T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined => {
     const record = map.get(key);
@@ -69,7 +72,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   };
   const sweep = (): void => {
     const at = now();
-    for (const map of [tickets, values, sets] as Map<string, Expiring<unknown>>[]) {
+    for (const map of [tickets, values, sets, attempts] as Map<string, Expiring<unknown>>[]) {
       for (const [key, record] of map) if (at >= record.until) map.delete(key);
     }
     for (const [key, holders] of leaseHolders) {
@@ -236,8 +239,19 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     const elapsed = Math.max(0, at - bucket.at);
     return { tokens: Math.min(options.capacity, bucket.tokens + (elapsed / 1000) * options.refillPerSecond), at: Math.max(at, bucket.at) };
   };
+  /** Count one attempt; true when it is over the limit. */
+  const overLimit = (key: string, limit: AttemptLimit): boolean => {
+    const window = live(attempts, `${key}\n${limit.key}`) ?? { value: 0, until: now() + ttlMilliseconds(limit.windowMs) };
+    window.value += 1;
+    attempts.set(`${key}\n${limit.key}`, window);
+    return window.value > limit.points;
+  };
   const budgets: Budgets = {
-    async take(key, options) {
+    async take(key, options, attempt) {
+      if (key.includes('{')) throw new Error(`budget key ${JSON.stringify(key)} must not contain '{'`);
+      if (attempt !== undefined && overLimit(key, attempt)) {
+        return { ok: false, remaining: Math.floor(refilled(key, options).tokens), limited: true };
+      }
       const bucket = refilled(key, options);
       const ok = bucket.tokens >= 1;
       if (ok) bucket.tokens -= 1;

@@ -26,8 +26,10 @@ import { retainUntil, type Ticket, type TransitionResult } from '../ticket/index
 import type {
   ApplyOptions,
   ApplyResult,
+  AttemptLimit,
   BudgetOptions,
   Budgets,
+  BudgetVerdict,
   DeliveryClaim,
   Engine,
   EngineObserver,
@@ -145,13 +147,24 @@ return 1
 
 /**
  * Draw from a token bucket (a hash: tokens, at). ARGV: capacity, refill per ms, now (ms), tokens wanted (0 to
- * peek). Returns { taken (1/0), tokens left as a string } (Lua numbers become integers on the way out).
+ * peek). With a second key, first count one attempt there (a fixed window: ARGV[5] points per ARGV[6] ms) and
+ * draw nothing when it is over. Returns { taken (1/0), tokens left as a string, limited (1/0) } (Lua numbers
+ * become integers on the way out).
  */
 const DRAW_BUDGET = script(`
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 local want = tonumber(ARGV[4])
+local limited = 0
+if KEYS[2] then
+  local attempts = redis.call('INCR', KEYS[2])
+  if attempts == 1 or redis.call('PTTL', KEYS[2]) < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
+  if attempts > tonumber(ARGV[5]) then
+    limited = 1
+    want = 0
+  end
+end
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1])
 local at = tonumber(state[2])
@@ -166,7 +179,7 @@ if want > 0 then
   redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', string.format('%d', at))
   redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 60000)
 end
-return { taken, string.format('%.6f', tokens) }
+return { taken, string.format('%.6f', tokens), limited }
 `);
 
 /**
@@ -423,13 +436,20 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     },
   };
 
-  const draw = async (key: string, options: BudgetOptions, want: number): Promise<{ ok: boolean; remaining: number }> => {
+  const draw = async (key: string, options: BudgetOptions, want: number, attempt?: AttemptLimit): Promise<BudgetVerdict> => {
+    if (key.includes('{')) throw new Error(`budget key ${JSON.stringify(key)} must not contain '{'`);
+    const bucket = `${prefix}:budget:${key}`;
     const args = [String(options.capacity), String(options.refillPerSecond / 1000), String(now()), String(want)];
-    const reply = (await run(DRAW_BUDGET, [`${prefix}:budget:${key}`], args)) as [number, string];
-    return { ok: Number(reply[0]) === 1, remaining: Math.floor(Number(reply[1])) };
+    // The attempt counters carry the bucket's whole key as their hash tag: Cluster keeps them in its slot.
+    const keys = attempt === undefined ? [bucket] : [bucket, `{${bucket}}:attempts:${attempt.key}`];
+    if (attempt !== undefined) args.push(String(attempt.points), String(ttlMilliseconds(attempt.windowMs)));
+    const reply = (await run(DRAW_BUDGET, keys, args)) as [number, string, number];
+    const verdict: BudgetVerdict = { ok: Number(reply[0]) === 1, remaining: Math.floor(Number(reply[1])) };
+    if (Number(reply[2]) === 1) verdict.limited = true;
+    return verdict;
   };
   const budgets: Budgets = {
-    take: (key, options) => draw(key, options, 1),
+    take: (key, options, attempt) => draw(key, options, 1, attempt),
     peek: async (key, options) => (await draw(key, options, 0)).remaining,
   };
 

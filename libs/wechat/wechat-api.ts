@@ -6,12 +6,19 @@
  * less than 300 s remain, under a `setIfAbsent` lock so that one process in the whole deployment calls
  * WeChat while the others wait for the cache. A business call that fails with a token error drops the cached
  * token only if it is still the one that failed, refreshes once (normal mode) and retries once.
+ *
+ * Each process also keeps the token it last read from `kv` for a few seconds (`tokenReuseMs`), so a new login
+ * costs no store round trip for it. That copy is never the only truth: it is dropped the moment WeChat
+ * rejects it (the business call then re-reads `kv` and, if need be, refreshes), and it is never used inside
+ * the refresh margin, so it cannot outlive a token that normal-mode renewal retires (old and new both work
+ * for the last 5 minutes, §1.2).
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { KeyValueStore } from '../engine/engine.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { createHttpTransport, fetchTransport, type HttpAnswer, type HttpCall } from './wechat-http.js';
 
 /** errcode used for transport failures (network error, timeout, non-JSON answer); WeChat never sends it. */
 export const WECHAT_TRANSPORT_ERROR = -2;
@@ -70,7 +77,10 @@ export interface WechatClientOptions {
   appSecret: string;
   /** Shared store for the token cache and its lock. */
   kv: KeyValueStore;
-  /** Default: the global `fetch`. */
+  /**
+   * Send requests through this `fetch` instead (e.g. to route them in a test). Default: none, requests go
+   * over `node:http(s)` keep-alive connections (`wechat-http.ts`).
+   */
   fetch?: typeof fetch;
   metrics?: Metrics;
   logger?: Logger;
@@ -78,6 +88,11 @@ export interface WechatClientOptions {
   showQrBase?: string;
   /** Per-request timeout, ms. Default 5000. */
   timeoutMs?: number;
+  /**
+   * How long this process reuses the token it last read from `kv` before reading `kv` again, ms. Default
+   * 5000; 0 reads `kv` on every call.
+   */
+  tokenReuseMs?: number;
 }
 
 /** Refresh a cached token when fewer than this many ms remain (§1.2: stable tokens renew 5 min early). */
@@ -113,8 +128,9 @@ type CachedToken = z.infer<typeof cachedToken>;
 export function createWechatClient(options: WechatClientOptions): WechatClient {
   const apiBase = options.apiBase.replace(/\/+$/, '');
   const showQrBase = (options.showQrBase ?? (apiBase === REAL_API_BASE ? 'https://mp.weixin.qq.com' : apiBase)).replace(/\/+$/, '');
-  const doFetch = options.fetch ?? fetch;
+  const transport = options.fetch === undefined ? createHttpTransport() : fetchTransport(options.fetch);
   const timeoutMs = options.timeoutMs ?? 5_000;
+  const tokenReuseMs = options.tokenReuseMs ?? 5_000;
   const lockTtlMs = Math.max(MIN_LOCK_TTL_MS, 2 * timeoutMs + 2 * BUSY_RETRY_DELAY_MS + 1_000);
   const { kv, logger, metrics } = options;
   const tokenKey = `wechat:token:${options.appId}`;
@@ -123,19 +139,17 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   let inFlight: Promise<string> | null = null;
 
   /** One HTTP call, counted and turned into a WechatApiError when WeChat (or the network) says no. */
-  async function callOnce(endpoint: string, url: string, init: RequestInit): Promise<unknown> {
+  async function callOnce(endpoint: string, url: string, init: Omit<HttpCall, 'signal'>): Promise<unknown> {
     let result = 'ok';
     try {
-      let response: Response;
-      let text: string;
+      let response: HttpAnswer;
       // An explicit timer rather than AbortSignal.timeout: the timer holds the controller strongly, so the
       // deadline fires even if nothing else references the signal (a weakly held timeout signal can be
       // collected and never fire, nodejs/node#57736).
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), timeoutMs);
       try {
-        response = await doFetch(url, { ...init, signal: controller.signal });
-        text = await response.text();
+        response = await transport(url, { ...init, signal: controller.signal });
       } catch (err) {
         // The URL is left out on purpose: it carries the access token.
         const detail = controller.signal.aborted ? `no answer within ${timeoutMs} ms` : `network error: ${causeOf(err)}`;
@@ -145,12 +159,13 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
       }
       let body: unknown;
       try {
-        body = JSON.parse(text);
+        body = JSON.parse(response.text);
       } catch {
         throw new WechatApiError(WECHAT_TRANSPORT_ERROR, `HTTP ${response.status} with a non-JSON body`, endpoint);
       }
-      const error = errorBody.safeParse(body);
-      if (error.success && error.data.errcode !== 0) {
+      // Most answers (a QR code, a token) carry no errcode at all: only those that do are parsed as an error.
+      const error = typeof body === 'object' && body !== null && 'errcode' in body ? errorBody.safeParse(body) : undefined;
+      if (error?.success === true && error.data.errcode !== 0) {
         throw new WechatApiError(error.data.errcode, error.data.errmsg ?? '', endpoint);
       }
       return body;
@@ -164,7 +179,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   }
 
   /** `callOnce`, retried once after a short pause when WeChat says it is busy (-1). */
-  async function call(endpoint: string, url: string, init: RequestInit): Promise<unknown> {
+  async function call(endpoint: string, url: string, init: Omit<HttpCall, 'signal'>): Promise<unknown> {
     try {
       return await callOnce(endpoint, url, init);
     } catch (err) {
@@ -194,6 +209,13 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   const isFresh = (cached: CachedToken | null): cached is CachedToken =>
     cached !== null && cached.expiresAt - Date.now() > REFRESH_MARGIN_MS;
 
+  /** This process's copy of the shared token, and when it was read from (or written to) `kv`. */
+  let local: { cached: CachedToken; readAt: number } | null = null;
+  /** Keep a fresh token read from or written to `kv` as this process's copy. */
+  const remember = (cached: CachedToken | null): void => {
+    if (isFresh(cached)) local = { cached, readAt: Date.now() };
+  };
+
   async function fetchAndStore(): Promise<string> {
     const endpoint = '/cgi-bin/stable_token';
     try {
@@ -210,6 +232,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
       const { access_token: token, expires_in: expiresIn } = parse(tokenBody, body, endpoint);
       const expiresAt = Date.now() + expiresIn * 1000;
       await kv.set(tokenKey, JSON.stringify({ token, expiresAt } satisfies CachedToken), expiresIn * 1000);
+      remember({ token, expiresAt });
       logger?.info({ expiresIn }, 'fetched a WeChat access token');
       return token;
     } catch (err) {
@@ -240,6 +263,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
         try {
           // Someone may have stored a token between our cache read and taking the lock.
           const cached = await readCache();
+          remember(cached);
           if (isFresh(cached)) return cached.token;
           await kv.delete(failureKey);
           return await fetchAndStore();
@@ -254,6 +278,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
         }
         await sleep(POLL_INTERVAL_MS);
         const cached = await readCache();
+        remember(cached);
         if (isFresh(cached)) return cached.token;
         if ((await kv.get(lockKey)) === null) break;
       }
@@ -266,7 +291,9 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
   }
 
   async function getAccessToken(): Promise<string> {
+    if (local !== null && Date.now() - local.readAt < tokenReuseMs && isFresh(local.cached)) return local.cached.token;
     const cached = await readCache();
+    remember(cached);
     if (isFresh(cached)) return cached.token;
     inFlight ??= refresh()
       .catch(async (err: unknown) => {
@@ -284,12 +311,13 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
 
   /** Drop the cached token, but only if it is the one that just failed (another caller may have refreshed). */
   async function dropToken(failed: string): Promise<void> {
+    if (local?.cached.token === failed) local = null;
     const cached = await readCache();
     if (cached?.token === failed) await kv.delete(tokenKey);
   }
 
   /** A business call with the token; on a token error: drop, refresh once in normal mode, retry once. */
-  async function withToken(endpoint: string, buildUrl: (token: string) => string, init: RequestInit): Promise<unknown> {
+  async function withToken(endpoint: string, buildUrl: (token: string) => string, init: Omit<HttpCall, 'signal'>): Promise<unknown> {
     const token = await getAccessToken();
     try {
       return await call(endpoint, buildUrl(token), init);

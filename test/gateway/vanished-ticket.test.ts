@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { io } from 'socket.io-client';
 import type { Standalone } from '../../apps/standalone/standalone.js';
 import { LoginBrowser } from '../support/login-browser.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
@@ -47,6 +48,45 @@ describe('a waiting browser whose ticket vanished from the store', () => {
 
     const status = await browser!.waitFor('status', (s) => s.status === 'expired', 5_000);
     expect(status.ticket).toBe(ticket);
+  });
+
+  it('is told expired, and never shown the code, when the store lost its new ticket before the gateway subscribed', async () => {
+    const tickets = app.engine.tickets;
+    const create = tickets.create.bind(tickets);
+    const raw = new Redis(redis.url);
+    const socket = io(`${app.url}/login`, { transports: ['websocket'], forceNew: true, reconnection: false, autoConnect: false });
+    try {
+      // Once: the ticket is stored, then Redis loses everything and the bus reconnects (and resyncs) before
+      // the gateway has subscribed to the ticket, so no resync covers it.
+      tickets.create = async (ticket) => {
+        tickets.create = create;
+        await create(ticket);
+        const resynced = new Promise<void>((resolve) => {
+          const stop = app.engine.events.onResync(() => {
+            stop();
+            resolve();
+          });
+        });
+        await raw.flushall();
+        await raw.client('KILL', 'TYPE', 'pubsub');
+        await resynced;
+      };
+      const heard: string[] = [];
+      const expired = new Promise<void>((resolve) => {
+        socket.onAny((event: string, payload: { status?: string }) => {
+          heard.push(event === 'status' ? `status ${payload.status}` : event);
+          if (payload.status === 'expired') resolve();
+        });
+      });
+      socket.connect();
+      // Without a deadline a browser shown the dead code would only fail the test at vitest's timeout.
+      await Promise.race([expired, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      expect(heard).toEqual(['status expired']);
+    } finally {
+      tickets.create = create;
+      socket.close();
+      raw.disconnect();
+    }
   });
 
   it('every waiting browser is told expired right after Redis restarts empty, long before its QR code would expire', async () => {

@@ -109,4 +109,19 @@ describe('IPv6 clients are grouped by /64', () => {
     const neighbour = await h.open({ extraHeaders: { 'x-forwarded-for': '2001:db8:a:c::1' } });
     expect(neighbour.ticket.ticket).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });
+
+  it('a client over its ticket limit spends nothing from the fleet’s budget, however often it tries', async () => {
+    // 300 a day: a burst of 3.
+    const h = await start({ WECHAT_QR_DAILY_QUOTA: '300', RATE_LIMIT_TICKETS_PER_MINUTE: '1', TRUST_PROXY: 'loopback' });
+    await h.open({ extraHeaders: { 'x-forwarded-for': '192.0.2.10' } });
+    for (let i = 0; i < 5; i++) {
+      const refused = await h.open({ extraHeaders: { 'x-forwarded-for': '192.0.2.10' } }).catch((e: unknown) => e);
+      expect((refused as ConnectError).message).toBe('too many new tickets from this address; retry in a minute');
+    }
+    expect(await budgetMetric(h)).toEqual({ remaining: 2, capacity: 3 });
+    // What it did not spend, other clients get.
+    await h.open({ extraHeaders: { 'x-forwarded-for': '192.0.2.11' } });
+    await h.open({ extraHeaders: { 'x-forwarded-for': '192.0.2.12' } });
+    expect(h.wechat.calls).toHaveLength(3);
+  });
 });

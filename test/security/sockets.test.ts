@@ -12,7 +12,7 @@ import { newSecret, newTicketId } from '../../libs/ticket/index.js';
 import { HANG_UP_AFTER_MS } from '../../apps/gateway/login-namespace.js';
 import { LEASE_TTL_MS } from '../../apps/gateway/ticket-holders.js';
 import { ConnectError, LoginBrowser } from '../support/login-browser.js';
-import { startGateway, type GatewayHarness } from '../support/gateway-harness.js';
+import { ioTurns, startGateway, type GatewayHarness } from '../support/gateway-harness.js';
 
 let harness: GatewayHarness | undefined;
 const raw: Socket[] = [];
@@ -210,6 +210,36 @@ describe('a ticket and its sockets', () => {
     await h.advance(LEASE_TTL_MS + 1_000);
     const healed = await h.open({ resume: { ticket, secret } });
     expect(healed.ticket.ticket).toBe(ticket);
+  });
+
+  it('gives the place back, and never renews it, when the browser left while its place was being taken', async () => {
+    const h = await start({ TICKET_TTL_SECONDS: '600' });
+    // The lease write is slow to answer (a Redis round trip, stretched): the browser leaves meanwhile.
+    const leases = h.engine.leases;
+    const acquire = leases.acquire.bind(leases);
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    leases.acquire = async (...args) => {
+      await gate;
+      return acquire(...args);
+    };
+    const socket = io(`${h.url}/login`, { transports: ['websocket'], forceNew: true, reconnection: false });
+    try {
+      await h.wechat.calledTimes(1);
+      socket.close();
+      while ((await h.metrics.socketConnectionsOpen.get()).values[0]?.value !== 0) await ioTurns(1);
+    } finally {
+      socket.close();
+    }
+    const ticket = h.wechat.calls[0]?.sceneStr ?? '';
+    open();
+    while ((await h.engine.tickets.get(ticket)) === null) await ioTurns(1);
+    await ioTurns();
+    // Renewals every 20 s would keep a place that was never given back.
+    await h.advance(3 * LEASE_TTL_MS);
+    expect(await acquire(`ticket-sockets:${ticket}`, 'probe', 1, LEASE_TTL_MS)).toBe(true);
   });
 
   it("renews its own sockets' places, so a long wait does not free them for a crowd", async () => {

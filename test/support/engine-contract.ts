@@ -534,6 +534,37 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
         expect(await b.budgets.peek(key, options)).toBe(2);
         expect(await b.budgets.take(key, options)).toEqual({ ok: true, remaining: 1 });
       });
+
+      it('counts an attempt against its window in the same step, shared by both processes; over it, nothing is drawn', async () => {
+        const key = `budget-${newTicketId()}`;
+        const options = { capacity: 10, refillPerSecond: 1 / 86_400 };
+        const limit = { key: 'client-1', points: 2, windowMs: 60_000 };
+        expect(await a.budgets.take(key, options, limit)).toEqual({ ok: true, remaining: 9 });
+        expect(await b.budgets.take(key, options, limit)).toEqual({ ok: true, remaining: 8 });
+        expect(await a.budgets.take(key, options, limit)).toEqual({ ok: false, remaining: 8, limited: true });
+        expect(await b.budgets.take(key, options, limit)).toEqual({ ok: false, remaining: 8, limited: true });
+        expect(await b.budgets.peek(key, options)).toBe(8);
+        // Another client has its own window, and a draw without a limit counts against none.
+        expect(await b.budgets.take(key, options, { ...limit, key: 'client-2' })).toEqual({ ok: true, remaining: 7 });
+        expect(await a.budgets.take(key, options)).toEqual({ ok: true, remaining: 6 });
+        // The same client key under another budget is another window.
+        expect(await a.budgets.take(`${key}-other`, options, limit)).toEqual({ ok: true, remaining: 9 });
+      });
+
+      it('counts an attempt the empty bucket refuses, and opens a new window once the old one has passed', async () => {
+        const key = `budget-${newTicketId()}`;
+        const options = { capacity: 1, refillPerSecond: 1 / 86_400 };
+        const limit = { key: 'client', points: 2, windowMs: 100 };
+        expect(await a.budgets.take(key, options, limit)).toEqual({ ok: true, remaining: 0 });
+        expect(await b.budgets.take(key, options, limit)).toEqual({ ok: false, remaining: 0 });
+        expect(await a.budgets.take(key, options, limit)).toEqual({ ok: false, remaining: 0, limited: true });
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        expect(await b.budgets.take(key, options, limit)).toEqual({ ok: false, remaining: 0 });
+      });
+
+      it('refuses a budget key with a brace, whose attempt counters would not share its cluster slot', async () => {
+        await expect(a.budgets.take('bad{key}', { capacity: 1, refillPerSecond: 1 })).rejects.toThrow(/must not contain/);
+      });
     });
 
     describe('health', () => {

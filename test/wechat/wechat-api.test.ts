@@ -2,7 +2,7 @@
  * The WeChat API client against the simulator over real HTTP, with the memory engine's key-value store.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMemoryEngine, type Engine } from '../../libs/engine/index.js';
+import { createMemoryEngine, type Engine, type KeyValueStore } from '../../libs/engine/index.js';
 import { createMetrics, type Metrics } from '../../libs/observability/index.js';
 import { createWechatClient, WechatApiError, type WechatClient, type WechatClientOptions } from '../../libs/wechat/index.js';
 import { decodeQrPng } from '../support/qr-decode.js';
@@ -78,8 +78,35 @@ describe('access token', () => {
     expect(sim.sim.stats()).toMatchObject({ stableTokenCalls: 1, tokenCalls: 0, qrcodeCreateCalls: 600 });
   });
 
+  it('reads the shared cache once per reuse period, and drops its own copy as soon as WeChat rejects it', async () => {
+    let reads = 0;
+    const kv: KeyValueStore = {
+      ...engine.kv,
+      get: (key) => {
+        if (key === `wechat:token:${SIM_ACCOUNT.appId}`) reads += 1;
+        return engine.kv.get(key);
+      },
+    };
+    const wechat = client({ kv, tokenReuseMs: 60_000 });
+    const first = await wechat.getAccessToken();
+    const readsToFetch = reads;
+    for (let i = 0; i < 20; i++) await wechat.createQrCode(`lg_reuse_${i}`, 60);
+    expect(reads).toBe(readsToFetch);
+    // Another process sees the token fail and refreshes: this one's copy fails once, and it reads the new one.
+    sim.sim.revokeTokens();
+    const other = client();
+    await other.createQrCode('lg_other', 60);
+    const renewed = await other.getAccessToken();
+    expect(renewed).not.toBe(first);
+    await wechat.createQrCode('lg_after', 60);
+    expect(await wechat.getAccessToken()).toBe(renewed);
+    expect(sim.sim.stats().stableTokenCalls).toBe(2);
+    expect(await callsCounted('/cgi-bin/qrcode/create', '40001')).toBe(2);
+  });
+
   it('keeps using a token in its last minutes when WeChat cannot renew it, and not past that', async () => {
-    const wechat = client();
+    // This test rewrites the shared cache behind the client's back, so the client reads it on every call.
+    const wechat = client({ tokenReuseMs: 0 });
     const token = await wechat.getAccessToken();
     const key = `wechat:token:${SIM_ACCOUNT.appId}`;
     await engine.kv.set(key, JSON.stringify({ token, expiresAt: Date.now() + 120_000 }), 120_000);
