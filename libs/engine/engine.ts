@@ -42,6 +42,13 @@ export interface ApplyOptions {
    * conflict and a fresh read, so the outcome is the same as without it.
    */
   current?: Promise<Ticket | null>;
+  /**
+   * The write must outlive a failover: on a Redis Cluster whose master for this ticket has a replica, `apply`
+   * resolves only once a replica acknowledged the write (and `onWrite` is called only then), and rejects
+   * with `ReplicaUnconfirmedError` when none did in time. A transition that changes nothing waits the same
+   * way for the ticket as stored (a re-run after such a rejection). No effect on standalone Redis or memory.
+   */
+  durable?: boolean;
 }
 
 /**

@@ -156,12 +156,15 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     async scan(input) {
       const at = now();
       let foreignQr = false;
-      // The hot path of a login: the doorbell is rung as the write is sent, so both share one round trip.
+      // The hot path of a login: the doorbell is rung as the write is sent, so both share one round trip (on a
+      // Cluster master with a replica, once the replica acknowledged the write).
       let ringing: Promise<boolean> | undefined;
       const ringWithWrite = {
         onWrite: (written: Ticket): void => {
           ringing = doorbell.ring(written);
         },
+        // WeChat does not re-send a scan it got an answer to: the write must survive a Redis failover.
+        durable: true,
         ...(input.current !== undefined ? { current: input.current } : {}),
       };
       const result = await engine.tickets.apply(
