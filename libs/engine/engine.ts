@@ -105,10 +105,10 @@ export interface KeyValueStore {
   setIfAbsentOrGet(key: string, value: string, ttlMs: number): Promise<string | null>;
   delete(key: string): Promise<void>;
   /**
-   * Increment a counter; returns the new value. Without `ttlMs` it never expires (an existing TTL is kept);
-   * with it, the counter expires `ttlMs` after this increment (a sliding TTL).
+   * Add `by` (default 1; a negative number takes away) to a counter; returns the new value. Without `ttlMs` it
+   * never expires (an existing TTL is kept); with it, the counter expires `ttlMs` after this call (a sliding TTL).
    */
-  increment(key: string, ttlMs?: number): Promise<number>;
+  increment(key: string, ttlMs?: number, by?: number): Promise<number>;
   /**
    * One atomic look at the delivery `key`: its answer if it finished, else a lease of `leaseMs` taken for this
    * caller if nobody holds one (`claimed`), else `busy`.

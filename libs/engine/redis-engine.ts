@@ -126,9 +126,9 @@ redis.call('DEL', KEYS[2])
 return 1
 `);
 
-/** INCR with a sliding TTL (ARGV[1] ms), in one step so that no counter is ever left without one. */
+/** INCRBY ARGV[2] with a sliding TTL (ARGV[1] ms), in one step so that no counter is ever left without one. */
 const INCREMENT_WITH_TTL = script(`
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return count
 `);
@@ -416,9 +416,10 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     async delete(key: string): Promise<void> {
       await client.del(kvKey(key));
     },
-    async increment(key: string, ttlMs?: number): Promise<number> {
-      if (ttlMs === undefined) return client.incr(kvKey(key));
-      return Number(await run(INCREMENT_WITH_TTL, [kvKey(key)], [String(ttlMilliseconds(ttlMs))]));
+    async increment(key: string, ttlMs?: number, by = 1): Promise<number> {
+      if (!Number.isSafeInteger(by)) throw new Error(`increment ${key}: by must be an integer, got ${by}`);
+      if (ttlMs === undefined) return client.incrby(kvKey(key), by);
+      return Number(await run(INCREMENT_WITH_TTL, [kvKey(key)], [String(ttlMilliseconds(ttlMs)), String(by)]));
     },
     async claimDelivery(key: string, leaseMs: number): Promise<DeliveryClaim> {
       const reply = (await run(CLAIM_DELIVERY, [doneKey(key), leaseKey(key)], [String(ttlMilliseconds(leaseMs))])) as [number, string?];
