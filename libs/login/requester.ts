@@ -67,5 +67,14 @@ const SHANGHAI = new Intl.DateTimeFormat('zh-CN', {
   hour12: false,
 });
 
+/** The last second formatted: every scan of one second shows the same time, and Intl's format is not cheap. */
+let lastFormatted: { second: number; text: string } | undefined;
+
 /** Beijing time, e.g. `2024/06/10 14:15:23 (北京时间)`. */
-export const formatShanghaiTime = (epochMs: number): string => `${SHANGHAI.format(new Date(epochMs))}（北京时间）`;
+export function formatShanghaiTime(epochMs: number): string {
+  const second = Math.floor(epochMs / 1000);
+  if (lastFormatted?.second === second) return lastFormatted.text;
+  const text = `${SHANGHAI.format(new Date(second * 1000))}（北京时间）`;
+  lastFormatted = { second, text };
+  return text;
+}

@@ -4,7 +4,7 @@
  * a fresh parse gives, whatever was seen in between, and crafted strings stay unknown.
  */
 import { describe, expect, it } from 'vitest';
-import { describeBrowser } from '../../libs/login/index.js';
+import { describeBrowser, formatShanghaiTime } from '../../libs/login/index.js';
 import { CHROME_ON_MAC, CHROME_ON_WINDOWS } from '../support/fixtures.js';
 
 describe('describeBrowser', () => {
@@ -23,5 +23,14 @@ describe('describeBrowser', () => {
       expect(describeBrowser('请立即转账 <b>urgent</b>')).toEqual({ browser: '未知浏览器', os: '未知系统' });
       expect(describeBrowser('   ')).toEqual({ browser: '未知浏览器', os: '未知系统' });
     }
+  });
+
+  it('formats Beijing time to the second, whichever times came before', () => {
+    const at = Date.UTC(2024, 5, 10, 6, 15, 23, 900);
+    expect(formatShanghaiTime(at)).toBe('2024/06/10 14:15:23（北京时间）');
+    expect(formatShanghaiTime(at - 800)).toBe('2024/06/10 14:15:23（北京时间）');
+    expect(formatShanghaiTime(at + 100)).toBe('2024/06/10 14:15:24（北京时间）');
+    expect(formatShanghaiTime(at - 900)).toBe('2024/06/10 14:15:23（北京时间）');
+    expect(formatShanghaiTime(at - 901)).toBe('2024/06/10 14:15:22（北京时间）');
   });
 });
