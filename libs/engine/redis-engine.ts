@@ -9,11 +9,12 @@
  *   claiming and settling a delivery are each one script;
  * - `<prefix>:lease:<key>`      a sorted set of holders scored by lease end; `<prefix>:budget:<key>` a bucket.
  *
- * Each step of a scan is one round trip: a claim of its delivery marks with a read of the ticket, the
- * compare-and-set script with the doorbell's SPUBLISH written right behind it on the same connection (the
- * channel shares the ticket's slot, so Cluster sends both to one node, in order), the login counter (INCR with
- * its TTL), and the settle of the marks. A durable write on a Cluster master with a replica carries `WAIT 1`
- * behind it on the same connection and rings only once a replica has it (`replica-ack.ts`).
+ * A scan is three round trips: the webhook's replay mark, the claim of its delivery marks and a read of the
+ * ticket, sent together; the compare-and-set script with the doorbell's SPUBLISH written right behind it on
+ * the same connection (the channel shares the ticket's slot, so Cluster sends both to one node, in order) and
+ * the login counter (INCRBY with its TTL) alongside; the settle of the marks. A durable write on a Cluster
+ * master with a replica carries `WAIT 1` behind it on the same connection and rings (and counts) only once a
+ * replica has it (`replica-ack.ts`), one round trip more.
  *
  * Sharded pub/sub is what keeps a scan's cost flat as gateways are added: a message goes only to the
  * connections subscribed to that channel, on the one shard that owns its slot, instead of to every node and
