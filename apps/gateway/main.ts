@@ -17,7 +17,12 @@ async function bootstrap(): Promise<void> {
     engine,
     socketAdapter,
     close: closeEngine,
-  } = openRuntime({ app: 'gateway', logLevel: config.LOG_LEVEL, engine: role.engine });
+  } = openRuntime({
+    app: 'gateway',
+    logLevel: config.LOG_LEVEL,
+    engine: role.engine,
+    replicaAckTimeoutMs: config.REDIS_REPLICA_ACK_TIMEOUT_MS,
+  });
   // Waits for the engine's connections to be ready (an SSUBSCRIBE sent earlier could be lost).
   const sessionAdapter = await socketAdapter(SESSION_NAMESPACE);
   const { gateway, signer, oidc } = await createGatewayFromConfig(config, {

@@ -95,6 +95,7 @@ export async function startStandalone(config: Config, options: StandaloneOptions
     app: 'standalone',
     logLevel: config.LOG_LEVEL,
     engine: engineChoice(effective),
+    replicaAckTimeoutMs: effective.REDIS_REPLICA_ACK_TIMEOUT_MS,
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
   });
   const sim = demo

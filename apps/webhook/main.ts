@@ -17,7 +17,12 @@ async function bootstrap(): Promise<void> {
     metrics,
     engine,
     close: closeEngine,
-  } = openRuntime({ app: 'webhook', logLevel: config.LOG_LEVEL, engine: engineChoice(config) });
+  } = openRuntime({
+    app: 'webhook',
+    logLevel: config.LOG_LEVEL,
+    engine: engineChoice(config),
+    replicaAckTimeoutMs: config.REDIS_REPLICA_ACK_TIMEOUT_MS,
+  });
   const server = createHttpServer(createWebhook({ engine, config: settings, logger, metrics }).callback(), {
     requestTimeoutSeconds: config.HTTP_REQUEST_TIMEOUT_SECONDS,
   });

@@ -58,6 +58,8 @@ export function forwardOthers(deps: ForwardDeps): (ctx: PushContext, next: Next)
       await next();
       return;
     }
+    // Nothing leaves for the backend before the query string is known not to be a forgery's.
+    await stepOutput(ctx, 'replayChecked');
     const forgetting = forgetOnUnfollow(deps, xml);
     const elapsed = performance.now() - (ctx.state.receivedAt ?? performance.now());
     const budget = Math.max(0, Math.floor(deps.replyDeadlineMs - elapsed));

@@ -24,6 +24,11 @@ export interface PushState extends RequestLogState {
   rawBody?: Buffer;
   /** `verifySignedPush`: the message XML, checked and decrypted. */
   opened?: VerifiedPush;
+  /**
+   * `guardReplay`: settles once the replay mark is checked, rejecting with the refusal of a forgery; await it
+   * before acting on the push. `resent` is set by then.
+   */
+  replayChecked?: Promise<void>;
   /** `guardReplay`: this query string came before with the same body (WeChat re-sending it). */
   resent?: boolean;
   /** `parseWithPackage`: the parsed event message. */

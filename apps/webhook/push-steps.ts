@@ -104,19 +104,33 @@ export function verifySignedPush(settings: WebhookSettings, now: () => number): 
 
 /**
  * A plaintext signature covers no body (WECHAT.md §4.3): a query string is accepted once within its freshness
- * window. WeChat re-sending it with the same body gets `success` and changes nothing; the same query string
- * with another body is a forgery built from a captured URL, and is refused (§10.4). When a later step fails,
- * the mark is removed before the answer goes out, so WeChat's retry is handled rather than refused.
+ * window. WeChat re-sending it with the same body is handled again (the earlier delivery may have died
+ * half-way; the scan's delivery marks answer a finished one with its reply without redoing it); the same query
+ * string with another body is a forgery built from a captured URL, and is refused (§10.4).
+ *
+ * The mark's round trip runs alongside the next steps (the package's parse, the scan's claim and read), not
+ * before them: `ctx.state.replayChecked` settles with the verdict, every step that acts on the push (forwards
+ * it, writes a ticket, forgets a counter) awaits it first, and whatever a later step answered or threw, a
+ * forgery is refused here at the end, before any answer goes out.
  */
 export function guardReplay(engine: Engine, settings: WebhookSettings): PushStep {
   return async (ctx, next) => {
     const query = stepOutput(ctx, 'query');
-    const verdict = await checkReplay(engine.kv, query, stepOutput(ctx, 'body'), settings.maxSkewSeconds * 2 * 1000);
-    if (verdict === 'mismatch') throw httpError(401, 'replayed query string with a different body', { outcome: 'replay_mismatch' });
-    // With the same body it is WeChat re-sending: handled again, since the earlier delivery may have died
-    // half-way; the scan's delivery marks answer a finished one with its reply without redoing it.
-    ctx.state.resent = verdict === 'retry';
-    await next();
+    const checked = checkReplay(engine.kv, query, stepOutput(ctx, 'body'), settings.maxSkewSeconds * 2 * 1000).then((verdict) => {
+      if (verdict === 'mismatch') throw httpError(401, 'replayed query string with a different body', { outcome: 'replay_mismatch' });
+      ctx.state.resent = verdict === 'retry';
+    });
+    // Awaited below on every path; this only keeps an early failure from counting as unhandled meanwhile.
+    checked.catch(() => undefined);
+    ctx.state.replayChecked = checked;
+    try {
+      await next();
+    } catch (error) {
+      // A refusal of the query string outranks whatever a later step made of the forged body.
+      await checked;
+      throw error;
+    }
+    await checked;
   };
 }
 
@@ -145,6 +159,7 @@ export function parseWithPackage(settings: WebhookSettings, options: { deadlineM
       options.logger.warn({ requestId: ctx.state.requestId, err: error }, 'the wechat package could not process a push');
       throw httpError(400, 'message could not be processed', { outcome: 'bad_body' });
     }
+    if (outcome !== TIMED_OUT && outcome.kind === 'unhandled') await stepOutput(ctx, 'replayChecked');
     if (outcome === TIMED_OUT) {
       // The package never handed the message back; Koa owns the response again and answers for it.
       ctx.respond = true;

@@ -48,7 +48,9 @@ export function answerScan(deps: ScanAnswerDeps): PushStep {
   return async (ctx) => {
     const message = stepOutput(ctx, 'message');
     const { push, requestId } = ctx.state;
-    const work = handleScanEvent(scanDeps, message).then(
+    // The replay mark is still being checked: the scan claims and reads meanwhile, and writes only once it passed.
+    const cleared = stepOutput(ctx, 'replayChecked');
+    const work = handleScanEvent(scanDeps, message, cleared).then(
       (result): Settled => ({ ok: true, result }),
       (error: unknown): Settled => ({ ok: false, error }),
     );
@@ -63,6 +65,8 @@ export function answerScan(deps: ScanAnswerDeps): PushStep {
       });
       return;
     }
+    // A forgery is refused as one (by `guardReplay`), not answered as a failed scan.
+    await cleared;
     if (!settled.ok) {
       // `success` would tell WeChat not to re-send (WECHAT.md §6), so the scan would be lost. The delivery's
       // lease is released (or lapses), so the re-sent push runs again; an error status with no body is what

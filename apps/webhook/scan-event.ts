@@ -92,12 +92,18 @@ const OPENID = /^[A-Za-z0-9_-]{1,64}$/;
  * (including a doorbell that never rang) rejects, and leaves no mark that would stop WeChat's re-send; the
  * re-send finds the ticket moved by this scanner and rings it again.
  */
-export async function handleScanEvent(deps: ScanEventDeps, message: PushedMessage): Promise<ScanEventResult> {
+export async function handleScanEvent(
+  deps: ScanEventDeps,
+  message: PushedMessage,
+  /** Settles when the push may be acted on (the replay mark checked), rejecting when it may not. Default: at once. */
+  cleared: Promise<void> = Promise.resolve(),
+): Promise<ScanEventResult> {
   const scene = sceneOf(message);
   const openid = text(message, 'FromUserName') ?? '';
   if (!OPENID.test(openid)) return { kind: 'ignored', reply: null };
   if (text(message, 'Event') === 'unsubscribe') {
     // WeChat asks that a user's data go when they unfollow (WECHAT.md §5): the login counter is all we keep.
+    await cleared;
     await deps.login.counter.forget(openid);
     return { kind: 'ignored', reply: null };
   }
@@ -111,8 +117,10 @@ export async function handleScanEvent(deps: ScanEventDeps, message: PushedMessag
   // the read is used only if the delivery was ours at once (after waiting for another worker it is stale).
   const current = known ? deps.login.read(scene) : undefined;
   current?.catch(() => undefined);
-  const work = ({ waited }: DeliveryClaimed) =>
-    known ? applyScan(deps, scene, openid, qrTicket, waited ? undefined : current) : Promise.resolve(unknownScene(deps.replyTexts ?? {}));
+  const work = async ({ waited }: DeliveryClaimed): Promise<ScanEventResult> => {
+    await cleared;
+    return known ? applyScan(deps, scene, openid, qrTicket, waited ? undefined : current) : unknownScene(deps.replyTexts ?? {});
+  };
   const handled = await handleDelivery(deps.kv, dedupeKey(message), work, deps.marks);
   if (handled.fresh) return handled.value;
   const earlier = handled.value;

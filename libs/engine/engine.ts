@@ -45,6 +45,13 @@ export interface ApplyOptions {
    * conflict and a fresh read, so the outcome is the same as without it.
    */
   current?: Promise<Ticket | null>;
+  /**
+   * The write must outlive a failover: on a Redis Cluster whose master for this ticket has a replica, `apply`
+   * resolves only once a replica acknowledged the write (and `onWrite` is called only then), and rejects
+   * with `ReplicaUnconfirmedError` when none did in time. A transition that changes nothing waits the same
+   * way for the ticket as stored (a re-run after such a rejection). No effect on standalone Redis or memory.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -101,10 +108,10 @@ export interface KeyValueStore {
   setIfAbsentOrGet(key: string, value: string, ttlMs: number): Promise<string | null>;
   delete(key: string): Promise<void>;
   /**
-   * Increment a counter; returns the new value. Without `ttlMs` it never expires (an existing TTL is kept);
-   * with it, the counter expires `ttlMs` after this increment (a sliding TTL).
+   * Add `by` (default 1; a negative number takes away) to a counter; returns the new value. Without `ttlMs` it
+   * never expires (an existing TTL is kept); with it, the counter expires `ttlMs` after this call (a sliding TTL).
    */
-  increment(key: string, ttlMs?: number): Promise<number>;
+  increment(key: string, ttlMs?: number, by?: number): Promise<number>;
   /**
    * One atomic look at the delivery `key`: its answer if it finished, else a lease of `leaseMs` taken for this
    * caller if nobody holds one (`claimed`), else `busy`.

@@ -25,6 +25,7 @@ export {
   type RedisEngine,
   type RedisEngineOptions,
 } from './redis-engine.js';
+export { REPLICA_ACK_TIMEOUT_MS, ReplicaUnconfirmedError } from './replica-ack.js';
 export {
   createRedisClients,
   type RedisClients,

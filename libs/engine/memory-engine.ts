@@ -157,15 +157,16 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       values.delete(key);
       sets.delete(key);
     },
-    async increment(key: string, ttlMs?: number): Promise<number> {
+    async increment(key: string, ttlMs?: number, by = 1): Promise<number> {
+      if (!Number.isSafeInteger(by)) throw new Error(`increment ${key}: by must be an integer, got ${by}`);
       const until = ttlMs === undefined ? undefined : now() + ttlMilliseconds(ttlMs);
       const record = live(values, key);
       const current = record === undefined ? 0 : Number(record.value);
       // Redis refuses INCR on a value that is not an integer; so does memory, to keep the engines alike.
       if (!Number.isSafeInteger(current)) throw new Error(`value of ${key} is not an integer`);
       // Like INCR, an existing TTL is kept and a new counter never expires, unless a TTL is given.
-      values.set(key, { value: String(current + 1), until: until ?? record?.until ?? Infinity });
-      return current + 1;
+      values.set(key, { value: String(current + by), until: until ?? record?.until ?? Infinity });
+      return current + by;
     },
     async addToSet(key: string, member: string, ttlMs: number): Promise<void> {
       const until = now() + ttlMilliseconds(ttlMs);

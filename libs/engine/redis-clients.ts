@@ -37,6 +37,9 @@ const MAX_RETRIES_PER_REQUEST = 3;
 
 const QUIT_TIMEOUT_MS = 1_000;
 
+/** How often a Cluster client re-reads the slot map (which master owns a slot, and its replicas), ms. */
+const SLOTS_REFRESH_INTERVAL_MS = 5_000;
+
 /**
  * Open the two connections the Redis engine needs. For a cluster, the subscriber is created with
  * `shardedSubscribers: true`: ioredis then keeps one subscriber connection per master and sends each SSUBSCRIBE
@@ -55,7 +58,9 @@ export function createRedisClients(options: RedisClientsOptions): RedisClients {
   let subscriber: RedisConnection;
   if (options.clusterNodes !== undefined && options.clusterNodes.length > 0) {
     const nodes = options.clusterNodes.map(parseHostPort);
-    const clusterOptions: ClusterOptions = { lazyConnect: false, redisOptions };
+    // ioredis reads the slot map at connect and after a MOVED only: refreshed every few seconds, it also learns
+    // of replicas that joined later (a failed master back as a replica), which durable writes wait for.
+    const clusterOptions: ClusterOptions = { lazyConnect: false, redisOptions, slotsRefreshInterval: SLOTS_REFRESH_INTERVAL_MS };
     client = new Cluster(nodes, clusterOptions);
     subscriber = new Cluster(nodes, { ...clusterOptions, shardedSubscribers: true });
   } else if (options.url !== undefined) {

@@ -9,10 +9,12 @@
  *   claiming and settling a delivery are each one script;
  * - `<prefix>:lease:<key>`      a sorted set of holders scored by lease end; `<prefix>:budget:<key>` a bucket.
  *
- * Each step of a scan is one round trip: a claim of its delivery marks with a read of the ticket, the
- * compare-and-set script with the doorbell's SPUBLISH written right behind it on the same connection (the
- * channel shares the ticket's slot, so Cluster sends both to one node, in order), the login counter (INCR with
- * its TTL), and the settle of the marks.
+ * A scan is three round trips: the webhook's replay mark, the claim of its delivery marks and a read of the
+ * ticket, sent together; the compare-and-set script with the doorbell's SPUBLISH written right behind it on
+ * the same connection (the channel shares the ticket's slot, so Cluster sends both to one node, in order) and
+ * the login counter (INCRBY with its TTL) alongside; the settle of the marks. A durable write on a Cluster
+ * master with a replica carries `WAIT 1` behind it on the same connection and rings (and counts) only once a
+ * replica has it (`replica-ack.ts`), one round trip more.
  *
  * Sharded pub/sub is what keeps a scan's cost flat as gateways are added: a message goes only to the
  * connections subscribed to that channel, on the one shard that owns its slot, instead of to every node and
@@ -41,6 +43,7 @@ import type {
   TicketEventBus,
   TicketStore,
 } from './engine.js';
+import { REPLICA_ACK_TIMEOUT_MS, replicatedMasterOf, waitForReplica } from './replica-ack.js';
 import { decodeTicketChange, deliverChange, encodeTicketChange } from './ticket-change.js';
 import { ttlMilliseconds } from './ttl.js';
 
@@ -64,6 +67,11 @@ export interface RedisEngineOptions {
   pingTimeoutMs?: number;
   /** Clock, epoch ms, that tickets' times come from. Default `Date.now`. */
   now?: () => number;
+  /**
+   * How long a durable write (`apply(…, { durable: true })`) waits for a Cluster replica's acknowledgement
+   * before it fails, ms. Default {@link REPLICA_ACK_TIMEOUT_MS}.
+   */
+  replicaAckTimeoutMs?: number;
 }
 
 /** A Redis-backed engine, with what it knows about its connections' health. */
@@ -95,6 +103,17 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `);
 
+/**
+ * Re-set the ticket's TTL to what is left of it: a write that changes nothing but enters the replication
+ * stream, so that a WAIT after it covers the ticket as stored. Returns 1, or 0 when the ticket is gone.
+ */
+const TOUCH = script(`
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then return 0 end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+`);
+
 /** A delivery's state: {1, answer} when done, {2} when this call took the lease (ARGV[1] ms), {3} when busy. */
 const CLAIM_DELIVERY = script(`
 local done = redis.call('GET', KEYS[1])
@@ -110,9 +129,9 @@ redis.call('DEL', KEYS[2])
 return 1
 `);
 
-/** INCR with a sliding TTL (ARGV[1] ms), in one step so that no counter is ever left without one. */
+/** INCRBY ARGV[2] with a sliding TTL (ARGV[1] ms), in one step so that no counter is ever left without one. */
 const INCREMENT_WITH_TTL = script(`
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return count
 `);
@@ -191,6 +210,7 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
   const prefix = options.keyPrefix ?? 'qrgate';
   const pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
   const now = options.now ?? Date.now;
+  const replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? REPLICA_ACK_TIMEOUT_MS;
   if (subscriber.isCluster && !(subscriber as Cluster).options.shardedSubscribers) {
     // Without it ioredis sends SSUBSCRIBE to one arbitrary node, which answers MOVED for most channels.
     throw new Error('the subscriber Cluster needs the ioredis option shardedSubscribers: true');
@@ -317,6 +337,38 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     return Number(await written);
   };
 
+  /**
+   * The compare-and-set of a durable write: on a Cluster master with a replica, sent on that master's own
+   * connection with `WAIT` right behind it (one round trip), and `acknowledged` called only once a replica
+   * has the write, so that nobody hears of a change a failover could still undo. Elsewhere the plain one.
+   */
+  const durableCompareAndSet = async (version: number, ticket: Ticket, acknowledged: () => void): Promise<number> => {
+    const key = ticketKey(ticket.id);
+    const master = replicatedMasterOf(client, key);
+    if (master === null) return compareAndSet(version, ticket, acknowledged);
+    const written = master.eval(COMPARE_AND_SET.source, 1, key, String(version), JSON.stringify(ticket), String(ttlOf(ticket)));
+    const replicated = waitForReplica(master, key, replicaAckTimeoutMs);
+    replicated.catch(() => undefined);
+    const result = Number(await written);
+    if (result === 1) {
+      await replicated;
+      acknowledged();
+    }
+    return result;
+  };
+
+  /** A durable transition that changed nothing: the ticket as stored must have reached a replica too. */
+  const confirmStored = async (id: string): Promise<void> => {
+    const key = ticketKey(id);
+    const master = replicatedMasterOf(client, key);
+    if (master === null) return;
+    const touched = master.eval(TOUCH.source, 1, key);
+    const replicated = waitForReplica(master, key, replicaAckTimeoutMs);
+    replicated.catch(() => undefined);
+    await touched;
+    await replicated;
+  };
+
   const tickets: TicketStore = {
     async create(ticket: Ticket): Promise<void> {
       const reply = await client.set(ticketKey(ticket.id), JSON.stringify(ticket), 'PX', ttlOf(ticket), 'NX');
@@ -329,9 +381,11 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
         if (current !== null && current.id !== id) throw new Error(`ticket ${id}: the read passed to apply is of another ticket`);
         if (current === null) return { ok: false, reason: 'not_found' };
         const result = transition(current);
+        if (result.ok && !result.changed && options.durable === true) await confirmStored(id);
         if (!result.ok || !result.changed) return result;
         const changed = result.ticket;
-        const written = await compareAndSet(current.version, changed, () => options.onWrite?.(changed));
+        const write = options.durable === true ? durableCompareAndSet : compareAndSet;
+        const written = await write(current.version, changed, () => options.onWrite?.(changed));
         if (written === 1) return result;
         if (written === -1) return { ok: false, reason: 'not_found' };
         // Someone wrote in between: back off a little, at random, so the losers do not collide again.
@@ -391,9 +445,10 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     async delete(key: string): Promise<void> {
       await client.del(kvKey(key));
     },
-    async increment(key: string, ttlMs?: number): Promise<number> {
-      if (ttlMs === undefined) return client.incr(kvKey(key));
-      return Number(await run(INCREMENT_WITH_TTL, [kvKey(key)], [String(ttlMilliseconds(ttlMs))]));
+    async increment(key: string, ttlMs?: number, by = 1): Promise<number> {
+      if (!Number.isSafeInteger(by)) throw new Error(`increment ${key}: by must be an integer, got ${by}`);
+      if (ttlMs === undefined) return client.incrby(kvKey(key), by);
+      return Number(await run(INCREMENT_WITH_TTL, [kvKey(key)], [String(ttlMilliseconds(ttlMs)), String(by)]));
     },
     async claimDelivery(key: string, leaseMs: number): Promise<DeliveryClaim> {
       const reply = (await run(CLAIM_DELIVERY, [doneKey(key), leaseKey(key)], [String(ttlMilliseconds(leaseMs))])) as [number, string?];

@@ -14,6 +14,8 @@ export const LOGIN_COUNT_TTL_MS = 365 * 24 * 60 * 60 * 1000;
 export interface LoginCounter {
   /** Count one login; the new count, or undefined when the store failed (logged: a courtesy must not block a login). */
   count(openid: string): Promise<number | undefined>;
+  /** Take back a count whose login did not happen after all (its write lost); failures are logged. */
+  uncount(openid: string): Promise<void>;
   /** Forget the user's count. */
   forget(openid: string): Promise<void>;
 }
@@ -25,6 +27,13 @@ export function createLoginCounter(deps: { kv: KeyValueStore; logger: Logger }):
         deps.logger.warn({ err }, 'could not count the login; the reply goes without the count');
         return undefined;
       });
+    },
+    async uncount(openid) {
+      try {
+        await deps.kv.increment(loginCountKey(openid), undefined, -1);
+      } catch (err) {
+        deps.logger.warn({ err }, 'could not take back the count of a login that did not happen');
+      }
     },
     forget(openid) {
       return deps.kv.delete(loginCountKey(openid));

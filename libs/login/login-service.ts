@@ -130,10 +130,13 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
   /** The one place a login code is minted: at the transition that confirms the ticket it names. */
   const confirming = (ticket: Ticket): string => newLoginCode(ticket.id);
 
+  /** The login count of a confirmation this call wrote. */
+  const confirmedCount = (ticket: Ticket): Promise<number | undefined> =>
+    ticket.openid === undefined ? Promise.resolve(undefined) : counter.count(ticket.openid);
   /** A confirmation this call wrote: count it (before the ring, so a re-run on the unchanged path cannot count twice). */
   const confirmed = async (ticket: Ticket): Promise<number | undefined> => {
     metrics.ticketsConfirmed.inc();
-    return ticket.openid === undefined ? undefined : counter.count(ticket.openid);
+    return confirmedCount(ticket);
   };
 
   return {
@@ -156,12 +159,28 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     async scan(input) {
       const at = now();
       let foreignQr = false;
-      // The hot path of a login: the doorbell is rung as the write is sent, so both share one round trip.
+      // The hot path of a login: the doorbell is rung and a confirmation counted as the write is sent, so all
+      // three share one round trip (on a Cluster master with a replica, once the replica has the write). A write
+      // that loses its compare-and-set takes its count back (its retry counts again): the count follows the
+      // write that stands, and a process that dies between the two leaves it right (both were sent together).
       let ringing: Promise<boolean> | undefined;
+      let counting: { openid: string; count: Promise<number | undefined> } | undefined;
+      const giveBack = (): void => {
+        const lost = counting;
+        counting = undefined;
+        void lost?.count.then((count) => (count === undefined ? undefined : counter.uncount(lost.openid)));
+      };
       const ringWithWrite = {
         onWrite: (written: Ticket): void => {
           ringing = doorbell.ring(written);
+          // Called again only when the previous attempt lost its compare-and-set.
+          giveBack();
+          if (written.status === 'confirmed' && written.openid !== undefined) {
+            counting = { openid: written.openid, count: counter.count(written.openid) };
+          }
         },
+        // WeChat does not re-send a scan it got an answer to: the write must survive a Redis failover.
+        durable: true,
         ...(input.current !== undefined ? { current: input.current } : {}),
       };
       const result = await engine.tickets.apply(
@@ -188,6 +207,8 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
         },
         ringWithWrite,
       );
+      // The last write sent did not stand (the ticket went, or a retry found nothing to change).
+      if (!result.ok || !result.changed) giveBack();
       if (!result.ok) {
         return result.reason === 'not_found' || result.reason === 'expired'
           ? { kind: 'unknown' }
@@ -205,9 +226,10 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
       // An engine that did not call onWrite (a wrapper that drops options) still gets its ring, after the write.
       const told = ringing ?? doorbell.ring(ticket);
       if (ticket.status === 'scanned') return { kind: 'scanned', ticket, changed: true, told: await told };
-      // Counted after the ring went out: a process that dies in between loses one count of a courtesy line (its
-      // re-run finds the ticket unchanged), and never counts a login twice.
-      const loginCount = await confirmed(ticket);
+      // Counted with the write (above), or after it by an engine that did not call onWrite. A re-run that finds
+      // the ticket unchanged never counts, so a login is never counted twice.
+      metrics.ticketsConfirmed.inc();
+      const loginCount = counting !== undefined ? await counting.count : await confirmedCount(ticket);
       return { kind: 'confirmed', ticket, changed: true, told: await told, ...(loginCount !== undefined ? { loginCount } : {}) };
     },
 

@@ -22,10 +22,28 @@ const UNKNOWN_IP = '未知';
 const majorVersion = (version: string | undefined): string => /^\d{1,4}/.exec(version ?? '')?.[0] ?? '';
 const withVersion = (name: string, version: string): string => (version === '' ? name : `${name} ${version}`);
 
+/**
+ * Descriptions of recently seen User-Agents. Parsing one with bowser costs about as much CPU as the rest of a
+ * scan's reply, and a site's browsers send few distinct strings; bounded, so varied strings cannot grow it.
+ */
+const described = new Map<string, Readonly<BrowserDescription>>();
+const DESCRIBED_MAX = 512;
+
 /** Browser and OS of a User-Agent; anything bowser does not recognise is shown as unknown. */
-export function describeBrowser(userAgent: string): BrowserDescription {
+export function describeBrowser(userAgent: string): Readonly<BrowserDescription> {
+  const key = userAgent.slice(0, 1024);
+  const known = described.get(key);
+  if (known !== undefined) return known;
+  const description = Object.freeze(parseBrowser(key));
+  // The oldest entry makes room (a Map iterates in insertion order).
+  if (described.size >= DESCRIBED_MAX) described.delete(described.keys().next().value as string);
+  described.set(key, description);
+  return description;
+}
+
+function parseBrowser(userAgent: string): BrowserDescription {
   if (userAgent.trim() === '') return { browser: UNKNOWN_BROWSER, os: UNKNOWN_OS };
-  const parsed = Bowser.parse(userAgent.slice(0, 1024));
+  const parsed = Bowser.parse(userAgent);
   const browserName = parsed.browser.name ?? '';
   const osName = parsed.os.name ?? '';
   const osVersion = /^[\w .]{1,16}$/.test(parsed.os.versionName ?? '') ? (parsed.os.versionName ?? '') : majorVersion(parsed.os.version);
@@ -49,5 +67,14 @@ const SHANGHAI = new Intl.DateTimeFormat('zh-CN', {
   hour12: false,
 });
 
+/** The last second formatted: every scan of one second shows the same time, and Intl's format is not cheap. */
+let lastFormatted: { second: number; text: string } | undefined;
+
 /** Beijing time, e.g. `2024/06/10 14:15:23 (北京时间)`. */
-export const formatShanghaiTime = (epochMs: number): string => `${SHANGHAI.format(new Date(epochMs))}（北京时间）`;
+export function formatShanghaiTime(epochMs: number): string {
+  const second = Math.floor(epochMs / 1000);
+  if (lastFormatted?.second === second) return lastFormatted.text;
+  const text = `${SHANGHAI.format(new Date(second * 1000))}（北京时间）`;
+  lastFormatted = { second, text };
+  return text;
+}

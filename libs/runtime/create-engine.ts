@@ -19,6 +19,8 @@ export interface CreateEngineOptions {
   observer?: EngineObserver;
   /** Where Redis connection errors go. Default: one line on stderr per error. */
   onConnectionError?: RedisErrorHandler;
+  /** REDIS_REPLICA_ACK_TIMEOUT_MS: how long a durable write waits for a Cluster replica. Default: the engine's. */
+  replicaAckTimeoutMs?: number;
 }
 
 /** An engine and the function that closes it together with any connections opened for it. */
@@ -43,6 +45,7 @@ export function createEngine(choice: EngineChoice, options: CreateEngineOptions 
     client: clients.client,
     subscriber: clients.subscriber,
     ...(observer !== undefined ? { observer } : {}),
+    ...(options.replicaAckTimeoutMs !== undefined ? { replicaAckTimeoutMs: options.replicaAckTimeoutMs } : {}),
   });
   return {
     engine,

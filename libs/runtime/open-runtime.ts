@@ -21,12 +21,20 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function openRuntime(options: { app: string; logLevel: string; engine: EngineChoice; logger?: Logger }): Runtime {
+export function openRuntime(options: {
+  app: string;
+  logLevel: string;
+  engine: EngineChoice;
+  logger?: Logger;
+  /** REDIS_REPLICA_ACK_TIMEOUT_MS. Default: the engine's. */
+  replicaAckTimeoutMs?: number;
+}): Runtime {
   const logger = options.logger ?? createLogger({ app: options.app, level: options.logLevel });
   const metrics = createMetrics();
   const { engine, close, connections } = createEngine(options.engine, {
     observer: { busMessageReceived: () => metrics.busMessagesReceived.inc() },
     onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error'),
+    ...(options.replicaAckTimeoutMs !== undefined ? { replicaAckTimeoutMs: options.replicaAckTimeoutMs } : {}),
   });
   return {
     logger,

@@ -240,5 +240,22 @@ for (const backend of backends) {
       await sleep(50);
       expect(rings).toEqual([{ ticket: ticket.id, version: 2 }]);
     });
+
+    it('two scanners at the same moment: one logs in and is counted, the other is refused and not counted', async () => {
+      const { ticket } = await pendingTicket();
+      // Both read `pending` before either writes, so on Redis one compare-and-set loses (its count, sent with
+      // the write, is taken back) and its retry is refused.
+      const results = await Promise.all(
+        ['o_first', 'o_second'].map((openid) => handleScanEvent(handler(engine, 'scan'), scanPush(ticket, openid))),
+      );
+
+      expect(results.map((result) => result.kind).sort()).toEqual(['ok', 'refused']);
+      const winner = (await engine.tickets.get(ticket.id))?.openid;
+      const loser = winner === 'o_first' ? 'o_second' : 'o_first';
+      expect(await engine.kv.get(loginCountKey(winner ?? ''))).toBe('1');
+      await eventually(async () => Number((await engine.kv.get(loginCountKey(loser))) ?? '0') === 0);
+      await sleep(50);
+      expect(Number((await engine.kv.get(loginCountKey(loser))) ?? '0')).toBe(0);
+    });
   });
 }

@@ -379,6 +379,17 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
         await a.kv.delete(key);
       });
 
+      it('adds any whole amount to a counter, taking away with a negative one, with or without a TTL', async () => {
+        const key = `counter-${newTicketId()}`;
+        expect(await a.kv.increment(key, 60_000)).toBe(1);
+        expect(await b.kv.increment(key, 60_000)).toBe(2);
+        expect(await a.kv.increment(key, undefined, -1)).toBe(1);
+        expect(await b.kv.increment(key, 60_000, 3)).toBe(4);
+        expect(await a.kv.get(key)).toBe('4');
+        await expect(a.kv.increment(key, undefined, 0.5)).rejects.toThrow(/by must be an integer/);
+        await a.kv.delete(key);
+      });
+
       it('claims a delivery once, answers it once settled, and frees it on release or when the lease lapses', async () => {
         const key = `delivery-${newTicketId()}`;
         const claims = await Promise.all([a.kv.claimDelivery(key, 60_000), b.kv.claimDelivery(key, 60_000)]);

@@ -26,6 +26,10 @@ export interface RedisNode {
   kill(): Promise<void>;
   /** Start again on the same port and directory (empty: persistence is off). */
   start(): Promise<void>;
+  /** SIGSTOP: the process is alive but answers nothing (a replica that stops acknowledging), until `resume`. */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -61,7 +65,15 @@ async function createNode(dir: string, extra: string[]): Promise<RedisNode> {
         return (await cli(port, 'PING')).trim() === 'PONG';
       });
     },
+    pause() {
+      proc?.child.kill('SIGSTOP');
+    },
+    resume() {
+      proc?.child.kill('SIGCONT');
+    },
     async stop() {
+      // A paused server would ignore SIGTERM until its grace ran out.
+      proc?.child.kill('SIGCONT');
       await proc?.stop('SIGTERM', 5_000);
     },
   };
