@@ -9,7 +9,7 @@ import { errorPath, mountProbes, readJson, requestLog, securityHeaders, sendPage
 import type { Logger, Metrics } from '../../libs/observability/index.js';
 import { SESSION_ROUTE } from '../../libs/protocol/index.js';
 import { clientIp, gatewayOrigin, originAllowed, requestSite, type GatewaySettings } from './gateway-settings.js';
-import { GatewayError } from './gateway-error.js';
+import { GatewayError, orStoreUnavailable } from './gateway-error.js';
 import { mountClientBundle } from './client-bundle.js';
 import { mountOpenApi } from './openapi-route.js';
 import { loginPageCsp, renderLoginPage } from './login-page.js';
@@ -97,7 +97,8 @@ export function createHttpApp(deps: HttpAppDeps): Koa {
       throw GatewayError.of('ORIGIN_NOT_ALLOWED');
     }
     const ip = clientIp(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], deps.settings.trustProxy);
-    const verdict = await deps.exchangeLimiter.take(ip);
+    // Its counter lives in the store too: a store failing over is a 503 the client retries, never a final 500.
+    const verdict = await orStoreUnavailable(() => deps.exchangeLimiter.take(ip), 'session');
     if (!verdict.ok) {
       throw GatewayError.of('RATE_LIMITED', { detail: 'exchanges', retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) });
     }

@@ -111,7 +111,10 @@ export interface GatewayHarness {
  * Start a gateway on fake timers. `env` is libs/config's environment (e.g. `TICKET_TTL_SECONDS`), in `scan`
  * confirmation mode unless it says otherwise.
  */
-export async function startGateway(env: Record<string, string> = {}): Promise<GatewayHarness> {
+export async function startGateway(
+  env: Record<string, string> = {},
+  options: { prepareEngine?(engine: ReturnType<typeof createMemoryEngine>): void } = {},
+): Promise<GatewayHarness> {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'], now: START });
   const now = (): number => {
     const mocked = vi.getMockedSystemTime();
@@ -121,6 +124,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ga
   const config = loadConfig({ LOGIN_CONFIRMATION: 'scan', LOG_LEVEL: 'debug', ...env });
   const settings = gatewaySettings(config);
   const engine = createMemoryEngine({ now });
+  options.prepareEngine?.(engine);
   const metrics = createMetrics({ defaultMetrics: false });
   const sink = logSink();
   const logger = pino({ level: 'debug' }, sink.stream);
