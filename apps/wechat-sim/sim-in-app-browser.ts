@@ -51,13 +51,13 @@ export async function followLink(url: string, action: 'confirm' | 'cancel' | 'en
   const headers: Record<string, string> = { 'user-agent': WECHAT_IN_APP_UA, 'accept-language': 'zh-CN,zh;q=0.9,en;q=0.8' };
   const link = new URL(url);
   const post = (target: string, fields: URLSearchParams) =>
-    fetch(new URL(target, link), {
+    browserFetch(new URL(target, link), {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded', origin: link.origin },
       body: fields.toString(),
     });
 
-  const opened = await fetch(new URL(link.pathname + link.search, link), { headers });
+  const opened = await browserFetch(new URL(link.pathname + link.search, link), { headers });
   let page = { status: opened.status, body: await opened.text() };
   let form = formIn(page.body);
   // The opener: what its script does, with the fragment a real browser keeps to itself.
@@ -83,6 +83,19 @@ export async function followLink(url: string, action: 'confirm' | 'cancel' | 'en
   fields.append('action', action);
   const submitted = await post(form.action, fields);
   return { page, submitted: { status: submitted.status, body: await submitted.text() } };
+}
+
+/**
+ * `fetch` as a browser sends a request: one that failed without any answer (a kept-alive connection the server
+ * or a proxy had just closed: "other side closed") is sent once more on a new connection, as browsers do.
+ */
+async function browserFetch(url: URL, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return fetch(url, init);
+  }
 }
 
 /** The confirmation link in a reply text, if there is one. */
