@@ -109,7 +109,7 @@ describe('a scan push', () => {
     return ticket;
   };
 
-  const scan = async (ticket: Ticket, openid: string): Promise<string> => {
+  const scan = async (ticket: Ticket, openid: string): Promise<string | null> => {
     const signed = signPush(scanEvent(ticket, { openid }), { token: TOKEN });
     const reply = await fetchText(`${server.url}/wechat?${signed.query}`, {
       method: 'POST',
