@@ -24,6 +24,7 @@ export type WorkerEvent = { id: number; at: number } & (
   | { ev: 'login'; ticket: string; code: string }
   | { ev: 'exchange'; ticket: string; status: number; error?: string }
   | { ev: 'refused'; code: string }
+  | { ev: 'connect_failed'; error: string }
   | { ev: 'connected' }
   | { ev: 'disconnected'; reason: string }
 );
@@ -120,8 +121,12 @@ function open(id: number, url: string, transport: 'websocket' | 'polling'): void
   });
   socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
     const code = err.data?.code;
-    // A transport failure: Socket.IO's manager reconnects by itself.
-    if (code === undefined) return;
+    // A transport failure: Socket.IO's manager reconnects by itself. Recorded, so a report can say why a browser
+    // stayed away (a refusal before a session exists, GATEWAY_BUSY included, reaches WebSocket as a failure).
+    if (code === undefined) {
+      send({ id, at: now(), ev: 'connect_failed', error: err.message });
+      return;
+    }
     send({ id, at: now(), ev: 'refused', code });
     // The ticket is gone (or not ours any more): ask for a new one, as the page does.
     if (code === 'TICKET_NOT_FOUND' || code === 'TICKET_SECRET_MISMATCH') current = undefined;
