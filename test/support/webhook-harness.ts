@@ -116,19 +116,7 @@ export async function startWebhook(overrides: Partial<WebhookSettings> = {}, opt
       offset += ms;
     },
     now,
-    async createTicket(options = {}) {
-      const id = newTicketId();
-      const ticket = newTicket({
-        id,
-        secret: newSecret(),
-        qr: { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-test-${id}`, appId: APP_ID },
-        browser: { userAgent: options.userAgent ?? CHROME_ON_WINDOWS, ip: options.ip ?? BROWSER_IP },
-        now: now(),
-        ttlSeconds: options.ttlSeconds ?? 120,
-      });
-      await engine.tickets.create(ticket);
-      return ticket;
-    },
+    createTicket: (options = {}) => createPendingTicket(engine, { ...options, now: now() }),
     async watch(ticketId) {
       const changes: WatchedChange[] = [];
       watched.set(ticketId, changes);
@@ -186,4 +174,22 @@ export function flakyEngine(real: Engine, faults: { publishFailures?: number; in
 }
 
 /** Let bus deliveries that are already on their way arrive. */
+/** A pending ticket of the test account, stored in `engine`, as a gateway would have issued it. */
+export async function createPendingTicket(
+  engine: Engine,
+  options: { userAgent?: string; ip?: string; ttlSeconds?: number; now?: number } = {},
+): Promise<Ticket> {
+  const id = newTicketId();
+  const ticket = newTicket({
+    id,
+    secret: newSecret(),
+    qr: { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-test-${id}`, appId: APP_ID },
+    browser: { userAgent: options.userAgent ?? CHROME_ON_WINDOWS, ip: options.ip ?? BROWSER_IP },
+    now: options.now ?? Date.now(),
+    ttlSeconds: options.ttlSeconds ?? 120,
+  });
+  await engine.tickets.create(ticket);
+  return ticket;
+}
+
 export const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50));

@@ -13,13 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebhook } from '../../apps/webhook/index.js';
 import { createRedisClients, createRedisEngine, type RedisClients, type RedisEngine, type TicketChange } from '../../libs/engine/index.js';
 import { createMetrics } from '../../libs/observability/index.js';
-import { newSecret, newTicket, newTicketId, type Ticket } from '../../libs/ticket/index.js';
+import type { Ticket } from '../../libs/ticket/index.js';
 import { readReply, signPush } from '../../libs/wechat/index.js';
 import { cli, startFaultCluster, waitFor, type FaultCluster, type RedisNode } from '../faults/support/redis-nodes.js';
-import { APP_ID, BROWSER_IP, CHROME_ON_WINDOWS, TOKEN } from '../support/fixtures.js';
+import { APP_ID, TOKEN } from '../support/fixtures.js';
 import { fetchText, serve } from '../support/http.js';
 import { logSink } from '../support/log-sink.js';
-import { scanEvent } from '../support/webhook-harness.js';
+import { createPendingTicket, scanEvent } from '../support/webhook-harness.js';
 
 const require = createRequire(import.meta.url);
 const keySlot = require('cluster-key-slot') as (key: string) => number;
@@ -64,17 +64,8 @@ describe('a scan on a Redis Cluster', () => {
   });
 
   const createTicket = async (): Promise<Ticket> => {
-    const id = newTicketId();
-    const ticket = newTicket({
-      id,
-      secret: newSecret(),
-      qr: { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-test-${id}`, appId: APP_ID },
-      browser: { userAgent: CHROME_ON_WINDOWS, ip: BROWSER_IP },
-      now: Date.now(),
-      ttlSeconds: 120,
-    });
-    await engine.tickets.create(ticket);
-    await engine.events.subscribe(id);
+    const ticket = await createPendingTicket(engine);
+    await engine.events.subscribe(ticket.id);
     return ticket;
   };
 

@@ -11,13 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebhook } from '../../apps/webhook/index.js';
 import { createRedisClients, createRedisEngine, type RedisClients, type RedisEngine } from '../../libs/engine/index.js';
 import { createMetrics } from '../../libs/observability/index.js';
-import { newSecret, newTicket, newTicketId, type Ticket } from '../../libs/ticket/index.js';
+import type { Ticket } from '../../libs/ticket/index.js';
 import { readReply, signPush } from '../../libs/wechat/index.js';
-import { APP_ID, BROWSER_IP, CHROME_ON_WINDOWS, TOKEN } from '../support/fixtures.js';
+import { APP_ID, TOKEN } from '../support/fixtures.js';
 import { fetchText, serve } from '../support/http.js';
 import { logSink } from '../support/log-sink.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
-import { scanEvent } from '../support/webhook-harness.js';
+import { createPendingTicket, scanEvent } from '../support/webhook-harness.js';
 
 /** How long the proxy holds each answer from Redis, ms: far longer than the webhook's work between sends. */
 const ANSWER_DELAY_MS = 40;
@@ -95,19 +95,7 @@ describe('a scan push', () => {
     await redis?.stop();
   });
 
-  const createTicket = async (): Promise<Ticket> => {
-    const id = newTicketId();
-    const ticket = newTicket({
-      id,
-      secret: newSecret(),
-      qr: { url: `http://weixin.qq.com/q/${id}`, wechatTicket: `gQ-test-${id}`, appId: APP_ID },
-      browser: { userAgent: CHROME_ON_WINDOWS, ip: BROWSER_IP },
-      now: Date.now(),
-      ttlSeconds: 120,
-    });
-    await engine.tickets.create(ticket);
-    return ticket;
-  };
+  const createTicket = (): Promise<Ticket> => createPendingTicket(engine);
 
   const scan = async (ticket: Ticket, openid: string): Promise<string | null> => {
     const signed = signPush(scanEvent(ticket, { openid }), { token: TOKEN });
