@@ -26,7 +26,14 @@ describe('one WeChat access token for many gateways', () => {
 
   beforeAll(async () => {
     redis = await startRedisServer();
-    cluster = await startScaleCluster({ gateways: GATEWAYS, webhooks: 1, engineEnv: { REDIS_URL: redis.url } });
+    cluster = await startScaleCluster({
+      gateways: GATEWAYS,
+      webhooks: 1,
+      engineEnv: { REDIS_URL: redis.url },
+      // All 200 of a gateway's browsers must be on their way in at the same moment (the default admits 128 at once
+      // and tells the rest GATEWAY_BUSY, which a real client retries): that is the crowd this test is about.
+      gatewayEnv: { MAX_HANDSHAKES_IN_FLIGHT: String(PER_GATEWAY) },
+    });
   });
   afterAll(async () => {
     for (const browser of browsers) browser.close();
