@@ -3,7 +3,10 @@
  * and decoding the QR code the page shows.
  */
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import type { Standalone } from '../../apps/standalone/standalone.js';
+import { startTestStandalone } from '../support/standalone.js';
 import { decodeQrPng } from '../support/qr-decode.js';
 import { requireTool } from '../support/test-tools.js';
 
@@ -24,6 +27,47 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/** What {@link chromiumAndStandalone} gives a test file. */
+export interface ChromiumAndStandalone {
+  readonly browser: Browser;
+  readonly app: Standalone;
+  /** A new browser context (its own cookies), closed with the others after the file's tests. */
+  newContext(options?: Parameters<Browser['newContext']>[0]): Promise<BrowserContext>;
+}
+
+/**
+ * One Chromium and one standalone qrgate (`env` on top of the test defaults) for the tests of a file: started in
+ * its `beforeAll`, closed in its `afterAll` with every context the tests opened.
+ */
+export function chromiumAndStandalone(env: Record<string, string>): ChromiumAndStandalone {
+  let browser: Browser | undefined;
+  let app: Standalone | undefined;
+  const contexts: BrowserContext[] = [];
+  beforeAll(async () => {
+    [browser, app] = await Promise.all([launchChromium(), startTestStandalone(env)]);
+  });
+  afterAll(async () => {
+    for (const c of contexts) await c.close();
+    await browser?.close();
+    await app?.close();
+  });
+  return {
+    get browser() {
+      if (browser === undefined) throw new Error('Chromium is not started yet (use it inside a test)');
+      return browser;
+    },
+    get app() {
+      if (app === undefined) throw new Error('the standalone is not started yet (use it inside a test)');
+      return app;
+    },
+    async newContext(options = {}) {
+      const context = await this.browser.newContext(options);
+      contexts.push(context);
+      return context;
+    },
+  };
 }
 
 /** Save a full-page screenshot as test/artifacts/<name>.png. */

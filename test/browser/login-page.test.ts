@@ -2,43 +2,29 @@
  * The login page in real Chromium: the QR code on screen is the ticket's, a scan signs the page in with an
  * HttpOnly session cookie, both languages render, redirects stay on our origin, and axe finds nothing serious.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import axe from 'axe-core';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { Standalone } from '../../apps/standalone/standalone.js';
+import type { Page } from 'playwright-core';
 import type { TicketPayload } from '../../libs/protocol/index.js';
 import { scan } from '../support/phone.js';
-import { startTestStandalone } from '../support/standalone.js';
-import { decodeQr, eventually, launchChromium, qrImage, shownTicket, snapshot, statusLine } from './chromium.js';
+import { chromiumAndStandalone, decodeQr, eventually, qrImage, shownTicket, snapshot, statusLine } from './chromium.js';
 
 const DESKTOP = { width: 1280, height: 800 };
 const NARROW = { width: 320, height: 640 };
 
 describe('login page', () => {
-  let browser: Browser;
-  let app: Standalone;
-  const contexts: BrowserContext[] = [];
-
-  beforeAll(async () => {
-    [browser, app] = await Promise.all([launchChromium(), startTestStandalone({ LOGIN_CONFIRMATION: 'scan' })]);
-  });
-  afterAll(async () => {
-    for (const c of contexts) await c.close();
-    await browser?.close();
-    await app?.close();
-  });
+  const demo = chromiumAndStandalone({ LOGIN_CONFIRMATION: 'scan' });
 
   async function open(
     options: { locale?: string; viewport?: typeof DESKTOP; colorScheme?: 'light' | 'dark'; path?: string } = {},
   ): Promise<Page> {
-    const context = await browser.newContext({
+    const context = await demo.newContext({
       locale: options.locale ?? 'en-US',
       viewport: options.viewport ?? DESKTOP,
       colorScheme: options.colorScheme ?? 'light',
     });
-    contexts.push(context);
     const page = await context.newPage();
-    await page.goto(`${app.url}${options.path ?? '/'}`);
+    await page.goto(`${demo.app.url}${options.path ?? '/'}`);
     return page;
   }
 
@@ -65,39 +51,38 @@ describe('login page', () => {
   }
 
   it('serves the client as a public, cacheable ES module', async () => {
-    const res = await fetch(`${app.url}/client/qrgate.js`);
+    const res = await fetch(`${demo.app.url}/client/qrgate.js`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/javascript/);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect(res.headers.get('cache-control')).toMatch(/max-age=\d+/);
     expect(await res.text()).toMatch(/export\s*\{[^}]*createQrLogin/);
     // An explicit Cache-Control, or fetch adds `no-cache`, which (rightly) defeats the ETag check.
-    const again = await fetch(`${app.url}/client/qrgate.js`, {
+    const again = await fetch(`${demo.app.url}/client/qrgate.js`, {
       headers: { 'if-none-match': res.headers.get('etag')!, 'cache-control': 'max-age=0' },
     });
     expect(again.status).toBe(304);
   });
 
   it('keeps a strict CSP: scripts from self or this response nonce only', async () => {
-    const res = await fetch(`${app.url}/`);
+    const res = await fetch(`${demo.app.url}/`);
     const csp = res.headers.get('content-security-policy') ?? '';
     expect(csp).not.toContain('unsafe-inline');
     const nonce = /script-src 'self' 'nonce-([^']+)'/.exec(csp)?.[1];
     expect(nonce).toBeDefined();
     const html = await res.text();
     expect(html).toContain(`<script type="module" nonce="${nonce}">`);
-    const second = await fetch(`${app.url}/`);
+    const second = await fetch(`${demo.app.url}/`);
     expect(second.headers.get('content-security-policy')).not.toContain(nonce!);
   });
 
   it('shows a QR code that decodes to its ticket URL, with a running countdown, and no secret in the DOM', async () => {
-    const context = await browser.newContext({ locale: 'en-US', viewport: DESKTOP });
-    contexts.push(context);
+    const context = await demo.newContext({ locale: 'en-US', viewport: DESKTOP });
     const page = await context.newPage();
     const tickets = recordTickets(page);
     const csp: string[] = [];
     page.on('console', (m) => m.type() === 'error' && csp.push(m.text()));
-    await page.goto(app.url);
+    await page.goto(demo.app.url);
 
     await expect.poll(() => statusLine(page).textContent()).toBe('Waiting for you to scan…');
     const shown = await shownTicket(page);
@@ -107,7 +92,7 @@ describe('login page', () => {
     expect(await decodeQr(page)).toBe(received.qrUrl);
 
     // The simulator knows this code under the same URL: it is the one WeChat issued for the ticket.
-    const codes = (await (await fetch(`${app.url}/sim/api/codes`)).json()) as Array<{ url: string }>;
+    const codes = (await (await fetch(`${demo.app.url}/sim/api/codes`)).json()) as Array<{ url: string }>;
     expect(codes.map((c) => c.url)).toContain(received.qrUrl);
 
     const countdown = page.locator('.qrgate-countdown');
@@ -122,11 +107,11 @@ describe('login page', () => {
   it('signs in after a scan: "signed in as …" and an HttpOnly qrgate_session cookie', async () => {
     const page = await open();
     const { ticket } = await shownTicket(page);
-    await scan(app.url, { scene: ticket, openid: 'o_browser_page' });
+    await scan(demo.app.url, { scene: ticket, openid: 'o_browser_page' });
 
     await expect.poll(() => statusLine(page).textContent(), { timeout: 15_000 }).toBe('Signed in as o_browser_page');
     expect(await page.locator('body').getAttribute('data-state')).toBe('signed-in');
-    const cookie = (await page.context().cookies(app.url)).find((c) => c.name === 'qrgate_session');
+    const cookie = (await page.context().cookies(demo.app.url)).find((c) => c.name === 'qrgate_session');
     expect(cookie?.httpOnly).toBe(true);
     expect(cookie?.value).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(await page.evaluate(() => document.cookie)).not.toContain('qrgate_session');
@@ -161,8 +146,8 @@ describe('login page', () => {
   it('goes to ?redirect= after login when it is a same-origin path', async () => {
     const page = await open({ path: '/?redirect=/healthz' });
     const { ticket } = await shownTicket(page);
-    await scan(app.url, { scene: ticket, openid: 'o_browser_redirect' });
-    await page.waitForURL(`${app.url}/healthz`, { timeout: 15_000 });
+    await scan(demo.app.url, { scene: ticket, openid: 'o_browser_redirect' });
+    await page.waitForURL(`${demo.app.url}/healthz`, { timeout: 15_000 });
     expect(await page.textContent('body')).toBe('ok');
   });
 
@@ -170,11 +155,11 @@ describe('login page', () => {
     for (const evil of ['//example.com/x', '/\\example.com', 'https://example.com/']) {
       const page = await open({ path: `/?redirect=${encodeURIComponent(evil)}` });
       const { ticket } = await shownTicket(page);
-      await scan(app.url, { scene: ticket, openid: 'o_browser_evil' });
+      await scan(demo.app.url, { scene: ticket, openid: 'o_browser_evil' });
       await expect.poll(() => statusLine(page).textContent(), { timeout: 15_000 }).toBe('Signed in as o_browser_evil');
       // Give a wrongful navigation the chance to happen before checking it did not.
       await page.waitForTimeout(500);
-      expect(new URL(page.url()).origin).toBe(app.url);
+      expect(new URL(page.url()).origin).toBe(demo.app.url);
     }
   });
 
@@ -189,7 +174,7 @@ describe('login page', () => {
       const waiting = await runAxe(page);
       expect(waiting.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
 
-      await scan(app.url, { scene: ticket, openid: `o_axe_${colorScheme}` });
+      await scan(demo.app.url, { scene: ticket, openid: `o_axe_${colorScheme}` });
       await expect.poll(() => page.locator('body').getAttribute('data-state'), { timeout: 15_000 }).toBe('signed-in');
       const signedIn = await runAxe(page);
       expect(signedIn.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);

@@ -5,41 +5,25 @@
  * the same link and signs out everywhere.
  */
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { Standalone } from '../../apps/standalone/standalone.js';
 import { WECHAT_IN_APP_UA, followLink, linkIn, scan } from '../support/phone.js';
-import { startTestStandalone } from '../support/standalone.js';
-import { launchChromium, shownTicket, snapshot } from './chromium.js';
+import { chromiumAndStandalone, shownTicket, snapshot } from './chromium.js';
 
 describe('signing a browser out from the phone', () => {
-  let browser: Browser;
-  let app: Standalone;
-  const contexts: BrowserContext[] = [];
+  const demo = chromiumAndStandalone({ LOGIN_CONFIRMATION: 'scan' });
 
-  beforeAll(async () => {
-    [browser, app] = await Promise.all([launchChromium(), startTestStandalone({ LOGIN_CONFIRMATION: 'scan' })]);
-  });
-  afterAll(async () => {
-    for (const c of contexts) await c.close();
-    await browser?.close();
-    await app?.close();
-  });
-
-  async function context(options: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> {
-    const created = await browser.newContext({ locale: 'en-US', ...options });
-    contexts.push(created);
-    return created;
-  }
+  const context = (options: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> =>
+    demo.newContext({ locale: 'en-US', ...options });
 
   /** A desktop browser signed in as `openid`; the scan's reply text comes back with it. */
   async function signedIn(openid: string): Promise<{ page: Page; sid: string; reply: string | null }> {
     const page = await (await context()).newPage();
-    await page.goto(`${app.url}/`);
+    await page.goto(`${demo.app.url}/`);
     const { ticket } = await shownTicket(page);
-    const scanned = await scan(app.url, { scene: ticket, openid });
+    const scanned = await scan(demo.app.url, { scene: ticket, openid });
     await expect.poll(() => page.locator('body').getAttribute('data-session'), { timeout: 15_000 }).toBe('live');
-    const cookie = (await page.context().cookies(app.url)).find((c) => c.name === 'qrgate_session');
+    const cookie = (await page.context().cookies(demo.app.url)).find((c) => c.name === 'qrgate_session');
     return { page, sid: String(decodeJwt(cookie!.value).sid), reply: scanned.reply };
   }
 
@@ -75,7 +59,7 @@ describe('signing a browser out from the phone', () => {
 
   it('refuses a link that names no live capability (410) and a cross-site post (403)', async () => {
     const post = (fields: Record<string, string>, origin?: string) =>
-      fetch(`${app.url}/sessions/phone`, {
+      fetch(`${demo.app.url}/sessions/phone`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin !== undefined ? { origin } : {}) },
         body: new URLSearchParams(fields).toString(),

@@ -4,35 +4,21 @@
  * at once that it ended (pushed over `/session`), while the other page lists only itself. The page that was
  * signed in first hears the second sign-in (`session_started`).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { Standalone } from '../../apps/standalone/standalone.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { scan } from '../support/phone.js';
-import { startTestStandalone } from '../support/standalone.js';
-import { launchChromium, shownTicket, snapshot } from './chromium.js';
+import { chromiumAndStandalone, shownTicket, snapshot } from './chromium.js';
 
 describe('the signed-in page lists sessions and reacts live', () => {
-  let browser: Browser;
-  let app: Standalone;
-  const contexts: BrowserContext[] = [];
-
-  beforeAll(async () => {
-    [browser, app] = await Promise.all([launchChromium(), startTestStandalone({ LOGIN_CONFIRMATION: 'scan' })]);
-  });
-  afterAll(async () => {
-    for (const c of contexts) await c.close();
-    await browser?.close();
-    await app?.close();
-  });
+  const demo = chromiumAndStandalone({ LOGIN_CONFIRMATION: 'scan' });
 
   /** A fresh browser (its own cookies) signed in as `openid` through the QR code. */
   async function signedIn(openid: string): Promise<Page> {
-    const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
-    contexts.push(context);
+    const context = await demo.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
-    await page.goto(`${app.url}/`);
+    await page.goto(`${demo.app.url}/`);
     const { ticket } = await shownTicket(page);
-    await scan(app.url, { scene: ticket, openid });
+    await scan(demo.app.url, { scene: ticket, openid });
     await expect.poll(() => page.locator('body').getAttribute('data-session'), { timeout: 15_000 }).toBe('live');
     return page;
   }
@@ -59,8 +45,8 @@ describe('the signed-in page lists sessions and reacts live', () => {
     expect(await second.locator('body').getAttribute('data-session')).toBe('live');
     // The ended browser's cookie no longer opens anything; the other's still does.
     const statusOf = async (page: Page): Promise<number> => {
-      const cookie = (await page.context().cookies(app.url)).find((c) => c.name === 'qrgate_session');
-      return (await fetch(`${app.url}/api/session`, { headers: { cookie: `qrgate_session=${cookie?.value ?? ''}` } })).status;
+      const cookie = (await page.context().cookies(demo.app.url)).find((c) => c.name === 'qrgate_session');
+      return (await fetch(`${demo.app.url}/api/session`, { headers: { cookie: `qrgate_session=${cookie?.value ?? ''}` } })).status;
     };
     expect(await statusOf(first)).toBe(401);
     expect(await statusOf(second)).toBe(200);
