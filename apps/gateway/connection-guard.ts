@@ -4,9 +4,10 @@
  * timeout, so without this a client could keep thousands of connections open that no namespace middleware
  * ever sees. Here:
  * - the Origin is checked before an engine.io session exists (`allowRequest`), and so is the number of open
- *   connections from the client's address (IPv6: its /64) on this gateway, and so is the number of connections
- *   still on their way in (handshake done, no namespace joined yet): past `MAX_HANDSHAKES_IN_FLIGHT` a new one
- *   is refused with `GATEWAY_BUSY`. A gateway taking a reconnection storm (its neighbours died) then finishes the
+ *   connections from the client's address (IPv6: its /64) on this gateway, and so is the number of joins in
+ *   progress (a CONNECT read, its namespace's checks not yet done): past `MAX_HANDSHAKES_IN_FLIGHT` a new
+ *   connection is refused with `GATEWAY_BUSY`. Only joins count, not connections that have sent nothing yet:
+ *   a client holding idle connections open cannot fill the cap and lock everyone else out. A gateway taking a reconnection storm (its neighbours died) then finishes the
  *   joins it started, and stays quick enough to answer its health checks, instead of starting more than it can
  *   finish and timing every one of them out; the browsers refused retry with backoff, on this or another gateway;
  * - a connection asks for exactly one namespace, `/login` or `/session`, once: `/`, any other namespace, or a second
@@ -58,10 +59,10 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
   const { settings, metrics, logger } = deps;
   /** Open connections per client group. */
   const perClient = new Map<string, number>();
-  /** For each connection not yet in a namespace: what ends its count as on its way in (called once). */
+  /** For each connection whose join is in progress: what ends its count (called once: joined, or closed). */
   const joinedOrGone = new Map<EngineConnection, () => void>();
   let open = 0;
-  /** Connections with a session but no namespace joined yet. */
+  /** Connections whose CONNECT is being checked by its namespace. */
   let joining = 0;
 
   const groupOf = (req: IncomingMessage): string =>
@@ -102,7 +103,7 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
       }
       if (joining >= settings.maxHandshakesInFlight) {
         metrics.socketConnectionsBusy.inc();
-        logger.debug({ joining }, 'connection refused: too many on their way in');
+        logger.debug({ joining }, 'connection refused: too many joins in progress');
         return callback(refusalMessage('GATEWAY_BUSY', GatewayError.of('GATEWAY_BUSY').message), false);
       }
       callback(null, true);
@@ -116,11 +117,6 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
         open += 1;
         metrics.socketConnectionsOpen.inc();
         let connected = false;
-        joining += 1;
-        joinedOrGone.set(conn, () => {
-          joinedOrGone.delete(conn);
-          joining -= 1;
-        });
         conn.on('close', () => {
           joinedOrGone.get(conn)?.();
           open -= 1;
@@ -136,6 +132,11 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
           // One socket per connection: a second CONNECT would be a second socket behind one counted connection.
           if (connected) return refuse(conn, nsp, 'INVALID_PAYLOAD');
           connected = true;
+          joining += 1;
+          joinedOrGone.set(conn, () => {
+            joinedOrGone.delete(conn);
+            joining -= 1;
+          });
         });
         // Requests racing through allowRequest together may overshoot the cap: the extra ones go at once.
         if (count > settings.maxConnectionsPerIp) conn.close();

@@ -152,8 +152,9 @@ const schema = z.object({
   /** Open Socket.IO connections allowed per client address (IPv6: per /64) on one gateway. */
   MAX_CONNECTIONS_PER_IP: int(1, 1_000_000, 50),
   /**
-   * Socket.IO connections one gateway lets be on their way in at once (handshake done, namespace not joined yet);
-   * more are refused with `GATEWAY_BUSY` before a session exists, and the browser retries with backoff.
+   * Joins one gateway runs at once (a CONNECT received, the namespace's checks not done yet); while that many
+   * are under way a new connection is refused with `GATEWAY_BUSY` before a session exists, and the browser
+   * retries with backoff. Idle connections (no CONNECT yet) do not count.
    */
   MAX_HANDSHAKES_IN_FLIGHT: int(1, 100_000, 128),
   /**

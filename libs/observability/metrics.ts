@@ -57,7 +57,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     socketConnectionsBusy: new Counter({
       name: 'qrgate_socket_connections_busy_total',
-      help: 'New engine.io connections refused with GATEWAY_BUSY: MAX_HANDSHAKES_IN_FLIGHT were already on their way in.',
+      help: 'New engine.io connections refused with GATEWAY_BUSY: MAX_HANDSHAKES_IN_FLIGHT joins were already in progress.',
       registers: [registry],
     }),
     wechatQrBudgetRemaining: new Gauge({

@@ -133,29 +133,38 @@ describe('before a session exists', () => {
     expect(h.wechat.calls).toHaveLength(0);
   });
 
-  it('refuses GATEWAY_BUSY while MAX_HANDSHAKES_IN_FLIGHT connections are on their way in, and takes new ones once they joined or left', async () => {
+  it('refuses GATEWAY_BUSY while MAX_HANDSHAKES_IN_FLIGHT joins are in progress, and takes new connections once they joined or left', async () => {
     const h = await start({ MAX_HANDSHAKES_IN_FLIGHT: '2' });
     const busy = { code: 4, message: 'GATEWAY_BUSY: this gateway is busy with other connections; retry shortly' };
-    // Two connections with a session and no namespace yet: the third is refused before a session exists.
+    // Connections that have sent nothing hold no place: a client cannot fill the cap with idle ones.
+    const idle = [await bareConnection(h), await bareConnection(h), await bareConnection(h)];
+    expect((await handshake(h, {})).status).toBe(200);
+    // Two joins under way (WeChat is slow to make their codes): the next connection is refused before a session exists.
+    h.wechat.hold();
     const first = await bareConnection(h);
     const second = await bareConnection(h);
+    first.conn.send('0/login,');
+    second.conn.send('0/login,');
+    await h.wechat.calledTimes(2);
     const refused = await handshake(h, {});
     expect(refused.status).toBe(403);
     expect(JSON.parse(refused.body)).toEqual(busy);
-    expect(await openConnections(h)).toBe(2);
+    expect(await openConnections(h)).toBe(6);
     expect((await h.metrics.socketConnectionsBusy.get()).values[0]?.value).toBe(1);
-    // One joins /login (and gets its ticket): it is no longer on its way in, so one more may start.
-    first.conn.send('0/login,');
-    await h.logged('socket connected');
-    const third = await handshake(h, {});
-    expect(third.status).toBe(200);
-    // Now two are on their way in again (the second and that handshake): refused until one of them goes.
-    expect(JSON.parse((await handshake(h, {})).body)).toEqual(busy);
+    // One leaves half-way: its place is free again, and the next join takes it.
     second.conn.close();
     await second.closed;
     await h.advance(100);
     expect((await handshake(h, {})).status).toBe(200);
-    expect(h.wechat.calls).toHaveLength(1);
+    idle[0]!.conn.send('0/login,');
+    await h.wechat.calledTimes(3);
+    expect(JSON.parse((await handshake(h, {})).body)).toEqual(busy);
+    // WeChat answers: both joins finish, and new connections are taken again.
+    h.wechat.release();
+    const joined = (c: { packets: string[] }): boolean => c.packets.some((p) => p.startsWith('2/login,["ticket"'));
+    while (!joined(first) || !joined(idle[0]!)) await new Promise((resolve) => setImmediate(resolve));
+    expect((await handshake(h, {})).status).toBe(200);
+    for (const c of idle) c.conn.close();
   });
 
   it('caps open connections per address (an IPv6 client by its /64) at MAX_CONNECTIONS_PER_IP', async () => {
