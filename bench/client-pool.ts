@@ -33,6 +33,11 @@ export class ClientPool {
     return new ClientPool(workers, stop);
   }
 
+  /** The client workers' process ids. */
+  get pids(): number[] {
+    return this.workers.map((worker) => worker.pid);
+  }
+
   get size(): number {
     return this.workers.length;
   }

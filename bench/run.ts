@@ -39,6 +39,9 @@ const FULL: Plan = {
       { rate: 500, scans: 1_000, waiting: 6_000 },
       { rate: 1_000, scans: 3_000, waiting: 6_000 },
     ],
+    // One webhook process tops out near 1,000 events/s here (the webhook row), so 1,000 scans/s get two, as
+    // deploy/README's sizing would.
+    webhooks: 2,
   },
   webhook: { tickets: 3_000, inFlight: 32 },
   deliveries: { gateways: [1, 2, 4, 8], browsers: 200, rate: 200 },

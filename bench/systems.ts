@@ -71,7 +71,9 @@ export interface Gateway {
 export interface System {
   readonly kind: 'qrgate' | 'floor';
   readonly gateways: Gateway[];
-  /** Deliver one login per ticket at `rate` per second: signed pushes to a webhook, or floor publishes. */
+  /** Every process of the system but Redis (read through `redisCpuSeconds`), by role: whose CPU a scan costs. */
+  readonly processes: Array<{ role: string; pid: number }>;
+  /** Deliver one login per ticket at `rate` per second: signed pushes round-robin over the webhooks, or floor publishes. */
   scan(tickets: string[], rate: number): Promise<PushResult>;
   /** Bus messages received so far, summed over the gateways. */
   busMessages(): Promise<number>;
@@ -155,17 +157,22 @@ export async function startQrgate(
     let pusher: Worker | undefined;
     stops.push(async () => pusher?.stop());
     pusher = await startWorker(benchScript('workers/scan-pusher.js'));
-    let nextWebhook = 0;
     const simUrl = sim!.url;
     return {
       kind: 'qrgate',
       gateways: gateways.map((g) => ({ url: g.url, pid: g.child.pid ?? -1 })),
+      processes: [
+        ...gateways.map((g) => ({ role: 'gateway', pid: g.child.pid ?? -1 })),
+        ...webhooks.map((w) => ({ role: 'webhook', pid: w.child.pid ?? -1 })),
+        { role: 'wechat-sim', pid: sim!.child.pid ?? -1 },
+        { role: 'pusher', pid: pusher.pid },
+      ],
       webhookUrls,
       token: SCALE_CREDENTIALS.WECHAT_TOKEN,
       qrTickets: () => simQrTickets(simUrl),
       scan: async (tickets, rate) =>
         pusher!.call<PushResult>('pace', {
-          url: webhookUrls[nextWebhook++ % webhookUrls.length],
+          url: webhookUrls,
           token: SCALE_CREDENTIALS.WECHAT_TOKEN,
           tickets,
           qrTickets: await simQrTickets(simUrl),
@@ -257,6 +264,10 @@ export async function startFloor(options: { servers: number; redis: boolean }): 
     return {
       kind: 'floor',
       gateways: servers.map((s) => ({ url: s.url, pid: s.child.pid ?? -1 })),
+      processes: [
+        ...servers.map((server) => ({ role: 'server', pid: server.child.pid ?? -1 })),
+        ...(publisher !== undefined ? [{ role: 'publisher', pid: publisher.pid }] : []),
+      ],
       async scan(tickets, rate) {
         if (publisher === undefined) throw new Error('the floor delivers logins only on Redis');
         const result = await publisher.call<PushResult>('pace', { tickets, rate });

@@ -64,7 +64,8 @@ export function tableRows(r: BenchResults): Row[] {
   const top = wq.sweep[wq.sweep.length - 1];
   const topFloor = wf.sweep[wf.sweep.length - 1];
   if (top !== undefined && topFloor !== undefined) {
-    const where = `at ${count(top.rate)} scans/s, ≥ ${count(top.waiting)} waiting`;
+    const webhooks = wq.webhooks ?? 1;
+    const where = `at ${count(top.rate)} scans/s, ≥ ${count(top.waiting)} waiting, ${webhooks} webhook${webhooks === 1 ? '' : 's'}`;
     rows.push({
       figure: `scan → \`login\` p50 ${where}`,
       qrgate: ms(top.p50Ms),

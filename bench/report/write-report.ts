@@ -65,7 +65,8 @@ export function markdownTable(rows: Row[]): string {
 
 export function renderMarkdown(r: BenchResults, jsonName: string): string {
   const stepLine = (s: BenchResults['waiting']['qrgate']['sweep'][number]): string =>
-    `${s.rate}/s × ${s.scans} (≥ ${s.waiting} waiting): p50 ${s.p50Ms.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, max ${s.maxMs.toFixed(1)} ms, lost ${s.lost}, duplicates ${s.duplicates}`;
+    `${s.rate}/s × ${s.scans} (≥ ${s.waiting} waiting): p50 ${s.p50Ms.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, max ${s.maxMs.toFixed(1)} ms, lost ${s.lost}, duplicates ${s.duplicates}` +
+    cpuLine(s.cpuMsPerScan ?? {}, s.rate);
   return [
     `# qrgate benchmark${r.quick ? ' (--quick)' : ''}`,
     '',
@@ -88,7 +89,8 @@ export function renderMarkdown(r: BenchResults, jsonName: string): string {
     `- New logins: ${r.newLogins.qrgate.inFlight} connections in flight from 2 client processes; qrgate ${r.newLogins.qrgate.completed} completed / ${r.newLogins.qrgate.failed} failed at 0 ms, ` +
       `${r.newLogins.qrgateSlowApi.completed} / ${r.newLogins.qrgateSlowApi.failed} at ${r.newLogins.qrgateSlowApi.apiLatencyMs} ms; floor ${r.newLogins.floor.completed} / ${r.newLogins.floor.failed}. ` +
       `p50 time to QR: qrgate ${r.newLogins.qrgate.p50Ms.toFixed(1)} ms, at ${r.newLogins.qrgateSlowApi.apiLatencyMs} ms ${r.newLogins.qrgateSlowApi.p50Ms.toFixed(1)} ms, floor ${r.newLogins.floor.p50Ms.toFixed(1)} ms.`,
-    `- Waiting browsers, qrgate (idle gateway ${(r.waiting.qrgate.baselineRssBytes / 1048576).toFixed(1)} MiB, ${r.waiting.qrgate.connectFailures} connect failures):`,
+    `- Waiting browsers, qrgate (idle gateway ${(r.waiting.qrgate.baselineRssBytes / 1048576).toFixed(1)} MiB, ${r.waiting.qrgate.connectFailures} connect failures, ` +
+      `${r.waiting.qrgate.webhooks ?? 1} webhook process(es), pushes round-robin):`,
     ...[r.waiting.qrgate.crowded, ...r.waiting.qrgate.sweep].map((s) => `  - ${stepLine(s)}`),
     `- Waiting browsers, floor (idle server ${(r.waiting.floor.baselineRssBytes / 1048576).toFixed(1)} MiB, ${r.waiting.floor.connectFailures} connect failures):`,
     ...[r.waiting.floor.crowded, ...r.waiting.floor.sweep].map((s) => `  - ${stepLine(s)}`),
@@ -129,4 +131,16 @@ export async function writeReport(dir: string, r: BenchResults): Promise<string[
   for (const key of Object.keys(CHART_FILES) as Array<keyof typeof CHART_FILES>) await put(CHART_FILES[key], renderChart(specs[key]));
   await put('latest.md', renderMarkdown(r, jsonName));
   return written;
+}
+
+/**
+ * `; CPU per scan: webhook 1.02, gateway 0.20, … = 1.9 ms (1.9 cores at 1000/s)`: what one scan → login cost
+ * every process while the step ran, and how much of the machine the rate needs.
+ */
+function cpuLine(cpuMsPerScan: Record<string, number>, rate: number): string {
+  const roles = Object.entries(cpuMsPerScan).filter(([, ms]) => Number.isFinite(ms));
+  if (roles.length === 0) return '';
+  const total = roles.reduce((sum, [, ms]) => sum + ms, 0);
+  const parts = roles.sort((a, b) => b[1] - a[1]).map(([role, ms]) => `${role} ${ms.toFixed(2)}`);
+  return `; CPU per scan: ${parts.join(', ')} = ${total.toFixed(2)} ms (${((total * rate) / 1000).toFixed(2)} cores at ${rate}/s)`;
 }

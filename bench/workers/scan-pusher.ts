@@ -12,8 +12,8 @@ import { paced, serveWorker, wallNow } from './worker-protocol.js';
 const ORIGINAL_ID = 'gh_qrgatebench0';
 
 interface PushArgs {
-  /** The webhook's `/wechat` URL (or the floor's). */
-  url: string;
+  /** The webhook's `/wechat` URL (or the floor's); with several (one path), pushes go round-robin. */
+  url: string | string[];
   /** The Token that signs pushes. */
   token: string;
   tickets: string[];
@@ -30,9 +30,11 @@ export interface PushResult {
   elapsedMs: number;
 }
 
+const urlsOf = (args: PushArgs): string[] => (typeof args.url === 'string' ? [args.url] : args.url);
+
 /** Sign every push up front, so the measured window holds only the HTTP work. */
 function signAll(args: PushArgs): Array<{ ticket: string; path: string; body: string }> {
-  const base = new URL(args.url);
+  const base = new URL(urlsOf(args)[0]!);
   return args.tickets.map((ticket, i) => {
     const openid = `o_bench_${process.pid}_${i}`;
     const xml = buildEventXml({
@@ -75,9 +77,8 @@ async function run(
   drive: (count: number, task: (i: number) => Promise<void>) => Promise<void>,
   maxSockets: number,
 ): Promise<PushResult> {
-  const url = new URL(args.url);
+  const targets = urlsOf(args).map((url) => ({ url: new URL(url), agent: new Agent({ keepAlive: true, maxSockets }) }));
   const pushes = signAll(args);
-  const agent = new Agent({ keepAlive: true, maxSockets });
   const sent: Array<[string, number]> = [];
   const statuses: Record<string, number> = {};
   const started = wallNow();
@@ -86,7 +87,8 @@ async function run(
     const at = wallNow();
     let status: string;
     try {
-      status = String(await post(agent, url, push.path, push.body));
+      const target = targets[i % targets.length]!;
+      status = String(await post(target.agent, target.url, push.path, push.body));
     } catch {
       status = 'error';
     }
@@ -94,7 +96,7 @@ async function run(
     if (status === '200') sent.push([push.ticket, at]);
   });
   const elapsedMs = wallNow() - started;
-  agent.destroy();
+  for (const target of targets) target.agent.destroy();
   return { sent, statuses, elapsedMs };
 }
 
