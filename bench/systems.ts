@@ -157,14 +157,15 @@ export async function startQrgate(
     let pusher: Worker | undefined;
     stops.push(async () => pusher?.stop());
     pusher = await startWorker(benchScript('workers/scan-pusher.js'));
-    const simUrl = sim!.url;
+    const simProcess = sim!;
+    const simUrl = simProcess.url;
     return {
       kind: 'qrgate',
       gateways: gateways.map((g) => ({ url: g.url, pid: g.child.pid ?? -1 })),
       processes: [
         ...gateways.map((g) => ({ role: 'gateway', pid: g.child.pid ?? -1 })),
         ...webhooks.map((w) => ({ role: 'webhook', pid: w.child.pid ?? -1 })),
-        { role: 'wechat-sim', pid: sim!.child.pid ?? -1 },
+        { role: 'wechat-sim', pid: simProcess.child.pid ?? -1 },
         { role: 'pusher', pid: pusher.pid },
       ],
       webhookUrls,

@@ -34,7 +34,9 @@ const urlsOf = (args: PushArgs): string[] => (typeof args.url === 'string' ? [ar
 
 /** Sign every push up front, so the measured window holds only the HTTP work. */
 function signAll(args: PushArgs): Array<{ ticket: string; path: string; body: string }> {
-  const base = new URL(urlsOf(args)[0]!);
+  const [first] = urlsOf(args);
+  if (first === undefined) throw new Error('no URL to push to');
+  const base = new URL(first);
   return args.tickets.map((ticket, i) => {
     const openid = `o_bench_${process.pid}_${i}`;
     const xml = buildEventXml({
@@ -87,7 +89,8 @@ async function run(
     const at = wallNow();
     let status: string;
     try {
-      const target = targets[i % targets.length]!;
+      const target = targets[i % targets.length];
+      if (target === undefined) throw new Error('no URL to push to');
       status = String(await post(target.agent, target.url, push.path, push.body));
     } catch {
       status = 'error';
