@@ -22,6 +22,8 @@ async function bootstrap(): Promise<void> {
     logLevel: config.LOG_LEVEL,
     engine: engineChoice(config),
     replicaAckTimeoutMs: config.REDIS_REPLICA_ACK_TIMEOUT_MS,
+    // Each push is a handful of short commands from many concurrent requests: they share writes.
+    autoPipelining: true,
   });
   const server = createHttpServer(createWebhook({ engine, config: settings, logger, metrics }).callback(), {
     requestTimeoutSeconds: config.HTTP_REQUEST_TIMEOUT_SECONDS,

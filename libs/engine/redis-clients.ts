@@ -19,6 +19,16 @@ export interface RedisClientsOptions {
   clusterNodes?: string[];
   /** Where connection errors go. Default: one line on stderr per error. */
   onError?: RedisErrorHandler;
+  /**
+   * Auto-pipeline the single-server command connection: commands issued in the same tick go out as one write,
+   * so concurrent requests share writes and reads instead of a syscall each (the webhook: ~10 % of its CPU per
+   * scan, half of Redis' CPU per scan, `npm run bench`). Order is kept per connection. Default off: on the
+   * gateway it saved no measurable CPU per login and its resident memory per waiting browser grew by a third
+   * (17 to 25 KiB between 5,000 and 15,000 sockets). Never on the subscriber, whose SSUBSCRIBE replies are
+   * pushes, nor on a Cluster: there ioredis batches per node and handles a MOVED reply for the whole batch,
+   * which fails commands while slots move (ioredis#2075, open), the very failover a Cluster is for.
+   */
+  autoPipelining?: boolean;
 }
 
 /** A command connection and a subscriber connection, closed together. */
@@ -64,12 +74,7 @@ export function createRedisClients(options: RedisClientsOptions): RedisClients {
     client = new Cluster(nodes, clusterOptions);
     subscriber = new Cluster(nodes, { ...clusterOptions, shardedSubscribers: true });
   } else if (options.url !== undefined) {
-    // Auto-pipelined: commands issued in the same tick go out as one write, so under load concurrent logins
-    // share writes and reads instead of a syscall each (a tenth of the webhook's CPU per scan and half of Redis'
-    // CPU, `npm run bench`). Order is kept per connection. Not on the subscriber, whose SSUBSCRIBE replies are
-    // pushes, and not on a Cluster: there ioredis batches per node and handles a MOVED reply for the whole batch,
-    // which fails commands while slots move (ioredis#2075, open), the very failover a Cluster is for.
-    client = new Redis(options.url, { ...redisOptions, enableAutoPipelining: true });
+    client = new Redis(options.url, { ...redisOptions, enableAutoPipelining: options.autoPipelining === true });
     subscriber = new Redis(options.url, redisOptions);
   } else {
     throw new Error('createRedisClients needs a url or cluster nodes');

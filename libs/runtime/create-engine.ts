@@ -21,6 +21,8 @@ export interface CreateEngineOptions {
   onConnectionError?: RedisErrorHandler;
   /** REDIS_REPLICA_ACK_TIMEOUT_MS: how long a durable write waits for a Cluster replica. Default: the engine's. */
   replicaAckTimeoutMs?: number;
+  /** Auto-pipeline the command connection of a single Redis server (`createRedisClients`). Default off. */
+  autoPipelining?: boolean;
 }
 
 /** An engine and the function that closes it together with any connections opened for it. */
@@ -40,6 +42,7 @@ export function createEngine(choice: EngineChoice, options: CreateEngineOptions 
   const clients = createRedisClients({
     ...(choice.kind === 'redis-cluster' ? { clusterNodes: choice.nodes } : { url: choice.url }),
     ...(options.onConnectionError !== undefined ? { onError: options.onConnectionError } : {}),
+    ...(options.autoPipelining !== undefined ? { autoPipelining: options.autoPipelining } : {}),
   });
   const engine = createRedisEngine({
     client: clients.client,

@@ -28,6 +28,8 @@ export function openRuntime(options: {
   logger?: Logger;
   /** REDIS_REPLICA_ACK_TIMEOUT_MS. Default: the engine's. */
   replicaAckTimeoutMs?: number;
+  /** Auto-pipeline the command connection of a single Redis server (`createRedisClients`). Default off. */
+  autoPipelining?: boolean;
 }): Runtime {
   const logger = options.logger ?? createLogger({ app: options.app, level: options.logLevel });
   const metrics = createMetrics();
@@ -35,6 +37,7 @@ export function openRuntime(options: {
     observer: { busMessageReceived: () => metrics.busMessagesReceived.inc() },
     onConnectionError: (err, role) => logger.error({ err, role }, 'redis connection error'),
     ...(options.replicaAckTimeoutMs !== undefined ? { replicaAckTimeoutMs: options.replicaAckTimeoutMs } : {}),
+    ...(options.autoPipelining !== undefined ? { autoPipelining: options.autoPipelining } : {}),
   });
   return {
     logger,

@@ -9,3 +9,12 @@ engineContract(
     return { clients: { url: server.url }, stop: () => server.stop() };
   }),
 );
+
+// The webhook's configuration: the command connection auto-pipelined (commands of one tick share a write).
+engineContract(
+  'redis, auto-pipelined',
+  redisEngines(async () => {
+    const server = await startRedisServer();
+    return { clients: { url: server.url, autoPipelining: true }, stop: () => server.stop() };
+  }),
+);

@@ -279,6 +279,25 @@ describe('redis engine specifics', () => {
     }
   });
 
+  it('auto-pipelines the command connection only when asked, and never the subscriber', async () => {
+    const piped = createRedisClients({ url: server.url, autoPipelining: true });
+    const plain = createRedisClients({ url: server.url });
+    try {
+      await Promise.all([piped.client.ping(), plain.client.ping(), piped.subscriber.ping()]);
+      // Three reads issued in one tick wait in one batch, written together on the next tick.
+      const reads = [1, 2, 3].map((n) => (piped.client as Redis).get(`${prefix}:piped:${n}`));
+      expect((piped.client as Redis).autoPipelineQueueSize).toBe(3);
+      expect(await Promise.all(reads)).toEqual([null, null, null]);
+      const unpiped = [1, 2].map((n) => (plain.client as Redis).get(`${prefix}:plain:${n}`));
+      const subscriberPing = (piped.subscriber as Redis).ping();
+      expect((plain.client as Redis).autoPipelineQueueSize).toBe(0);
+      expect((piped.subscriber as Redis).autoPipelineQueueSize).toBe(0);
+      await Promise.all([...unpiped, subscriberPing]);
+    } finally {
+      await Promise.all([piped.quit(), plain.quit()]);
+    }
+  });
+
   it("keeps a ticket for its TTL even when the writer's clock runs an hour behind Redis's", async () => {
     const behind = (): number => Date.now() - 3_600_000;
     const pair = createRedisClients({ url: server.url });
