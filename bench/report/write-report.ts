@@ -66,7 +66,7 @@ export function markdownTable(rows: Row[]): string {
 export function renderMarkdown(r: BenchResults, jsonName: string): string {
   const stepLine = (s: BenchResults['waiting']['qrgate']['sweep'][number]): string =>
     `${s.rate}/s × ${s.scans} (≥ ${s.waiting} waiting): p50 ${s.p50Ms.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, max ${s.maxMs.toFixed(1)} ms, lost ${s.lost}, duplicates ${s.duplicates}` +
-    cpuLine(s.cpuMsPerScan ?? {}, s.rate);
+    cpuLine(s.cpuMsPerScan ?? {}, s.scans, s.elapsedMs);
   return [
     `# qrgate benchmark${r.quick ? ' (--quick)' : ''}`,
     '',
@@ -134,13 +134,14 @@ export async function writeReport(dir: string, r: BenchResults): Promise<string[
 }
 
 /**
- * `; CPU per scan: webhook 1.02, gateway 0.20, … = 1.9 ms (1.9 cores at 1000/s)`: what one scan → login cost
- * every process while the step ran, and how much of the machine the rate needs.
+ * `; CPU per scan: webhook 1.02, gateway 0.20, … = 1.9 ms, 1.8 of the machine's cores on average`: what one
+ * scan → login cost every process while the step ran, and how busy that kept the machine.
  */
-function cpuLine(cpuMsPerScan: Record<string, number>, rate: number): string {
+function cpuLine(cpuMsPerScan: Record<string, number>, scans: number, elapsedMs: number | undefined): string {
   const roles = Object.entries(cpuMsPerScan).filter(([, ms]) => Number.isFinite(ms));
   if (roles.length === 0) return '';
   const total = roles.reduce((sum, [, ms]) => sum + ms, 0);
   const parts = roles.sort((a, b) => b[1] - a[1]).map(([role, ms]) => `${role} ${ms.toFixed(2)}`);
-  return `; CPU per scan: ${parts.join(', ')} = ${total.toFixed(2)} ms (${((total * rate) / 1000).toFixed(2)} cores at ${rate}/s)`;
+  const busy = elapsedMs === undefined || elapsedMs <= 0 ? '' : `, ${((total * scans) / elapsedMs).toFixed(2)} cores busy on average`;
+  return `; CPU per scan: ${parts.join(', ')} = ${total.toFixed(2)} ms${busy}`;
 }

@@ -50,6 +50,8 @@ export interface ScanStep extends ScanStepPlan {
    * and the browsers' workers. On one machine every role draws on the same cores.
    */
   cpuMsPerScan: Record<string, number>;
+  /** Wall time of the step, first push sent → last login in, ms. */
+  elapsedMs: number;
 }
 
 export interface WaitingResult {
@@ -81,8 +83,10 @@ async function cpuByRole(system: System, pool: ClientPool): Promise<Record<strin
 
 async function scanStep(system: System, pool: ClientPool, tickets: string[], plan: ScanStepPlan): Promise<ScanStep> {
   const cpuBefore = await cpuByRole(system, pool);
+  const started = performance.now();
   const pushed = await system.scan(tickets, plan.rate);
   const arrived = await pool.logins(tickets, LOGIN_TIMEOUT_MS);
+  const elapsedMs = performance.now() - started;
   const cpuAfter = await cpuByRole(system, pool);
   const cpuMsPerScan = Object.fromEntries(
     Object.keys(cpuAfter)
@@ -107,6 +111,7 @@ async function scanStep(system: System, pool: ClientPool, tickets: string[], pla
     p99Ms: percentile(latencies, 99),
     maxMs: latencies.length === 0 ? Number.NaN : Math.max(...latencies),
     cpuMsPerScan,
+    elapsedMs,
   };
 }
 
