@@ -114,7 +114,9 @@ async function main(): Promise<void> {
   const nl80 = await twice('new logins', () => measureNewLogins('qrgate', plan.slowApiMs, plan.newLogins));
   say('new logins/s: floor');
   const nlf = await twice('new logins', () => measureNewLogins('floor', 0, plan.newLogins));
-  for (const r of [nl, nl80, nlf])
+  say('new logins/s: stack floor (Socket.IO + the WeChat call + one Redis write)');
+  const nls = await twice('new logins', () => measureNewLogins('stack', 0, plan.newLogins));
+  for (const r of [nl, nl80, nlf, nls])
     say(`  ${r.kind} (API ${r.apiLatencyMs} ms): ${r.perSecond.toFixed(0)}/s, time to QR p99 ${r.p99Ms.toFixed(0)} ms, ${r.failed} failed`);
 
   say(`waiting browsers (memory at ${plan.waiting.memoryAt.join(', ')}; scans): qrgate`);
@@ -131,7 +133,7 @@ async function main(): Promise<void> {
   say(`webhook events/s on ${plan.webhook.tickets} real tickets: qrgate, then floor`);
   const webhook = await twice('webhook', () => measureWebhook(plan.webhook.tickets, plan.webhook.inFlight));
   say(
-    `  qrgate ${webhook.qrgatePerSecond.toFixed(0)}/s, floor ${webhook.floorPerSecond.toFixed(0)}/s, ${webhook.loggedIn}/${webhook.tickets} logged in`,
+    `  qrgate ${webhook.qrgatePerSecond.toFixed(0)}/s, floor ${webhook.floorPerSecond.toFixed(0)}/s, frameworks alone ${webhook.stackPerSecond.toFixed(0)}/s, ${webhook.loggedIn}/${webhook.tickets} logged in`,
   );
 
   const deliveries: { qrgate: DeliveriesResult[]; floor: DeliveriesResult[] } = { qrgate: [], floor: [] };
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     quick,
     machine,
-    newLogins: { qrgate: nl, qrgateSlowApi: nl80, floor: nlf },
+    newLogins: { qrgate: nl, qrgateSlowApi: nl80, floor: nlf, stack: nls },
     waiting: { qrgate: wq, floor: wf },
     webhook,
     deliveries,

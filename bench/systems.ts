@@ -201,7 +201,7 @@ export async function startQrgate(
 
 /** Start one floor script (`floors/<name>.js`) on a free port and wait until it answers `/stats`. */
 export async function startFloorProcess(
-  name: 'socketio-floor' | 'http-floor',
+  name: 'socketio-floor' | 'http-floor' | 'koa-wechat-floor',
   env: Record<string, string> = {},
 ): Promise<Spawned & { url: string }> {
   const port = await freePort();
@@ -235,9 +235,11 @@ async function floorStats(url: string): Promise<{ sockets: number; busMessages: 
 
 /**
  * Start the Socket.IO floor: `servers` bare servers; with `redis`, on a private Redis through the sharded
- * adapter, with the headless publisher delivering logins (without it, `scan` is not available).
+ * adapter, with the headless publisher delivering logins (without it, `scan` is not available). With
+ * `wechatApi`, the stack floor for new logins: a simulator, and each connection calls its `qrcode/create`
+ * (and, with `redis`, stores the code) before its `ticket`.
  */
-export async function startFloor(options: { servers: number; redis: boolean }): Promise<System> {
+export async function startFloor(options: { servers: number; redis: boolean; wechatApi?: boolean }): Promise<System> {
   const stops: Array<() => Promise<unknown>> = [];
   const stop = track(async () => {
     for (const s of stops.reverse()) await s();
@@ -254,6 +256,18 @@ export async function startFloor(options: { servers: number; redis: boolean }): 
       stops.push(() => reader.close());
       env = { REDIS_URL: redis.url };
     }
+    let sim: AppProcess | undefined;
+    if (options.wechatApi === true) {
+      const started = await startApp('wechat-sim', { ...SCALE_CREDENTIALS, WEBHOOK_URL: 'http://127.0.0.1:9/wechat' });
+      sim = started;
+      stops.push(() => started.stop('SIGTERM', 10_000));
+      env = {
+        ...env,
+        WECHAT_API_BASE: started.url,
+        WECHAT_APPID: SCALE_CREDENTIALS.WECHAT_APPID,
+        WECHAT_SECRET: SCALE_CREDENTIALS.WECHAT_SECRET,
+      };
+    }
     const servers: Array<Spawned & { url: string }> = [];
     stops.push(() => Promise.all(servers.map((server) => server.stop())));
     for (let i = 0; i < options.servers; i++) servers.push(await startFloorProcess('socketio-floor', env));
@@ -268,6 +282,7 @@ export async function startFloor(options: { servers: number; redis: boolean }): 
       processes: [
         ...servers.map((server) => ({ role: 'server', pid: server.child.pid ?? -1 })),
         ...(publisher !== undefined ? [{ role: 'publisher', pid: publisher.pid }] : []),
+        ...(sim !== undefined ? [{ role: 'wechat-sim', pid: sim.child.pid ?? -1 }] : []),
       ],
       async scan(tickets, rate) {
         if (publisher === undefined) throw new Error('the floor delivers logins only on Redis');

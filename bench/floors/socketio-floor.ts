@@ -5,11 +5,16 @@
  * `@socket.io/redis-adapter` in sharded mode with one channel per room, so a headless publisher
  * (`socketio-publisher.ts`) can deliver `login` to a room from another process (the delivery floor).
  *
+ * With `WECHAT_API_BASE` (the simulator's), it is the stack floor for new logins: before its `ticket`, each
+ * connection makes the I/O a login gateway cannot do without, one `qrcode/create` call (keep-alive HTTP) and,
+ * with Redis, one SET of the code's URL; the event then carries `qrUrl` too. Nothing else of qrgate's.
+ *
  * `GET /stats` answers `{ sockets, busMessages }`: bus messages are the sharded pub/sub messages this
- * server's subscriber received. Environment: PORT (required), REDIS_URL (optional).
+ * server's subscriber received. Environment: PORT (required), REDIS_URL, WECHAT_API_BASE with WECHAT_APPID and
+ * WECHAT_SECRET (optional).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
@@ -43,10 +48,60 @@ if (redisUrl !== undefined && redisUrl !== '') {
   io.adapter(createShardedAdapter(pub, sub, { subscriptionMode: 'dynamic' }));
 }
 
+const apiBase = process.env.WECHAT_API_BASE;
+const agent = new Agent({ keepAlive: true });
+
+/** POST `body` as JSON to the API and parse the JSON answer. */
+function postJson(path: string, body: unknown): Promise<Record<string, unknown>> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${apiBase}${path}`,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve(JSON.parse(text) as Record<string, unknown>));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+let accessToken: Promise<string> | undefined;
+if (apiBase !== undefined && apiBase !== '') {
+  accessToken = postJson('/cgi-bin/stable_token', {
+    grant_type: 'client_credential',
+    appid: process.env.WECHAT_APPID,
+    secret: process.env.WECHAT_SECRET,
+  }).then((answer) => String(answer.access_token));
+}
+
 io.of('/login').on('connection', (socket) => {
   const ticket = randomBytes(16).toString('base64url');
   void socket.join(ticket);
-  socket.emit('ticket', { ticket });
+  if (accessToken === undefined) {
+    socket.emit('ticket', { ticket });
+    return;
+  }
+  void (async () => {
+    const code = await postJson(`/cgi-bin/qrcode/create?access_token=${await accessToken}`, {
+      expire_seconds: 120,
+      action_name: 'QR_STR_SCENE',
+      action_info: { scene: { scene_str: ticket } },
+    });
+    const qrUrl = String(code.url);
+    await clients[0]?.set(`floor:${ticket}`, qrUrl, 'PX', 120_000);
+    socket.emit('ticket', { ticket, qrUrl });
+  })().catch((error: unknown) => {
+    process.stderr.write(`floor: ${String(error)}\n`);
+    socket.disconnect(true);
+  });
 });
 
 http.listen(port, '127.0.0.1');

@@ -12,7 +12,8 @@ export interface BenchResults {
   finishedAt: string;
   quick: boolean;
   machine: { node: string; cpus: number; cpuModel: string; loadAverageAtStart: number[] };
-  newLogins: { qrgate: NewLoginsResult; qrgateSlowApi: NewLoginsResult; floor: NewLoginsResult };
+  /** `stack`: the stack floor (absent in runs from before it existed). */
+  newLogins: { qrgate: NewLoginsResult; qrgateSlowApi: NewLoginsResult; floor: NewLoginsResult; stack?: NewLoginsResult };
   waiting: { qrgate: WaitingResult; floor: WaitingResult };
   webhook: WebhookResult;
   deliveries: { qrgate: DeliveriesResult[]; floor: DeliveriesResult[] };

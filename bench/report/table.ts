@@ -34,6 +34,19 @@ export function tableRows(r: BenchResults): Row[] {
     target: '≥ 1,500 and ≥ 0.6× floor',
     met: nl.perSecond >= 1500 && loginRatio >= 0.6,
   });
+  const stack = r.newLogins.stack;
+  if (stack !== undefined) {
+    // The ceiling the required I/O sets: in the qrgate column, what Socket.IO reaches doing only that.
+    rows.push({
+      figure:
+        'stack floor: Socket.IO doing only the I/O a login needs (one `qrcode/create` call, one Redis SET, the Redis adapter), in the qrgate column',
+      qrgate: n0(stack.perSecond),
+      floor: n0(nlf.perSecond),
+      ratio: times(ratio(stack.perSecond, nlf.perSecond)),
+      target: '—',
+      met: null,
+    });
+  }
   const slowShare = ratio(nl80.perSecond, nl.perSecond);
   rows.push({
     figure: `new logins/s, API at ${nl80.apiLatencyMs} ms (share of the 0 ms rate in the ratio column)`,
@@ -117,6 +130,18 @@ export function tableRows(r: BenchResults): Row[] {
     target: '≥ 3,000 and ≥ 0.35× floor',
     met: w.qrgatePerSecond >= 3000 && hookRatio >= 0.35 && w.loggedIn === w.tickets,
   });
+  if (Number.isFinite(w.stackPerSecond)) {
+    // The ceiling the frameworks set: in the qrgate column, what they reach with nothing of ours on top.
+    rows.push({
+      figure:
+        "stack floor: the webhook's frameworks alone on the same requests (Koa, @koa/router, the `wechat` package; no Redis, nothing of ours), in the qrgate column",
+      qrgate: n0(w.stackPerSecond),
+      floor: n0(w.floorPerSecond),
+      ratio: times(ratio(w.stackPerSecond, w.floorPerSecond)),
+      target: '—',
+      met: null,
+    });
+  }
   for (const d of r.deliveries.qrgate) {
     const floor = r.deliveries.floor.find((f) => f.gateways === d.gateways);
     rows.push({

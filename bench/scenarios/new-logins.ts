@@ -15,8 +15,14 @@ export interface NewLoginsPlan {
   concurrency: number;
 }
 
+/**
+ * qrgate; the bare Socket.IO floor; or the stack floor: the same server on the Redis adapter making the I/O
+ * a login cannot do without (one `qrcode/create` call to the simulator, one Redis SET) and nothing else.
+ */
+export type NewLoginsKind = 'qrgate' | 'floor' | 'stack';
+
 export interface NewLoginsResult {
-  kind: 'qrgate' | 'floor';
+  kind: NewLoginsKind;
   /** The simulated WeChat API's latency (qrgate), ms. */
   apiLatencyMs: number;
   inFlight: number;
@@ -25,14 +31,16 @@ export interface NewLoginsResult {
   failed: number;
   p50Ms: number;
   p99Ms: number;
-  /** Redis CPU per new login during the measured window, ms (NaN for the floor, which has no Redis). */
+  /** Redis CPU per new login during the measured window, ms (NaN for the bare floor, which has no Redis). */
   redisCpuMsPerLogin: number;
 }
 
-export async function measureNewLogins(kind: 'qrgate' | 'floor', apiLatencyMs: number, plan: NewLoginsPlan): Promise<NewLoginsResult> {
+export async function measureNewLogins(kind: NewLoginsKind, apiLatencyMs: number, plan: NewLoginsPlan): Promise<NewLoginsResult> {
   return withScope(async (defer) => {
     const system =
-      kind === 'qrgate' ? await startQrgate({ gateways: 1, webhooks: 0, apiLatencyMs }) : await startFloor({ servers: 1, redis: false });
+      kind === 'qrgate'
+        ? await startQrgate({ gateways: 1, webhooks: 0, apiLatencyMs })
+        : await startFloor({ servers: 1, redis: kind === 'stack', wechatApi: kind === 'stack' });
     defer(system.stop);
     const pool = await ClientPool.start(2);
     defer(pool.stop);

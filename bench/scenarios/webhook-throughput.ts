@@ -1,7 +1,8 @@
 /**
  * Webhook signed events per second, plaintext, on real tickets: browsers wait on one gateway, then one
  * signed `SCAN` push per waiting ticket is sent to one webhook with a fixed number in flight. The floor gets
- * the same requests on a bare `node:http` server that reads the body and answers `success`.
+ * the same requests on a bare `node:http` server that reads the body and answers `success`; so does the
+ * stack floor, Koa + @koa/router + the `wechat` package with nothing of ours (`floors/koa-wechat-floor.ts`).
  */
 import { ClientPool, workersFor } from '../client-pool.js';
 import { withScope } from '../lifecycle.js';
@@ -14,6 +15,8 @@ export interface WebhookResult {
   inFlight: number;
   qrgatePerSecond: number;
   floorPerSecond: number;
+  /** The stack floor: Koa, @koa/router and the `wechat` package alone (NaN in runs from before it existed). */
+  stackPerSecond: number;
   /** Answers other than 200 from the webhook, by status. */
   qrgateStatuses: Record<string, number>;
   /** Browsers that got their `login` (every push was a real scan of a waiting ticket). */
@@ -44,11 +47,17 @@ export async function measureWebhook(tickets: number, inFlight: number): Promise
     defer(() => floor.stop());
     await flood(`${floor.url}/wechat`, warm);
     const bare = await flood(`${floor.url}/wechat`, measured);
+    await floor.stop();
+    const stack = await startFloorProcess('koa-wechat-floor');
+    defer(() => stack.stop());
+    await flood(`${stack.url}/wechat`, warm);
+    const frameworks = await flood(`${stack.url}/wechat`, measured);
     return {
       tickets: measured.length,
       inFlight,
       qrgatePerSecond: ours.sent.length / (ours.elapsedMs / 1000),
       floorPerSecond: bare.sent.length / (bare.elapsedMs / 1000),
+      stackPerSecond: frameworks.sent.length / (frameworks.elapsedMs / 1000),
       qrgateStatuses: ours.statuses,
       loggedIn: logins.arrivals.length,
     };

@@ -15,7 +15,7 @@ import { percentile } from '../../bench/report/stats.js';
 import { niceStep, renderChart } from '../../bench/report/svg-chart.js';
 import { tableRows } from '../../bench/report/table.js';
 import { CHART_FILES, writeReport } from '../../bench/report/write-report.js';
-import { startFloorProcess } from '../../bench/systems.js';
+import { startFloor, startFloorProcess } from '../../bench/systems.js';
 
 describe('bench statistics and charts', () => {
   it('takes nearest-rank percentiles', () => {
@@ -76,7 +76,7 @@ function sampleResults(): BenchResults {
     p99Ms,
     maxMs: p99Ms * 1.5,
   });
-  const newLogins = (kind: 'qrgate' | 'floor', apiLatencyMs: number, perSecond: number) => ({
+  const newLogins = (kind: 'qrgate' | 'floor' | 'stack', apiLatencyMs: number, perSecond: number) => ({
     kind,
     apiLatencyMs,
     inFlight: 32,
@@ -101,7 +101,12 @@ function sampleResults(): BenchResults {
     finishedAt: '2026-12-01T21:10:00.000Z',
     quick: true,
     machine: { node: 'v20', cpus: 2, cpuModel: 'test cpu', loadAverageAtStart: [1, 1, 1] },
-    newLogins: { qrgate: newLogins('qrgate', 0, 2000), qrgateSlowApi: newLogins('qrgate', 80, 1500), floor: newLogins('floor', 0, 2500) },
+    newLogins: {
+      qrgate: newLogins('qrgate', 0, 2000),
+      qrgateSlowApi: newLogins('qrgate', 80, 1500),
+      floor: newLogins('floor', 0, 2500),
+      stack: newLogins('stack', 0, 2250),
+    },
     waiting: {
       qrgate: {
         kind: 'qrgate',
@@ -128,7 +133,15 @@ function sampleResults(): BenchResults {
         sweep: [step(250, 6000, 1), step(1000, 6000, 2)],
       },
     },
-    webhook: { tickets: 1000, inFlight: 32, qrgatePerSecond: 3500, floorPerSecond: 5000, qrgateStatuses: { '200': 1000 }, loggedIn: 1000 },
+    webhook: {
+      tickets: 1000,
+      inFlight: 32,
+      qrgatePerSecond: 3500,
+      floorPerSecond: 5000,
+      stackPerSecond: 4000,
+      qrgateStatuses: { '200': 1000 },
+      loggedIn: 1000,
+    },
     deliveries: { qrgate: [1, 2].map((g) => deliveries('qrgate', g)), floor: [1, 2].map((g) => deliveries('floor', g)) },
   };
 }
@@ -144,6 +157,18 @@ describe('bench report', () => {
     expect(find('RSS per waiting browser, 5,000')?.met).toBeNull();
     expect(find('webhook')?.met).toBe(true); // 3,500 ≥ 3,000 and 0.7× ≥ 0.35×
     expect(rows.filter((row) => row.figure.startsWith('bus messages per scan')).map((row) => row.met)).toEqual([true, true]);
+    // The stack floors are reported next to the floor, never judged.
+    const ioOnly = find('stack floor: Socket.IO doing only');
+    expect([ioOnly?.qrgate, ioOnly?.floor, ioOnly?.ratio, ioOnly?.met]).toEqual(['2,250', '2,500', '×0.90', null]);
+    const frameworks = find("stack floor: the webhook's frameworks alone");
+    expect([frameworks?.qrgate, frameworks?.floor, frameworks?.ratio, frameworks?.met]).toEqual(['4,000', '5,000', '×0.80', null]);
+  });
+
+  it('leaves the stack floors out of a run from before they existed', () => {
+    const results = sampleResults();
+    delete results.newLogins.stack;
+    (results.webhook as { stackPerSecond?: number }).stackPerSecond = Number.NaN;
+    expect(tableRows(results).filter((row) => row.figure.startsWith('stack floor'))).toEqual([]);
   });
 
   it('writes the JSON, latest.md and the three charts', async () => {
@@ -179,6 +204,41 @@ describe('bench floors and load generators', () => {
       expect(await (await fetch(`${floor.url}/stats`)).json()).toEqual({ requests: 1, bytes: Buffer.byteLength(body) });
     } finally {
       expect(await floor.stop()).toBe(0);
+    }
+  });
+
+  it("the webhook's stack floor hands a push to the wechat package and answers success", async () => {
+    const floor = await startFloorProcess('koa-wechat-floor');
+    try {
+      const body =
+        '<xml><ToUserName><![CDATA[gh_x]]></ToUserName><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[SCAN]]></Event></xml>';
+      const res = await fetch(`${floor.url}/wechat?signature=x`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('success');
+      // A message the package does not hand to its event handler comes back and is answered all the same.
+      const textMessage = '<xml><MsgType><![CDATA[text]]></MsgType></xml>';
+      const text = await fetch(`${floor.url}/wechat`, { method: 'POST', body: textMessage });
+      expect(await text.text()).toBe('success');
+      // Both bodies were read; only the event reached the handler.
+      expect(await (await fetch(`${floor.url}/stats`)).json()).toEqual({ requests: 1, bytes: Buffer.byteLength(body + textMessage) });
+    } finally {
+      expect(await floor.stop()).toBe(0);
+    }
+  });
+
+  it('the stack floor for new logins calls qrcode/create before each ticket', async () => {
+    const system = await startFloor({ servers: 1, redis: true, wechatApi: true });
+    try {
+      const socket = io(`${system.gateways[0]!.url}/login`, { transports: ['websocket'], forceNew: true, reconnection: false });
+      const payload = await new Promise<{ ticket: string; qrUrl: string }>((resolve, reject) => {
+        socket.once('ticket', resolve);
+        socket.once('connect_error', reject);
+      });
+      socket.close();
+      expect(payload.qrUrl).toMatch(/^http:\/\/weixin\.qq\.com\/q\//);
+      expect(system.processes.map((p) => p.role).sort()).toEqual(['publisher', 'server', 'wechat-sim']);
+    } finally {
+      await system.stop();
     }
   });
 
