@@ -113,6 +113,8 @@ export function renderMarkdown(r: BenchResults, jsonName: string): string {
         .join(', ') +
       '.',
     '- Latency is push (or publish) sent → `login` received, wall clock of one machine across processes; pushes are open-loop at the rate.',
+    "- qrgate's apps run with `LOG_LEVEL=warn`, so no line is logged per request; at the default `info` each push and each HTTP request writes one. " +
+      'Every process, load generators included, shares the same cores: the CPU per scan above says how much of them each took.',
     '',
   ].join('\n');
 }
