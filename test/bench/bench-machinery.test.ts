@@ -75,6 +75,9 @@ function sampleResults(): BenchResults {
     p50Ms: p99Ms / 2,
     p99Ms,
     maxMs: p99Ms * 1.5,
+    cpuMsPerScan: { webhook: 1, gateway: 0.25, redis: 0.25 },
+    // `rate` scans sent in one second.
+    elapsedMs: 1000,
   });
   const newLogins = (kind: 'qrgate' | 'floor' | 'stack', apiLatencyMs: number, perSecond: number) => ({
     kind,
@@ -112,6 +115,7 @@ function sampleResults(): BenchResults {
         kind: 'qrgate',
         baselineRssBytes: 80 << 20,
         connectFailures: 0,
+        webhooks: 2,
         redisCpuMsPerScan: 0.1,
         memory: [
           { sockets: 5000, rssBytes: 200 << 20, perSocketKiB: 24, redisBytesPerSocket: 3600 },
@@ -124,6 +128,7 @@ function sampleResults(): BenchResults {
         kind: 'floor',
         baselineRssBytes: 60 << 20,
         connectFailures: 0,
+        webhooks: 0,
         redisCpuMsPerScan: 0.02,
         memory: [
           { sockets: 5000, rssBytes: 120 << 20, perSocketKiB: 12, redisBytesPerSocket: 200 },
@@ -183,6 +188,11 @@ describe('bench report', () => {
       const md = await readFile(join(dir, 'latest.md'), 'utf8');
       expect(md).toContain('| figure | qrgate | floor | ratio | target | met? |');
       expect(md).toContain('| RSS per waiting browser, 15,000 waiting | 24.0 KiB | 12.0 KiB | ×2.00 | ≤ 1.3× floor | **no** |');
+      // Each step's CPU per scan by process, and the cores that kept busy over its wall time.
+      expect(md).toContain(
+        '1000/s × 1000 (≥ 6000 waiting): p50 2.5 ms, p99 5.0 ms, max 7.5 ms, lost 0, duplicates 0; CPU per scan: webhook 1.00, gateway 0.25, redis 0.25 = 1.50 ms, 1.50 cores busy on average',
+      );
+      expect(md).toContain('2 webhook process(es)');
       for (const chart of Object.values(CHART_FILES)) {
         expect(md).toContain(`](${chart})`);
         expect(await readFile(join(dir, chart), 'utf8')).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
