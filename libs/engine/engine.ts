@@ -128,6 +128,22 @@ export interface KeyValueStore {
   addToSet(key: string, member: string, ttlMs: number): Promise<void>;
   /** The members of the set at `key`, in no particular order; empty when absent or expired. */
   setMembers(key: string): Promise<string[]>;
+  /**
+   * Put `member` in the expiring set at `key` until `until`: a set whose members lapse one by one, for an
+   * index (such as "the sessions of one user") that must hold only what may still be live. `until` and `now`
+   * are epoch ms of the caller's clock, `until` after `now` (else a RangeError). A member already there keeps
+   * the later of its two ends. Members whose end is not after `now` are dropped first, and the key lives
+   * until its latest member's end (relative to `now`). Not the same key space as `addToSet`'s sets: a key
+   * holds one kind or the other. `delete` removes it.
+   */
+  addExpiring(key: string, member: string, until: number, now: number): Promise<void>;
+  /** The members of the expiring set at `key` whose end is after `now`, earliest end first; drops the rest. */
+  expiringMembers(key: string, now: number): Promise<string[]>;
+  /**
+   * Take `members` out of the expiring set at `key` (absent ones are ignored), dropping those lapsed by `now`;
+   * the key then lives until its latest remaining member's end, and goes once empty.
+   */
+  removeExpiring(key: string, members: readonly string[], now: number): Promise<void>;
 }
 
 /** Places under one key, each held by a named holder until its lease lapses. */

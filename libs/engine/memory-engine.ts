@@ -23,7 +23,7 @@ import type {
   TicketStore,
 } from './engine.js';
 import { deliverChange } from './ticket-change.js';
-import { ttlMilliseconds } from './ttl.js';
+import { checkedNow, lifeUntil, ttlMilliseconds } from './ttl.js';
 
 /** Options of {@link createMemoryEngine}. */
 export interface MemoryEngineOptions {
@@ -55,6 +55,8 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const subscribed = new Set<string>();
   const ringListeners = new Set<TicketChangeListener>();
   const sets = new Map<string, Expiring<Set<string>>>();
+  /** Expiring sets: each member's end (epoch ms of the caller's clock); the key's `until` is on this engine's. */
+  const expiring = new Map<string, Expiring<Map<string, number>>>();
   /** Per key, each holder's lease end (epoch ms); lapsed holders go when the key is touched or swept. */
   const leaseHolders = new Map<string, Map<string, number>>();
   /** Attempts counted under each budget's `AttemptLimit` keys, in their current window. */
@@ -72,7 +74,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   };
   const sweep = (): void => {
     const at = now();
-    for (const map of [tickets, values, sets, attempts] as Map<string, Expiring<unknown>>[]) {
+    for (const map of [tickets, values, sets, expiring, attempts] as Map<string, Expiring<unknown>>[]) {
       for (const [key, record] of map) if (at >= record.until) map.delete(key);
     }
     for (const [key, holders] of leaseHolders) {
@@ -133,6 +135,22 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     },
   };
 
+  /** The expiring set at `key` without the members lapsed by `at` (the caller's clock); undefined once empty. */
+  const liveMembers = (key: string, at: number): Expiring<Map<string, number>> | undefined => {
+    const record = live(expiring, key);
+    if (record === undefined) return undefined;
+    for (const [member, end] of record.value) if (end <= at) record.value.delete(member);
+    if (record.value.size > 0) return record;
+    expiring.delete(key);
+    return undefined;
+  };
+  /** Like the Redis engine's PEXPIRE: the key lives as long as its latest member, measured from `at`. */
+  const lastUntil = (members: Map<string, number>, at: number): number => {
+    let last = -Infinity;
+    for (const end of members.values()) last = Math.max(last, end);
+    return now() + Math.ceil(last - at);
+  };
+
   const kv: KeyValueStore = {
     async get(key: string): Promise<string | null> {
       return live(values, key)?.value ?? null;
@@ -156,6 +174,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     async delete(key: string): Promise<void> {
       values.delete(key);
       sets.delete(key);
+      expiring.delete(key);
     },
     async increment(key: string, ttlMs?: number, by = 1): Promise<number> {
       if (!Number.isSafeInteger(by)) throw new Error(`increment ${key}: by must be an integer, got ${by}`);
@@ -179,6 +198,26 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     },
     async setMembers(key: string): Promise<string[]> {
       return [...(live(sets, key)?.value ?? [])];
+    },
+    async addExpiring(key: string, member: string, until: number, at: number): Promise<void> {
+      lifeUntil(until, at);
+      const record = liveMembers(key, at);
+      const members = record?.value ?? new Map<string, number>();
+      members.set(member, Math.max(members.get(member) ?? until, until));
+      expiring.set(key, { value: members, until: lastUntil(members, at) });
+    },
+    async expiringMembers(key: string, at: number): Promise<string[]> {
+      const members = liveMembers(key, checkedNow(at))?.value ?? new Map<string, number>();
+      // Redis's order: by end, then ties by member.
+      const byEnd = [...members].sort(([m, x], [n, y]) => x - y || (m < n ? -1 : m > n ? 1 : 0));
+      return byEnd.map(([member]) => member);
+    },
+    async removeExpiring(key: string, members: readonly string[], at: number): Promise<void> {
+      const record = liveMembers(key, checkedNow(at));
+      if (record === undefined) return;
+      for (const member of members) record.value.delete(member);
+      if (record.value.size === 0) expiring.delete(key);
+      else record.until = lastUntil(record.value, at);
     },
     async claimDelivery(key: string, leaseMs: number): Promise<DeliveryClaim> {
       const until = now() + ttlMilliseconds(leaseMs);

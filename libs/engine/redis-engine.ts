@@ -5,6 +5,7 @@
  * - `<prefix>:{<id>}:ticket`  the ticket as JSON, expiring at `retainUntil(ticket)` (a relative PX);
  * - `<prefix>:{<id>}:changes` the ticket's sharded pub/sub channel (SPUBLISH / SSUBSCRIBE);
  * - `<prefix>:kv:<key>`       small shared values; `<prefix>:rl:<limiter>:<key>` rate-limit counters;
+ *   the kv's sets are Redis sets there, its expiring sets sorted sets scored by each member's end;
  * - `<prefix>:kv:{<key>}:done` / `:lease` the two marks of one delivery, hash-tagged into one slot so that
  *   claiming and settling a delivery are each one script;
  * - `<prefix>:lease:<key>`      a sorted set of holders scored by lease end; `<prefix>:budget:<key>` a bucket.
@@ -45,7 +46,7 @@ import type {
 } from './engine.js';
 import { REPLICA_ACK_TIMEOUT_MS, replicatedMasterOf, waitForReplica } from './replica-ack.js';
 import { decodeTicketChange, deliverChange, encodeTicketChange } from './ticket-change.js';
-import { ttlMilliseconds } from './ttl.js';
+import { checkedNow, lifeUntil, ttlMilliseconds } from './ttl.js';
 
 /** A connection the engine accepts: one Redis server or a Redis Cluster. */
 export type RedisConnection = Redis | Cluster;
@@ -161,6 +162,40 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[1]) + tonumber(ARGV[3]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`);
+
+/**
+ * Expiring sets: a sorted set scored by each member's end (epoch ms of the caller's clock). Each script first
+ * drops the members lapsed by ARGV[1] (now), and leaves the key to live until its latest member's end. One key.
+ */
+const EXPIRING_PRELUDE = `
+local function prune() redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1]) end
+local function lastEnd()
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
+  if last then redis.call('PEXPIRE', KEYS[1], string.format('%d', math.ceil(tonumber(last) - tonumber(ARGV[1])))) end
+end
+`;
+
+/** ARGV: now, until, member. A member already there keeps the later end (GT). */
+const ADD_EXPIRING = script(`${EXPIRING_PRELUDE}
+prune()
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[3])
+lastEnd()
+return 1
+`);
+
+/** ARGV: now. The live members, earliest end first (pruning drops only the earliest: the TTL stands). */
+const EXPIRING_MEMBERS = script(`${EXPIRING_PRELUDE}
+prune()
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`);
+
+/** ARGV: now, then the members to take out. An emptied key is gone (Redis deletes empty sorted sets). */
+const REMOVE_EXPIRING = script(`${EXPIRING_PRELUDE}
+prune()
+for i = 2, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+lastEnd()
 return 1
 `);
 
@@ -470,6 +505,17 @@ export function createRedisEngine(options: RedisEngineOptions): RedisEngine {
     },
     async setMembers(key: string): Promise<string[]> {
       return client.smembers(kvKey(key));
+    },
+    async addExpiring(key: string, member: string, until: number, at: number): Promise<void> {
+      lifeUntil(until, at);
+      await run(ADD_EXPIRING, [kvKey(key)], [String(at), String(until), member]);
+    },
+    async expiringMembers(key: string, at: number): Promise<string[]> {
+      return (await run(EXPIRING_MEMBERS, [kvKey(key)], [String(checkedNow(at))])) as string[];
+    },
+    async removeExpiring(key: string, members: readonly string[], at: number): Promise<void> {
+      checkedNow(at);
+      if (members.length > 0) await run(REMOVE_EXPIRING, [kvKey(key)], [String(at), ...members]);
     },
   };
 

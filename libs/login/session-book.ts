@@ -5,9 +5,14 @@
  * Layout (every operation touches one key, so nothing is multi-slot on Redis Cluster):
  * - `session:<sid>`     the record as JSON, expiring with the token; an ended session keeps its record (with
  *   `ended`) until then, so its token is refused wherever it is checked, whether or not a push arrived;
- * - `sessions:<sub>`    the set of the user's session ids, living as long as their newest session. Ended and
- *   expired ids are skipped when it is read (the engine's sets have no removal; the set is bounded by the
- *   logins of one session lifetime).
+ * - `session-index:<sub>` the user's session ids, an expiring set (`addExpiring`) in which each id lives until
+ *   its session's `expiresAt`: lapsed ids drop out on every add and read, and an id whose record `listOf`,
+ *   `end` or `endAll` finds gone, ended or expired is taken out, so the index holds only sessions that may
+ *   still be live and a listing reads only them. The key lives as long as the user's longest live session.
+ * - `sessions:<sub>`    what gateways before it kept instead: a plain set that only grew, extended by every
+ *   login. Still read (never written) alongside the index, so a rolling upgrade lists and ends the sessions
+ *   the old gateways began; it expires by itself once no old gateway extends it. A new key rather than a
+ *   migration in place: an old gateway's SADD on a key turned into a sorted set would fail its logins.
  *
  * `begin` is idempotent (set-if-absent): a replayed code exchange names the same session (its id comes from
  * the consumption, `sessionIdentityOf`), so it neither duplicates a session nor revives an ended one.
@@ -94,7 +99,8 @@ export interface SessionBook {
 }
 
 const recordKey = (sid: string): string => `session:${sid}`;
-const indexKey = (sub: string): string => `sessions:${sub}`;
+const indexKey = (sub: string): string => `session-index:${sub}`;
+const legacyIndexKey = (sub: string): string => `sessions:${sub}`;
 
 function parseRecord(raw: string | null): SessionRecord | null {
   if (raw === null) return null;
@@ -114,13 +120,20 @@ export function createSessionBook(deps: { kv: KeyValueStore; now?: () => number 
 
   const read = async (sid: string): Promise<SessionRecord | null> => parseRecord(await kv.get(recordKey(sid)));
 
-  const end = async (sub: string, sid: string, reason: SessionEndReason): Promise<SessionRecord | null> => {
+  /** End the record only; the caller takes the id out of the index. */
+  const endRecord = async (sub: string, sid: string, reason: SessionEndReason): Promise<SessionRecord | null> => {
     const at = now();
     const record = await read(sid);
     if (!isLive(record, at) || record.sub !== sub) return null;
     const ended: SessionRecord = { ...record, ended: { at, reason } };
     await kv.set(recordKey(sid), JSON.stringify(ended), record.expiresAt - at);
     return ended;
+  };
+
+  /** The ids `sub`'s sessions may have: `indexed` from the index, and all of them with the legacy set's. */
+  const idsOf = async (sub: string, at: number): Promise<{ indexed: string[]; all: string[] }> => {
+    const [indexed, legacy] = await Promise.all([kv.expiringMembers(indexKey(sub), at), kv.setMembers(legacyIndexKey(sub))]);
+    return { indexed, all: [...new Set([...indexed, ...legacy])] };
   };
 
   return {
@@ -138,12 +151,14 @@ export function createSessionBook(deps: { kv: KeyValueStore; now?: () => number 
         ...(input.client !== undefined ? { client: input.client } : {}),
         ...(input.providerSession !== undefined ? { providerSession: input.providerSession } : {}),
       };
-      const ttlMs = Math.max(1, input.expiresAt - now());
-      const existing = await kv.setIfAbsentOrGet(recordKey(input.sid), JSON.stringify(record), ttlMs);
+      const at = now();
+      const ttlMs = Math.max(1, input.expiresAt - at);
+      const stored = parseRecord(await kv.setIfAbsentOrGet(recordKey(input.sid), JSON.stringify(record), ttlMs)) ?? record;
       // Indexed after the record, so a listed id always has one (a crash in between leaves an unlisted
-      // session, which its replayed exchange lists).
-      await kv.addToSet(indexKey(input.sub), input.sid, ttlMs);
-      return parseRecord(existing) ?? record;
+      // session, which its replayed exchange lists). Once: a replay adds the same id with the same end. A
+      // replay of an ended or expired session is not indexed again.
+      if (isLive(stored, at)) await kv.addExpiring(indexKey(stored.sub), stored.sid, stored.expiresAt, at);
+      return stored;
     },
 
     get: read,
@@ -155,18 +170,30 @@ export function createSessionBook(deps: { kv: KeyValueStore; now?: () => number 
 
     async listOf(sub) {
       const at = now();
-      const sids = await kv.setMembers(indexKey(sub));
-      const records = await Promise.all(sids.map(read));
-      return records
-        .filter((r): r is SessionRecord => isLive(r, at) && r.sub === sub)
-        .sort((a, b) => a.createdAt - b.createdAt || a.sid.localeCompare(b.sid));
+      const { indexed, all } = await idsOf(sub, at);
+      const records = await Promise.all(all.map(read));
+      const live = records.filter((r): r is SessionRecord => isLive(r, at) && r.sub === sub);
+      const liveIds = new Set(live.map((r) => r.sid));
+      await kv.removeExpiring(
+        indexKey(sub),
+        indexed.filter((sid) => !liveIds.has(sid)),
+        at,
+      );
+      return live.sort((a, b) => a.createdAt - b.createdAt || a.sid.localeCompare(b.sid));
     },
 
-    end,
+    async end(sub, sid, reason) {
+      const ended = await endRecord(sub, sid, reason);
+      if (ended !== null) await kv.removeExpiring(indexKey(sub), [sid], now());
+      return ended;
+    },
 
     async endAll(sub, reasonOf) {
-      const sids = await kv.setMembers(indexKey(sub));
-      const ended = await Promise.all(sids.map((sid) => end(sub, sid, reasonOf(sid))));
+      const at = now();
+      const { indexed, all } = await idsOf(sub, at);
+      const ended = await Promise.all(all.map((sid) => endRecord(sub, sid, reasonOf(sid))));
+      // Every id read is over now: ended here, or gone, ended or expired already.
+      await kv.removeExpiring(indexKey(sub), indexed, at);
       return ended.filter((r): r is SessionRecord => r !== null);
     },
   };

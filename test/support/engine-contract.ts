@@ -433,6 +433,82 @@ export function engineContract(name: string, setup: EngineContractSetup): void {
         await b.kv.addToSet(brief, 'gone', 300);
         await eventually(async () => (await a.kv.setMembers(brief)).length === 0);
       });
+
+      it('keeps an expiring set across processes: each member until its own end, earliest first', async () => {
+        const key = `expiring-${newTicketId()}`;
+        const t = Date.now();
+        expect(await a.kv.expiringMembers(key, t)).toEqual([]);
+        await Promise.all([
+          a.kv.addExpiring(key, 'late', t + 30_000, t),
+          b.kv.addExpiring(key, 'early', t + 10_000, t),
+          a.kv.addExpiring(key, 'middle', t + 20_000, t),
+          b.kv.addExpiring(key, 'late', t + 30_000, t),
+        ]);
+        expect(await b.kv.expiringMembers(key, t)).toEqual(['early', 'middle', 'late']);
+        // Lapsed at a later now, and dropped for good: an earlier now does not bring it back.
+        expect(await a.kv.expiringMembers(key, t + 10_000)).toEqual(['middle', 'late']);
+        expect(await b.kv.expiringMembers(key, t)).toEqual(['middle', 'late']);
+        // Adding drops the lapsed ones too.
+        await b.kv.addExpiring(key, 'new', t + 40_000, t + 25_000);
+        expect(await a.kv.expiringMembers(key, t)).toEqual(['late', 'new']);
+        await a.kv.delete(key);
+        expect(await b.kv.expiringMembers(key, t)).toEqual([]);
+      });
+
+      it('lets an expiring member keep the later of its two ends', async () => {
+        const key = `expiring-${newTicketId()}`;
+        const t = Date.now();
+        await a.kv.addExpiring(key, 'm', t + 20_000, t);
+        await b.kv.addExpiring(key, 'm', t + 10_000, t);
+        expect(await a.kv.expiringMembers(key, t + 15_000)).toEqual(['m']);
+        await b.kv.addExpiring(key, 'm', t + 50_000, t);
+        expect(await a.kv.expiringMembers(key, t + 30_000)).toEqual(['m']);
+      });
+
+      it('takes members out of an expiring set, ignoring absent ones, and drops the emptied key', async () => {
+        const key = `expiring-${newTicketId()}`;
+        const t = Date.now();
+        await a.kv.removeExpiring(key, ['nobody'], t);
+        for (const member of ['x', 'y', 'z']) await a.kv.addExpiring(key, member, t + 60_000, t);
+        await b.kv.removeExpiring(key, ['y', 'nobody'], t);
+        expect(await a.kv.expiringMembers(key, t)).toEqual(['x', 'z']);
+        await b.kv.removeExpiring(key, [], t);
+        await a.kv.removeExpiring(key, ['x', 'z'], t);
+        expect(await b.kv.expiringMembers(key, t)).toEqual([]);
+        // Gone, not an empty husk: the key can be written afresh.
+        await b.kv.addExpiring(key, 'again', t + 60_000, t);
+        expect(await a.kv.expiringMembers(key, t)).toEqual(['again']);
+      });
+
+      it('keeps an expiring set as long as its latest member, and shortens that when it is taken out', async () => {
+        const t = Date.now();
+        const kept = `expiring-${newTicketId()}`;
+        await a.kv.addExpiring(kept, 'long', t + 60_000, t);
+        await b.kv.addExpiring(kept, 'short', t + 300, t);
+        await new Promise((r) => setTimeout(r, 600));
+        expect(await a.kv.expiringMembers(kept, Date.now())).toEqual(['long']);
+        // Read at the stale `t`, only the store's own expiry of the key can empty it.
+        const brief = `expiring-${newTicketId()}`;
+        await b.kv.addExpiring(brief, 'gone', t + 300, t);
+        await eventually(async () => (await a.kv.expiringMembers(brief, t)).length === 0);
+        const shortened = `expiring-${newTicketId()}`;
+        await a.kv.addExpiring(shortened, 'long', t + 60_000, t);
+        await a.kv.addExpiring(shortened, 'short', t + 300, t);
+        await b.kv.removeExpiring(shortened, ['long'], t);
+        await eventually(async () => (await a.kv.expiringMembers(shortened, t)).length === 0);
+      });
+
+      it('refuses an expiring member that ends by now, and a now that is not a time', async () => {
+        const key = `expiring-${newTicketId()}`;
+        const t = Date.now();
+        await expect(a.kv.addExpiring(key, 'm', t, t)).rejects.toThrow(RangeError);
+        await expect(a.kv.addExpiring(key, 'm', t - 1, t)).rejects.toThrow(RangeError);
+        await expect(a.kv.addExpiring(key, 'm', Number.NaN, t)).rejects.toThrow(RangeError);
+        await expect(a.kv.addExpiring(key, 'm', t + 1_000, Number.NaN)).rejects.toThrow(RangeError);
+        await expect(a.kv.expiringMembers(key, Number.POSITIVE_INFINITY)).rejects.toThrow(RangeError);
+        await expect(a.kv.removeExpiring(key, ['m'], Number.NaN)).rejects.toThrow(RangeError);
+        expect(await a.kv.expiringMembers(key, t)).toEqual([]);
+      });
     });
 
     describe('rate limiter', () => {
