@@ -295,6 +295,9 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: {
           '200': html('The request page (open), or signed in / refused'),
           '4XX': html('Cross-site, too large, malformed, expired, used, or opened on another device'),
+          '503': html(
+            'No Redis Cluster replica acknowledged the decision in time (Retry-After): the request page again, to tap again; that tap confirms the stored decision',
+          ),
         },
       },
     },
