@@ -66,9 +66,10 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
   const site = new URL(deps.settings.publicUrl ?? 'http://localhost').host;
 
   /**
-   * The ticket a token proves for `action`, or why it proves nothing. A ticket already decided so by its
-   * scanner passes for that same decision while the link is not used up: a tap again after an answer that was
-   * an error (which gave the link back), for `decide()` to confirm and ring.
+   * The ticket a token proves for `action`, or why it proves nothing. A ticket its scanner decided already
+   * passes while the link is not used up (a decision answered with an error gives the link back): for that
+   * same decision, which `decide()` confirms and rings, and for `open` (the page reloaded), which shows the
+   * buttons again. Nobody is rung for such a decision until a tap has confirmed that a replica has it.
    */
   const check = async (
     token: unknown,
@@ -85,9 +86,12 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     if (!verified.ok) return { ok: false, refusal: verified.reason === 'expired' ? 'expired' : 'forged' };
     if (ticket.status === 'expired' || now() >= ticket.expiresAt) return { ok: false, refusal: 'expired' };
     const used = async (): Promise<boolean> => (await deps.engine.kv.get(usedMark(ticket.id))) !== null;
-    const repeated = (action === 'confirm' && ticket.status === 'confirmed') || (action === 'cancel' && ticket.status === 'cancelled');
-    if (repeated && !(await used())) return { ok: true, ticket };
-    if (ticket.status === 'confirmed' || ticket.status === 'cancelled') {
+    const decidedAs = ticket.status === 'confirmed' ? 'confirm' : ticket.status === 'cancelled' ? 'cancel' : undefined;
+    if (decidedAs !== undefined && !(await used())) {
+      // Decided, but answered with an error: the same decision again, or the page reloaded, may go on.
+      return action === 'open' || action === decidedAs ? { ok: true, ticket } : { ok: false, refusal: 'used' };
+    }
+    if (decidedAs !== undefined) {
       // This scanner decided already (the token is bound to the ticket's openid). If the publish after that
       // decision was lost, the browser is still waiting: opening the link again rings its doorbell again.
       await deps.login.ring(ticket);

@@ -5,7 +5,8 @@
  * the replica of the ticket's master is stopped (SIGSTOP) while the scanner taps: the page answers 503 with the
  * same buttons (and again to a second tap while the replica is still away, which finds the decision stored but
  * not yet replicated), the browser is told nothing, and `qrgate_replica_unconfirmed_total{operation="decide"}`
- * goes up. Once the replica is back (SIGCONT) the same tap answers as usual and the browser logs in, once.
+ * goes up; the page reloaded shows the buttons again. Once the replica is back (SIGCONT) the same tap answers as
+ * usual and the browser logs in, once.
  */
 import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
@@ -132,6 +133,12 @@ describe('a decision on the confirmation page on a Redis Cluster', () => {
     expect(await unconfirmed()).toBe(before + 2);
     await settle();
     // Nobody was told of a decision a failover could still undo.
+    expect(browser.logins()).toEqual([]);
+    // The page reloaded on the phone shows the buttons again, and still tells nobody.
+    const reopened = await postConfirmation(app, token, 'open', cookie);
+    expect(reopened.status).toBe(200);
+    expect(reopened.body).toContain('value="confirm"');
+    await settle();
     expect(browser.logins()).toEqual([]);
 
     const tapped = await postConfirmation(app, token, 'confirm', cookie);
