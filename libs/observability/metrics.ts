@@ -95,7 +95,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     wechatApiCalls: counter('qrgate_wechat_api_calls_total', 'Calls to the WeChat API by endpoint and result.', ['endpoint', 'result']),
     replicaUnconfirmed: counter(
       'qrgate_replica_unconfirmed_total',
-      'Ticket writes answered 503 because no Redis Cluster replica acknowledged them within REDIS_REPLICA_ACK_TIMEOUT_MS, by operation (scan: the webhook, decide: the confirmation page).',
+      'Ticket writes refused because no Redis Cluster replica acknowledged them within REDIS_REPLICA_ACK_TIMEOUT_MS (answered 503), by operation (scan: a WeChat scan, decide: a tap on the confirmation page).',
       ['operation'],
     ),
   };
