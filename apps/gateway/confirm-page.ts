@@ -168,12 +168,17 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     try {
       decided = await deps.login.decide({ ticketId: ticket.id, openid: ticket.openid!, action: form.action });
     } catch (err) {
-      // Nobody was told of the decision: let the scanner try the link again.
+      // Nobody was told of the decision: give the link back, and show the same buttons again (as the gateway's
+      // other store failures, a 503 to retry, not a final 500).
       await deps.engine.kv.delete(mark).catch(() => undefined);
-      if (!(err instanceof ReplicaUnconfirmedError)) throw err;
-      // Written, but a failover could still undo it (no Redis Cluster replica acknowledged it in time). The
-      // same buttons again: the tap that follows finds the decision stored and confirms it reached a replica.
-      deps.logger.warn({ err, ticket: ticketLogId(ticket.id) }, 'decision not acknowledged by a replica; asked the scanner to tap again');
+      if (err instanceof ReplicaUnconfirmedError) {
+        // Written, but a failover could still undo it (no Redis Cluster replica acknowledged it in time): the tap
+        // that follows finds the decision stored and confirms it reached a replica.
+        deps.logger.warn({ err, ticket: ticketLogId(ticket.id) }, 'decision not acknowledged by a replica; asked the scanner to tap again');
+      } else {
+        // The store failed (a failover, a dropped connection): the tap that follows applies the decision again.
+        deps.logger.error({ err, ticket: ticketLogId(ticket.id) }, 'could not record the decision; asked the scanner to tap again');
+      }
       return render(ctx, 503, '请再点一次 · Tap again', retryView(requestOf(ticket, form.t)), { 'Retry-After': '1' });
     }
     if (decided.kind === 'refused') {
