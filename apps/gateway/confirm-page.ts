@@ -12,17 +12,19 @@
  *
  * The decision is written first, then the browser's doorbell is rung. A publish that keeps failing does not
  * undo the decision: the scanner is told it is recorded, and opening the link again rings the doorbell again
- * (harmless when the browser heard it already: gateways deliver each version once).
+ * (harmless when the browser heard it already: gateways deliver each version once). On a Redis Cluster the
+ * decision counts only once a replica has it: when none acknowledges it in time the scanner gets 503 and the
+ * same buttons, nobody is told, and the tap again finds the decision stored and confirms it reached a replica.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type Koa from 'koa';
 import type Router from '@koa/router';
 import { z } from 'zod';
-import type { Engine } from '../../libs/engine/index.js';
+import { ReplicaUnconfirmedError, type Engine } from '../../libs/engine/index.js';
 import { describeBrowser, displayIp, formatShanghaiTime, type LoginService } from '../../libs/login/index.js';
 import { readForm as readFormFields, sendPage } from '../../libs/http/index.js';
 import type { Logger, Metrics } from '../../libs/observability/index.js';
-import { CONFIRMATION_PATH, readConfirmationToken, verifyConfirmationToken, type Ticket } from '../../libs/ticket/index.js';
+import { CONFIRMATION_PATH, readConfirmationToken, ticketLogId, verifyConfirmationToken, type Ticket } from '../../libs/ticket/index.js';
 import { originAllowed, type GatewaySettings } from './gateway-settings.js';
 import {
   confirmDocument,
@@ -32,6 +34,8 @@ import {
   openerView,
   refusalView,
   requestView,
+  retryView,
+  type LoginRequestView,
   type Refusal,
 } from './confirm-view.js';
 
@@ -61,8 +65,16 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
   const now = deps.now ?? Date.now;
   const site = new URL(deps.settings.publicUrl ?? 'http://localhost').host;
 
-  /** The ticket a token proves, or why it proves nothing. */
-  const check = async (token: unknown): Promise<{ ok: true; ticket: Ticket } | { ok: false; refusal: Refusal }> => {
+  /**
+   * The ticket a token proves for `action`, or why it proves nothing. A ticket its scanner decided already
+   * passes while the link is not used up (a decision answered with an error gives the link back): for that
+   * same decision, which `decide()` confirms and rings, and for `open` (the page reloaded), which shows the
+   * buttons again. Nobody is rung for such a decision until a tap has confirmed that a replica has it.
+   */
+  const check = async (
+    token: unknown,
+    action: z.infer<typeof formSchema>['action'],
+  ): Promise<{ ok: true; ticket: Ticket } | { ok: false; refusal: Refusal }> => {
     const parts = readConfirmationToken(token);
     if (parts === null) return { ok: false, refusal: 'malformed' };
     const ticket = await deps.engine.tickets.get(parts.ticketId);
@@ -73,13 +85,19 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     const verified = verifyConfirmationToken(token, { openid: ticket.openid, secret: deps.secret, now: now() });
     if (!verified.ok) return { ok: false, refusal: verified.reason === 'expired' ? 'expired' : 'forged' };
     if (ticket.status === 'expired' || now() >= ticket.expiresAt) return { ok: false, refusal: 'expired' };
-    if (ticket.status === 'confirmed' || ticket.status === 'cancelled') {
+    const used = async (): Promise<boolean> => (await deps.engine.kv.get(usedMark(ticket.id))) !== null;
+    const decidedAs = ticket.status === 'confirmed' ? 'confirm' : ticket.status === 'cancelled' ? 'cancel' : undefined;
+    if (decidedAs !== undefined && !(await used())) {
+      // Decided, but answered with an error: the same decision again, or the page reloaded, may go on.
+      return action === 'open' || action === decidedAs ? { ok: true, ticket } : { ok: false, refusal: 'used' };
+    }
+    if (decidedAs !== undefined) {
       // This scanner decided already (the token is bound to the ticket's openid). If the publish after that
       // decision was lost, the browser is still waiting: opening the link again rings its doorbell again.
       await deps.login.ring(ticket);
       return { ok: false, refusal: 'used' };
     }
-    if (ticket.status !== 'scanned' || (await deps.engine.kv.get(usedMark(ticket.id))) !== null) return { ok: false, refusal: 'used' };
+    if (ticket.status !== 'scanned' || (await used())) return { ok: false, refusal: 'used' };
     return { ok: true, ticket };
   };
 
@@ -118,6 +136,12 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     });
   });
 
+  /** What the request page shows of the browser that asked, with the link's token to post back. */
+  const requestOf = (ticket: Ticket, token: string): LoginRequestView => {
+    const { browser, os } = describeBrowser(ticket.browser.userAgent);
+    return { site, browser: `${browser}（${os}）`, ip: displayIp(ticket.browser.ip), time: formatShanghaiTime(ticket.createdAt), token };
+  };
+
   router.post(CONFIRMATION_PATH, async (ctx) => {
     // The form is ours; a browser posting it from elsewhere is a cross-site request (no Origin: not a browser's).
     if (!originAllowed(ctx.get('origin') || undefined, ctx.get('host') || undefined, deps.settings)) {
@@ -126,24 +150,12 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     const form = await readForm(ctx);
     if (form === 'too_large') return render(ctx, 413, '无法处理 · Refused', message('请求过大。', 'The request is too large.'));
     if (form === null) return refuse(ctx, 'malformed');
-    const checked = await check(form.t);
+    const checked = await check(form.t, form.action);
     if (!checked.ok) return refuse(ctx, checked.refusal);
     const { ticket } = checked;
     if (form.action === 'open') {
       if (!(await sameDevice(ctx, ticket, true))) return refuse(ctx, 'elsewhere');
-      const { browser, os } = describeBrowser(ticket.browser.userAgent);
-      return render(
-        ctx,
-        200,
-        '确认登录 · Confirm sign-in',
-        requestView({
-          site,
-          browser: `${browser}（${os}）`,
-          ip: displayIp(ticket.browser.ip),
-          time: formatShanghaiTime(ticket.createdAt),
-          token: form.t,
-        }),
-      );
+      return render(ctx, 200, '确认登录 · Confirm sign-in', requestView(requestOf(ticket, form.t)));
     }
     // The decision belongs to the device that opened the link: a copy of the link elsewhere decides nothing.
     if (!(await sameDevice(ctx, ticket, false))) return refuse(ctx, 'elsewhere');
@@ -156,9 +168,18 @@ export function mountConfirmPage(router: Router, deps: ConfirmPageDeps): void {
     try {
       decided = await deps.login.decide({ ticketId: ticket.id, openid: ticket.openid!, action: form.action });
     } catch (err) {
-      // Nothing happened: let the scanner try the link again.
+      // Nobody was told of the decision: give the link back, and show the same buttons again (as the gateway's
+      // other store failures, a 503 to retry, not a final 500).
       await deps.engine.kv.delete(mark).catch(() => undefined);
-      throw err;
+      if (err instanceof ReplicaUnconfirmedError) {
+        // Written, but a failover could still undo it (no Redis Cluster replica acknowledged it in time): the tap
+        // that follows finds the decision stored and confirms it reached a replica.
+        deps.logger.warn({ err, ticket: ticketLogId(ticket.id) }, 'decision not acknowledged by a replica; asked the scanner to tap again');
+      } else {
+        // The store failed (a failover, a dropped connection): the tap that follows applies the decision again.
+        deps.logger.error({ err, ticket: ticketLogId(ticket.id) }, 'could not record the decision; asked the scanner to tap again');
+      }
+      return render(ctx, 503, '请再点一次 · Tap again', retryView(requestOf(ticket, form.t)), { 'Retry-After': '1' });
     }
     if (decided.kind === 'refused') {
       return refuse(ctx, decided.reason === 'expired' || decided.reason === 'not_found' ? 'expired' : 'used');
@@ -233,11 +254,11 @@ function refuse(ctx: Koa.Context, refusal: Refusal): void {
 }
 
 /** Answer with one of this page's documents (`confirm-view.ts`) under the shared nonce-CSP shell. */
-function render(ctx: Koa.Context, status: number, title: string, body: string): void {
+function render(ctx: Koa.Context, status: number, title: string, body: string, headers: Record<string, string> = {}): void {
   sendPage(ctx, {
     status,
     csp: confirmPageCsp,
     render: (nonce) => confirmDocument({ nonce, title, body }),
-    headers: PAGE_HEADERS,
+    headers: { ...PAGE_HEADERS, ...headers },
   });
 }

@@ -58,6 +58,17 @@ export function requestView(view: LoginRequestView): string {
 }
 
 /**
+ * The request page again, after a tap whose decision a failover could still have undone (no Redis Cluster
+ * replica acknowledged it in time): the scanner taps again, and that tap confirms it.
+ */
+export function retryView(view: LoginRequestView): string {
+  return (
+    '<p class="note">刚才没能可靠地保存你的选择，请再点一次。<span lang="en">Your answer could not be saved safely just now. Please tap it again.</span></p>' +
+    requestView(view)
+  );
+}
+
+/**
  * The page the link opens (`/confirm#t=<token>`): the token is in the fragment, which no browser sends and so no
  * proxy logs. Its one script moves the token out of the address bar and posts it (`action=open`); the answer is
  * the request page, and a cookie that binds the decision to this device. The form is marked so the simulator's

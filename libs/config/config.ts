@@ -75,9 +75,9 @@ const schema = z.object({
       .optional(),
   ),
   /**
-   * Milliseconds a scan's ticket write waits for a Redis Cluster replica to acknowledge it (`WAIT`); past it
-   * the webhook answers 503 so that WeChat re-sends the push, instead of confirming a write a failover could
-   * lose. Only on a Cluster whose master has a replica.
+   * Milliseconds a scan's or a phone decision's ticket write waits for a Redis Cluster replica to acknowledge
+   * it (`WAIT`); past it the webhook answers 503 so that WeChat re-sends the push (the confirmation page: 503,
+   * tap again), instead of confirming a write a failover could lose. Only on a Cluster whose master has a replica.
    */
   REDIS_REPLICA_ACK_TIMEOUT_MS: int(1, 4_000, 1_000),
   /** Official Account AppID. Unset in the standalone demo: the built-in WeChat simulator is used. */

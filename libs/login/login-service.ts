@@ -4,8 +4,8 @@
  * discriminated union that the app translates into its own words (a WeChat reply, a page, an ack, an HTTP
  * body). Nothing here knows about HTTP, sockets or WeChat's XML.
  */
-import type { Engine } from '../engine/index.js';
-import type { Logger, Metrics } from '../observability/index.js';
+import { ReplicaUnconfirmedError, type Engine } from '../engine/index.js';
+import type { Logger, Metrics, ReplicaUnconfirmedOperation } from '../observability/index.js';
 import type { LoginUser } from '../protocol/index.js';
 import {
   isRedeemReplay,
@@ -76,10 +76,15 @@ export interface DecideInput {
   openid: string;
   action: 'confirm' | 'cancel';
 }
+/**
+ * The ticket is `confirmed` or `cancelled` by this scanner: `changed` says whether this call moved it (false: it
+ * was decided so already, e.g. by a tap whose answer was an error), `told` whether the doorbell got through.
+ * `loginCount` only with the move that confirmed it.
+ */
 export type DecideOutcome =
-  | { kind: 'refused'; reason: TransitionRefusal | 'not_found' | 'unchanged' }
-  | { kind: 'confirmed'; ticket: Ticket; told: boolean; loginCount?: number }
-  | { kind: 'cancelled'; ticket: Ticket; told: boolean };
+  | { kind: 'refused'; reason: TransitionRefusal | 'not_found' }
+  | { kind: 'confirmed'; ticket: Ticket; changed: boolean; told: boolean; loginCount?: number }
+  | { kind: 'cancelled'; ticket: Ticket; changed: boolean; told: boolean };
 
 export interface RedeemInput {
   code: string;
@@ -102,7 +107,11 @@ export interface LoginService {
   read(ticketId: string): Promise<Ticket | null>;
   /** A WeChat user scanned the ticket's QR code. Idempotent: a repeat by the same scanner rings again. */
   scan(input: ScanInput): Promise<ScanOutcome>;
-  /** The scanner confirmed or refused on the confirmation page (`tap` mode). */
+  /**
+   * The scanner confirmed or refused on the confirmation page (`tap` mode). Idempotent: the same decision by
+   * the same scanner again is answered as the first, and rings again. On a Redis Cluster it resolves only once
+   * a replica has the decision, and rejects with `ReplicaUnconfirmedError` when none acknowledged it in time.
+   */
   decide(input: DecideInput): Promise<DecideOutcome>;
   /**
    * Redeem a login code with the browser's secret; the ticket becomes `consumed`. The same code and secret
@@ -129,6 +138,19 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
 
   /** The one place a login code is minted: at the transition that confirms the ticket it names. */
   const confirming = (ticket: Ticket): string => newLoginCode(ticket.id);
+
+  /**
+   * A durable write that no replica acknowledged in time is counted by the use case that made it (the webhook
+   * and the confirmation page answer it with a 503), so operators see it happening; the error goes on.
+   */
+  const countingUnreplicated = async <T>(operation: ReplicaUnconfirmedOperation, write: Promise<T>): Promise<T> => {
+    try {
+      return await write;
+    } catch (error) {
+      if (error instanceof ReplicaUnconfirmedError) metrics.replicaUnconfirmed.inc({ operation });
+      throw error;
+    }
+  };
 
   /** The login count of a confirmation this call wrote. */
   const confirmedCount = (ticket: Ticket): Promise<number | undefined> =>
@@ -183,7 +205,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
         durable: true,
         ...(input.current !== undefined ? { current: input.current } : {}),
       };
-      const result = await engine.tickets.apply(
+      const applying = engine.tickets.apply(
         input.ticketId,
         (ticket) => {
           // The event's QR ticket must be the one we created for this scene (WECHAT.md §0.5), and the push must
@@ -207,6 +229,7 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
         },
         ringWithWrite,
       );
+      const result = await countingUnreplicated('scan', applying);
       // The last write sent did not stand (the ticket went, or a retry found nothing to change).
       if (!result.ok || !result.changed) giveBack();
       if (!result.ok) {
@@ -236,24 +259,43 @@ export function createLoginService(deps: LoginServiceDeps): LoginService {
     async decide(input) {
       const at = now();
       const { openid } = input;
-      const result = await engine.tickets.apply(input.ticketId, (t) =>
-        transition(t, input.action === 'confirm' ? { type: 'confirm', openid, at, code: confirming(t) } : { type: 'cancel', openid, at }),
+      // The phone is told its decision is recorded, and the scanner will not tap again: on a Cluster the write
+      // must reach a replica first, or a failover could undo a login the scanner was told about.
+      const result = await countingUnreplicated(
+        'decide',
+        engine.tickets.apply(
+          input.ticketId,
+          (t) =>
+            transition(
+              t,
+              input.action === 'confirm' ? { type: 'confirm', openid, at, code: confirming(t) } : { type: 'cancel', openid, at },
+            ),
+          { durable: true },
+        ),
       );
-      if (!result.ok || !result.changed) {
-        const reason = result.ok ? 'unchanged' : result.reason;
-        logger.info({ ticket: ticketLogId(input.ticketId), reason }, 'confirmation refused');
-        return { kind: 'refused', reason };
+      if (!result.ok) {
+        logger.info({ ticket: ticketLogId(input.ticketId), reason: result.reason }, 'confirmation refused');
+        return { kind: 'refused', reason: result.reason };
       }
       const ticket = result.ticket;
+      if (!result.changed) {
+        // This scanner decided so already (a tap again, after an answer that was an error or got lost): the
+        // stored decision has reached a replica (`durable`), so ring for it; harmless if the browser heard it.
+        logger.info({ ticket: ticketLogId(ticket.id), status: ticket.status }, 'decision repeated on the phone');
+        const told = await doorbell.ring(ticket);
+        return ticket.status === 'confirmed'
+          ? { kind: 'confirmed', ticket, changed: false, told }
+          : { kind: 'cancelled', ticket, changed: false, told };
+      }
       if (ticket.status === 'confirmed') {
         logger.info({ ticket: ticketLogId(ticket.id) }, 'login confirmed on the phone');
         const loginCount = await confirmed(ticket);
         const told = await doorbell.ring(ticket);
-        return { kind: 'confirmed', ticket, told, ...(loginCount !== undefined ? { loginCount } : {}) };
+        return { kind: 'confirmed', ticket, changed: true, told, ...(loginCount !== undefined ? { loginCount } : {}) };
       }
       metrics.ticketsCancelled.inc();
       logger.info({ ticket: ticketLogId(ticket.id) }, 'login refused on the phone');
-      return { kind: 'cancelled', ticket, told: await doorbell.ring(ticket) };
+      return { kind: 'cancelled', ticket, changed: true, told: await doorbell.ring(ticket) };
     },
 
     async redeem(input) {

@@ -22,7 +22,12 @@ export interface Metrics {
   readonly busMessagesReceived: Counter;
   readonly webhookRequests: Counter<'outcome'>;
   readonly wechatApiCalls: Counter<'endpoint' | 'result'>;
+  /** Writes refused because no Redis Cluster replica acknowledged them in time, by the use case that wrote. */
+  readonly replicaUnconfirmed: Counter<'operation'>;
 }
+
+/** The `operation` label of `qrgate_replica_unconfirmed_total`: a WeChat scan, or a decision on the confirmation page. */
+export type ReplicaUnconfirmedOperation = 'scan' | 'decide';
 
 /** Create the registry with default process metrics and qrgate's own. */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -88,5 +93,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     ),
     webhookRequests: counter('qrgate_webhook_requests_total', 'WeChat push requests by outcome.', ['outcome']),
     wechatApiCalls: counter('qrgate_wechat_api_calls_total', 'Calls to the WeChat API by endpoint and result.', ['endpoint', 'result']),
+    replicaUnconfirmed: counter(
+      'qrgate_replica_unconfirmed_total',
+      'Ticket writes refused because no Redis Cluster replica acknowledged them within REDIS_REPLICA_ACK_TIMEOUT_MS (answered 503), by operation (scan: a WeChat scan, decide: a tap on the confirmation page).',
+      ['operation'],
+    ),
   };
 }

@@ -295,6 +295,9 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: {
           '200': html('The request page (open), or signed in / refused'),
           '4XX': html('Cross-site, too large, malformed, expired, used, or opened on another device'),
+          '503': html(
+            'The decision could not be recorded safely: no Redis Cluster replica acknowledged it in time, or the store failed (Retry-After). The request page again, to tap again; that tap confirms or applies it',
+          ),
         },
       },
     },

@@ -72,7 +72,11 @@ export function transition(ticket: Ticket, event: TicketEvent): TransitionResult
       if (ticket.openid !== event.openid) return refuse(ticket, 'wrong_user');
       return done(ticket, { ...confirmation(event.code, event.at), status: 'confirmed' });
     case 'cancel':
-      if (ticket.status !== 'scanned') return refuse(ticket, ticket.status === 'pending' ? 'not_scanned' : 'finished');
+      if (ticket.status !== 'scanned') {
+        // The scanner's own refusal again (a tap repeated after an answer that did not arrive): nothing to change.
+        if (ticket.status === 'cancelled' && ticket.openid === event.openid) return same(ticket);
+        return refuse(ticket, ticket.status === 'pending' ? 'not_scanned' : 'finished');
+      }
       if (ticket.openid !== event.openid) return refuse(ticket, 'wrong_user');
       return done(ticket, { status: 'cancelled', cancelledAt: event.at });
     case 'consume':

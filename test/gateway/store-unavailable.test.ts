@@ -3,15 +3,17 @@
  * `STORE_UNAVAILABLE`, not blamed on WeChat (issue 9 item 3): on the handshake (`connect_error`) and on a
  * refresh (its acknowledgement). WeChat's own failure stays `WECHAT_UNAVAILABLE`. A store failure while a
  * login code is exchanged is `503 STORE_UNAVAILABLE`, which the client retries: a final `500` there lost a
- * confirmed login in the Cluster failover scenario.
+ * confirmed login in the Cluster failover scenario. A store failure while the scanner's decision is written
+ * answers the confirmation page 503 with the same buttons: the tap again applies it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Standalone } from '../../apps/standalone/standalone.js';
 import type { Ticket } from '../../libs/ticket/index.js';
 import { exchangeRetryable } from '../../libs/client/exchange-retry.js';
 import { ConnectError, LoginBrowser } from '../support/login-browser.js';
-import { scan } from '../support/phone.js';
+import { linkIn, scan } from '../support/phone.js';
 import { startTestStandalone } from '../support/standalone.js';
+import { openConfirmation, postConfirmation, tokenOf } from '../security/security-harness.js';
 
 describe('issuing a ticket when the store fails', () => {
   let app: Standalone;
@@ -87,5 +89,49 @@ describe('issuing a ticket when the store fails', () => {
     const retried = await browser.exchange(login.code);
     expect(retried.status).toBe(200);
     expect(retried.body.openid).toBe('o_store_outage');
+  });
+});
+
+describe('a decision on the confirmation page when the store fails', () => {
+  let app: Standalone;
+  let applyFailures = 0;
+  const browsers: LoginBrowser[] = [];
+
+  beforeAll(async () => {
+    app = await startTestStandalone({ LOGIN_CONFIRMATION: 'tap' });
+    const tickets = app.engine.tickets;
+    const apply = tickets.apply.bind(tickets);
+    tickets.apply = ((...args: Parameters<typeof apply>) =>
+      applyFailures-- > 0 ? Promise.reject(new Error('Connection is closed.')) : apply(...args)) as typeof apply;
+  });
+  afterAll(async () => {
+    for (const browser of browsers) browser.close();
+    await app?.close();
+  });
+
+  it('answers 503 with the same buttons, changes nothing, and the tap again logs the browser in', async () => {
+    const browser = await LoginBrowser.open(app.url);
+    browsers.push(browser);
+    await browser.waitFor('status', (s) => s.status === 'pending');
+    const scanned = await scan(app.url, { scene: browser.ticket.ticket, openid: 'o_decide_store_down' });
+    await browser.waitFor('status', (s) => s.status === 'scanned');
+    const token = tokenOf(linkIn(scanned.reply)!);
+    const { cookie } = await openConfirmation(app, token);
+    applyFailures = 1;
+
+    const failed = await postConfirmation(app, token, 'confirm', cookie);
+
+    expect(failed.status).toBe(503);
+    expect(failed.headers.get('retry-after')).toBe('1');
+    expect(failed.body).toContain('Please tap it again.');
+    expect(failed.body).toContain('value="confirm"');
+    expect(await app.engine.tickets.get(browser.ticket.ticket)).toMatchObject({ status: 'scanned', version: 2 });
+
+    const tapped = await postConfirmation(app, token, 'confirm', cookie);
+
+    expect(tapped.status).toBe(200);
+    expect(tapped.body).toMatch(/已确认登录/);
+    const login = await browser.waitFor('login');
+    expect((await browser.exchange(login.code)).status).toBe(200);
   });
 });

@@ -210,10 +210,27 @@ describe('login use cases over the memory engine', () => {
       { ticket: ticket.id, version: 2 },
       { ticket: ticket.id, version: 3 },
     ]);
+    // The same tap again (its first answer was an error, or got lost): answered as the first, nothing
+    // written or counted, and the doorbell rung again for the same version. Anyone else is still refused.
     expect(await login.decide({ ticketId: ticket.id, openid: 'o_carol', action: 'confirm' })).toEqual({
-      kind: 'refused',
-      reason: 'unchanged',
+      kind: 'confirmed',
+      ticket: decided.ticket,
+      changed: false,
+      told: true,
     });
+    expect(await login.decide({ ticketId: ticket.id, openid: 'o_mallory', action: 'confirm' })).toEqual({
+      kind: 'refused',
+      reason: 'finished',
+    });
+    expect(await login.decide({ ticketId: ticket.id, openid: 'o_carol', action: 'cancel' })).toEqual({
+      kind: 'refused',
+      reason: 'finished',
+    });
+    await eventually(() => rings.length === 3);
+    expect(rings[2]).toEqual({ ticket: ticket.id, version: 3 });
+    expect(await engine.tickets.get(ticket.id)).toEqual(decided.ticket);
+    expect(await counterValue(metrics, 'ticketsConfirmed')).toBe(1);
+    expect(await engine.kv.get(loginCountKey('o_carol'))).toBe('1');
     expect(await login.redeem({ code: decided.ticket.code!, secret })).toMatchObject({ ok: true, openid: 'o_carol' });
   });
 
@@ -226,6 +243,28 @@ describe('login use cases over the memory engine', () => {
     expect(rings[1]).toEqual({ ticket: ticket.id, version: 3 });
     expect(await counterValue(metrics, 'ticketsCancelled')).toBe(1);
     expect(await engine.kv.get(loginCountKey('o_dave'))).toBeNull();
+
+    // "Not me" again by the same scanner: answered as the first, rung again, nothing written or counted; a
+    // confirm after it, or anyone else's "not me", is refused.
+    if (decided.kind !== 'cancelled') throw new Error('not cancelled');
+    expect(await login.decide({ ticketId: ticket.id, openid: 'o_dave', action: 'cancel' })).toEqual({
+      kind: 'cancelled',
+      ticket: decided.ticket,
+      changed: false,
+      told: true,
+    });
+    expect(await login.decide({ ticketId: ticket.id, openid: 'o_dave', action: 'confirm' })).toEqual({
+      kind: 'refused',
+      reason: 'finished',
+    });
+    expect(await login.decide({ ticketId: ticket.id, openid: 'o_mallory', action: 'cancel' })).toEqual({
+      kind: 'refused',
+      reason: 'finished',
+    });
+    await eventually(() => rings.length === 3);
+    expect(rings[2]).toEqual({ ticket: ticket.id, version: 3 });
+    expect(await engine.tickets.get(ticket.id)).toEqual(decided.ticket);
+    expect(await counterValue(metrics, 'ticketsCancelled')).toBe(1);
   });
 
   it('expire records expired once, after the TTL only, and rings; then the ticket is gone after its retention', async () => {

@@ -4,7 +4,8 @@
  * got 200 for. On a private six-node cluster, the replica of the ticket's master is stopped (SIGSTOP) while
  * the scan is written: the webhook answers 503 (and again to a re-send while the replica is still away, which
  * finds the ticket moved but not yet replicated), nobody is told, and WeChat's re-send after the replica is
- * back logs the browser in exactly once. With the replicas healthy the scan is answered 200 at once.
+ * back logs the browser in exactly once. Each 503 counts in `qrgate_replica_unconfirmed_total{operation="scan"}`.
+ * With the replicas healthy the scan is answered 200 at once.
  */
 import { createRequire } from 'node:module';
 import type { Cluster } from 'ioredis';
@@ -34,6 +35,10 @@ describe('a scan on a Redis Cluster', () => {
   let server: Awaited<ReturnType<typeof serve>>;
   const sink = logSink();
   const rings: TicketChange[] = [];
+  const metrics = createMetrics({ defaultMetrics: false });
+  /** `qrgate_replica_unconfirmed_total{operation="scan"}`. */
+  const unconfirmed = async (): Promise<number> =>
+    (await metrics.replicaUnconfirmed.get()).values.find((v) => v.labels.operation === 'scan')?.value ?? 0;
 
   beforeAll(async () => {
     cluster = await startFaultCluster();
@@ -44,7 +49,7 @@ describe('a scan on a Redis Cluster', () => {
       engine,
       config: { token: TOKEN, appId: APP_ID, requireEncryption: false, maxSkewSeconds: 300, confirmation: 'scan' },
       logger: pino({ level: 'info' }, sink.stream),
-      metrics: createMetrics({ defaultMetrics: false }),
+      metrics,
     });
     server = await serve(webhook.callback());
     // Every replica synced, and listed in the client's slot map (ioredis refreshes it every few seconds).
@@ -92,6 +97,7 @@ describe('a scan on a Redis Cluster', () => {
     expect((await engine.tickets.get(ticket.id))?.status).toBe('confirmed');
     await settle();
     expect(rings.filter((ring) => ring.ticket === ticket.id)).toEqual([{ ticket: ticket.id, version: 2 }]);
+    expect(await unconfirmed()).toBe(0);
   });
 
   it('is answered 503 while no replica acknowledges, and the re-send afterwards logs in exactly once', async () => {
@@ -117,6 +123,8 @@ describe('a scan on a Redis Cluster', () => {
     // Nobody was told of a write a failover could still undo.
     expect(rings.filter((ring) => ring.ticket === ticket.id)).toEqual([]);
     expect(sink.text()).toMatch(/no replica acknowledged the write/);
+    // Both refusals are counted, so operators see replicas falling behind.
+    expect(await unconfirmed()).toBe(2);
 
     const resent = await post(signed);
 
@@ -125,5 +133,6 @@ describe('a scan on a Redis Cluster', () => {
     expect(await engine.tickets.get(ticket.id)).toMatchObject({ status: 'confirmed', version: 2, openid: 'o_unreplicated' });
     await settle();
     expect(rings.filter((ring) => ring.ticket === ticket.id)).toEqual([{ ticket: ticket.id, version: 2 }]);
+    expect(await unconfirmed()).toBe(2);
   });
 });
