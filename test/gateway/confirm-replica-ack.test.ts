@@ -8,18 +8,14 @@
  * goes up; the page reloaded shows the buttons again. Once the replica is back (SIGCONT) the same tap answers as
  * usual and the browser logs in, once.
  */
-import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Standalone } from '../../apps/standalone/standalone.js';
-import { cli, startFaultCluster, waitFor, type FaultCluster, type RedisNode } from '../faults/support/redis-nodes.js';
+import { startFaultCluster, waitFor, type FaultCluster, type RedisNode } from '../faults/support/redis-nodes.js';
 import { LoginBrowser } from '../support/login-browser.js';
 import { linkIn, scan } from '../support/phone.js';
 import { startTestStandalone } from '../support/standalone.js';
 import { openConfirmation, postConfirmation, tokenOf } from '../security/security-harness.js';
-
-const require = createRequire(import.meta.url);
-const keySlot = require('cluster-key-slot') as (key: string) => number;
 
 /** Short, so that the paused replica is back long before the cluster would call it failed (2 s). */
 const ACK_TIMEOUT_MS = 300;
@@ -35,19 +31,6 @@ async function slotMap(port: number): Promise<unknown[][]> {
   }
 }
 
-/** `CLUSTER NODES`, one node a line: `id host:port@cport flags master ping pong epoch state slot…`. */
-const clusterNodes = async (port: number): Promise<string[][]> =>
-  (await cli(port, 'CLUSTER', 'NODES'))
-    .trim()
-    .split('\n')
-    .map((line) => line.trim().split(' '));
-
-const ownsSlot = (fields: string[], slot: number): boolean =>
-  fields.slice(8).some((range) => {
-    const [from, to = from] = range.split('-').map(Number);
-    return from !== undefined && to !== undefined && slot >= from && slot <= to;
-  });
-
 describe('a decision on the confirmation page on a Redis Cluster', () => {
   let cluster: FaultCluster;
   let app: Standalone;
@@ -59,10 +42,8 @@ describe('a decision on the confirmation page on a Redis Cluster', () => {
     // from one node when it connects) before the product connects: a durable write waits only for a replica
     // that map lists.
     await waitFor("every replica in sync and in every node's slot map", 60_000, async () => {
-      const infos = await Promise.all(cluster.nodes.map((node) => cli(node.port, 'INFO', 'replication')));
-      const synced = infos.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === 3;
       const maps = await Promise.all(cluster.nodes.map((node) => slotMap(node.port)));
-      return synced && maps.every((ranges) => ranges.length > 0 && ranges.every((range) => range.length >= 4));
+      return (await cluster.replicasSynced()) && maps.every((ranges) => ranges.length > 0 && ranges.every((range) => range.length >= 4));
     });
     app = await startTestStandalone({
       REDIS_CLUSTER_NODES: cluster.seeds,
@@ -78,16 +59,7 @@ describe('a decision on the confirmation page on a Redis Cluster', () => {
   });
 
   /** The replica of the master that owns the ticket's slot. */
-  const replicaOf = async (ticketId: string): Promise<RedisNode> => {
-    const slot = keySlot(`qrgate:{${ticketId}}:ticket`);
-    const nodes = await clusterNodes(cluster.nodes[0]!.port);
-    const master = nodes.find((f) => f[2]?.includes('master') && ownsSlot(f, slot));
-    const replica = nodes.find((f) => master !== undefined && f[3] === master[0]);
-    const address = replica?.[1]?.split('@')[0];
-    const node = cluster.nodes.find((n) => n.address === address);
-    if (node === undefined) throw new Error(`no replica found for slot ${slot}`);
-    return node;
-  };
+  const replicaOf = (ticketId: string): Promise<RedisNode> => cluster.replicaOf(`qrgate:{${ticketId}}:ticket`);
 
   const unconfirmed = async (): Promise<number> =>
     (await app.metrics.replicaUnconfirmed.get()).values.find((v) => v.labels.operation === 'decide')?.value ?? 0;

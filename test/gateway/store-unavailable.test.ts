@@ -15,20 +15,31 @@ import { linkIn, scan } from '../support/phone.js';
 import { startTestStandalone } from '../support/standalone.js';
 import { openConfirmation, postConfirmation, tokenOf } from '../security/security-harness.js';
 
+/** How many of the next ticket writes fail: `create` as an injected outage, `apply` as a dropped Redis connection. */
+interface InjectedFailures {
+  create: number;
+  apply: number;
+}
+
+/** A standalone whose ticket store fails the next writes `failures` counts (set by each test). */
+async function standaloneWithFailingStore(env: Record<string, string>, failures: InjectedFailures): Promise<Standalone> {
+  const app = await startTestStandalone(env);
+  const tickets = app.engine.tickets;
+  const create = tickets.create.bind(tickets);
+  tickets.create = (ticket: Ticket) => (failures.create-- > 0 ? Promise.reject(new Error('injected: store unavailable')) : create(ticket));
+  const apply = tickets.apply.bind(tickets);
+  tickets.apply = ((...args: Parameters<typeof apply>) =>
+    failures.apply-- > 0 ? Promise.reject(new Error('Connection is closed.')) : apply(...args)) as typeof apply;
+  return app;
+}
+
 describe('issuing a ticket when the store fails', () => {
   let app: Standalone;
-  let storeFailures = 0;
-  let applyFailures = 0;
+  const failures: InjectedFailures = { create: 0, apply: 0 };
   const browsers: LoginBrowser[] = [];
 
   beforeAll(async () => {
-    app = await startTestStandalone({ LOGIN_CONFIRMATION: 'scan' });
-    const tickets = app.engine.tickets;
-    const create = tickets.create.bind(tickets);
-    tickets.create = (ticket: Ticket) => (storeFailures-- > 0 ? Promise.reject(new Error('injected: store unavailable')) : create(ticket));
-    const apply = tickets.apply.bind(tickets);
-    tickets.apply = ((...args: Parameters<typeof apply>) =>
-      applyFailures-- > 0 ? Promise.reject(new Error('Connection is closed.')) : apply(...args)) as typeof apply;
+    app = await standaloneWithFailingStore({ LOGIN_CONFIRMATION: 'scan' }, failures);
   });
   afterAll(async () => {
     for (const browser of browsers) browser.close();
@@ -36,7 +47,7 @@ describe('issuing a ticket when the store fails', () => {
   });
 
   it('refuses the handshake with STORE_UNAVAILABLE', async () => {
-    storeFailures = 1;
+    failures.create = 1;
     const refused = await LoginBrowser.open(app.url).then(
       (browser) => {
         browsers.push(browser);
@@ -57,7 +68,7 @@ describe('issuing a ticket when the store fails', () => {
     const browser = await LoginBrowser.open(app.url);
     browsers.push(browser);
     const before = browser.ticket.ticket;
-    storeFailures = 1;
+    failures.create = 1;
 
     const ack = await browser.refresh();
 
@@ -77,7 +88,7 @@ describe('issuing a ticket when the store fails', () => {
     browsers.push(browser);
     await scan(app.url, { scene: browser.ticket.ticket, openid: 'o_store_outage' });
     const login = await browser.waitFor('login');
-    applyFailures = 1;
+    failures.apply = 1;
 
     const refused = await browser.exchange(login.code);
     expect(refused.status).toBe(503);
@@ -94,15 +105,11 @@ describe('issuing a ticket when the store fails', () => {
 
 describe('a decision on the confirmation page when the store fails', () => {
   let app: Standalone;
-  let applyFailures = 0;
+  const failures: InjectedFailures = { create: 0, apply: 0 };
   const browsers: LoginBrowser[] = [];
 
   beforeAll(async () => {
-    app = await startTestStandalone({ LOGIN_CONFIRMATION: 'tap' });
-    const tickets = app.engine.tickets;
-    const apply = tickets.apply.bind(tickets);
-    tickets.apply = ((...args: Parameters<typeof apply>) =>
-      applyFailures-- > 0 ? Promise.reject(new Error('Connection is closed.')) : apply(...args)) as typeof apply;
+    app = await standaloneWithFailingStore({ LOGIN_CONFIRMATION: 'tap' }, failures);
   });
   afterAll(async () => {
     for (const browser of browsers) browser.close();
@@ -117,7 +124,7 @@ describe('a decision on the confirmation page when the store fails', () => {
     await browser.waitFor('status', (s) => s.status === 'scanned');
     const token = tokenOf(linkIn(scanned.reply)!);
     const { cookie } = await openConfirmation(app, token);
-    applyFailures = 1;
+    failures.apply = 1;
 
     const failed = await postConfirmation(app, token, 'confirm', cookie);
 

@@ -16,7 +16,7 @@ import { createRedisClients, createRedisEngine, type RedisClients, type RedisEng
 import { createMetrics } from '../../libs/observability/index.js';
 import type { Ticket } from '../../libs/ticket/index.js';
 import { readReply, signPush } from '../../libs/wechat/index.js';
-import { cli, startFaultCluster, waitFor, type FaultCluster, type RedisNode } from '../faults/support/redis-nodes.js';
+import { startFaultCluster, waitFor, type FaultCluster, type RedisNode } from '../faults/support/redis-nodes.js';
 import { APP_ID, TOKEN } from '../support/fixtures.js';
 import { fetchText, serve } from '../support/http.js';
 import { logSink } from '../support/log-sink.js';
@@ -55,9 +55,7 @@ describe('a scan on a Redis Cluster', () => {
     // Every replica synced, and listed in the client's slot map (ioredis refreshes it every few seconds).
     const client = clients.client as Cluster;
     await waitFor('every replica in sync and known to the client', 60_000, async () => {
-      const infos = await Promise.all(cluster.nodes.map((node) => cli(node.port, 'INFO', 'replication')));
-      const synced = infos.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === 3;
-      return synced && client.slots.length === 16_384 && client.slots.every((owners) => owners.length >= 2);
+      return (await cluster.replicasSynced()) && client.slots.length === 16_384 && client.slots.every((owners) => owners.length >= 2);
     });
   }, 120_000);
 

@@ -6,12 +6,15 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, spawnTracked, type Spawned } from '../../support/app-process.js';
 
 const run = promisify(execFile);
+// The slot function ioredis routes by (its own dependency, CommonJS and untyped).
+const keySlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
 const REDIS_SERVER = '/usr/bin/redis-server';
 const REDIS_CLI = '/usr/bin/redis-cli';
 const HOST = '127.0.0.1';
@@ -102,10 +105,21 @@ export interface FaultCluster {
   readonly seeds: string;
   /** The masters whose replica reports a finished first sync (`master_link_status:up`). */
   syncedMaster(): Promise<{ master: RedisNode; replica: RedisNode }>;
+  /** Every one of the three replicas reports its link to its master up (`master_link_status:up`). */
+  replicasSynced(): Promise<boolean>;
+  /** The replica of the master that owns `key`'s slot, as `CLUSTER NODES` lists it now. */
+  replicaOf(key: string): Promise<RedisNode>;
   /** Every node that runs reports `cluster_state:ok`. */
   healthy(): Promise<boolean>;
   remove(): Promise<void>;
 }
+
+/** Whether a `CLUSTER NODES` line's slot ranges (`from-to` or one slot, from its 9th field on) hold `slot`. */
+const ownsSlot = (fields: string[], slot: number): boolean =>
+  fields.slice(8).some((range) => {
+    const [from, to = from] = range.split('-').map(Number);
+    return from !== undefined && to !== undefined && slot >= from && slot <= to;
+  });
 
 export async function startFaultCluster(): Promise<FaultCluster> {
   const root = await mkdtemp(join(tmpdir(), 'qrgate-faults-cluster-'));
@@ -156,7 +170,25 @@ export async function startFaultCluster(): Promise<FaultCluster> {
       });
       return found!;
     };
-    return { nodes, seeds: nodes.map((n) => n.address).join(','), syncedMaster, healthy, remove };
+    const replicasSynced = async (): Promise<boolean> => {
+      const infos = await Promise.all(nodes.map((node) => cli(node.port, 'INFO', 'replication')));
+      return infos.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === 3;
+    };
+    const replicaOf = async (key: string): Promise<RedisNode> => {
+      const slot = keySlot(key);
+      // One node a line: `id host:port@cport flags master ping pong epoch state slot…`.
+      const listed = (await cli(nodes[0]!.port, 'CLUSTER', 'NODES'))
+        .trim()
+        .split('\n')
+        .map((line) => line.trim().split(' '));
+      const master = listed.find((fields) => fields[2]?.includes('master') && ownsSlot(fields, slot));
+      const replica = listed.find((fields) => master !== undefined && fields[3] === master[0]);
+      const address = replica?.[1]?.split('@')[0];
+      const node = nodes.find((n) => n.address === address);
+      if (node === undefined) throw new Error(`no replica found for slot ${slot}`);
+      return node;
+    };
+    return { nodes, seeds: nodes.map((n) => n.address).join(','), syncedMaster, replicasSynced, replicaOf, healthy, remove };
   } catch (error) {
     await remove();
     throw error;
