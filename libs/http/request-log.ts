@@ -42,13 +42,18 @@ export function requestLog(options: RequestLogOptions): Middleware {
     try {
       await next();
     } finally {
-      const ms = Math.round(performance.now() - started);
-      // `ctx.path` is the path without its query string: a signed query is replayable and must not be logged.
-      const line = { requestId, method: ctx.method, path: ctx.path, status: ctx.status };
-      const own = options.describe?.(ctx);
-      if (own !== undefined) options.logger.info({ ...line, ...own.fields, ms }, own.message);
-      else if (quiet.has(ctx.path)) options.logger.debug({ ...line, ms }, 'request');
-      else options.logger.info({ ...line, ms }, 'request');
+      // Every line here is info or debug: with info off (LOG_LEVEL=warn) none is written, so none is built (an
+      // app's `describe` may hash, as the webhook's ticket log id does). No early return: it would swallow the
+      // error of `next`.
+      if (options.logger.isLevelEnabled('info')) {
+        const ms = Math.round(performance.now() - started);
+        // `ctx.path` is the path without its query string: a signed query is replayable and must not be logged.
+        const line = { requestId, method: ctx.method, path: ctx.path, status: ctx.status };
+        const own = options.describe?.(ctx);
+        if (own !== undefined) options.logger.info({ ...line, ...own.fields, ms }, own.message);
+        else if (quiet.has(ctx.path)) options.logger.debug({ ...line, ms }, 'request');
+        else options.logger.info({ ...line, ms }, 'request');
+      }
     }
   };
 }

@@ -128,3 +128,50 @@ describe('body readers', () => {
     expect(status).toBe(408);
   });
 });
+
+describe('request log', () => {
+  /** One request through requestLog at `level`, with an app's `describe`: the lines written, and its calls. */
+  async function logOne(level: string): Promise<{ lines: Array<Record<string, unknown>>; described: number; requestId: string | null }> {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+    let described = 0;
+    const app = new Koa();
+    app.use(
+      requestLog({
+        logger: createLogger({ app: 'test', level, destination: sink }),
+        describe: () => {
+          described += 1;
+          return { message: 'own line', fields: { outcome: 'ok' } };
+        },
+      }),
+    );
+    app.use((ctx) => {
+      ctx.body = 'x';
+    });
+    const listening = createServer(app.callback());
+    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(listening.address() as AddressInfo).port}/thing?signature=secret`);
+      await res.text();
+      return { lines, described, requestId: res.headers.get('x-request-id') };
+    } finally {
+      listening.closeAllConnections();
+      await new Promise<void>((resolve) => listening.close(() => resolve()));
+    }
+  }
+
+  it("writes the app's own line at info, without the query string", async () => {
+    const { lines, described, requestId } = await logOne('info');
+    expect(described).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ msg: 'own line', outcome: 'ok', path: '/thing', status: 200, requestId });
+    expect(JSON.stringify(lines[0])).not.toContain('secret');
+  });
+
+  it('builds no line at all when info is off, and still sends the request id', async () => {
+    const { lines, described, requestId } = await logOne('warn');
+    expect(lines).toEqual([]);
+    expect(described).toBe(0);
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
